@@ -35,8 +35,8 @@ let package = Package(
             name: "benchmarks",
             dependencies: ["GPT2", "Tokenizer", "WeightIO", "Tensor"],
             swiftSettings: fastMath),
-        .testTarget(name: "WeightIOTests", dependencies: ["WeightIO"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "GPT2Tests", dependencies: ["GPT2", "WeightIO", "Tensor"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "WeightIOTests", dependencies: ["WeightIO"], exclude: ["Fixtures"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], exclude: ["Fixtures"]),
+        .testTarget(name: "GPT2Tests", dependencies: ["GPT2", "WeightIO", "Tensor"], exclude: ["Fixtures"]),
     ]
 )

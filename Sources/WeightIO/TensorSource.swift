@@ -34,14 +34,16 @@ extension TensorSource {
 }
 
 /// Opens a weights file of any supported format, chosen by its first bytes:
-/// `PK\3\4` is a PyTorch zip checkpoint, `0x80` a legacy PyTorch pickle, anything else safetensors.
+/// `PK\3\4` is a PyTorch zip checkpoint, `80 02 8A 0A` (pickle protocol 2, then the 10-byte magic
+/// number) a legacy PyTorch file, anything else safetensors. (A safetensors file cannot start with
+/// the legacy bytes: its header length would be over the 100 MB limit.)
 public func openWeights(path: String) throws -> TensorSource {
     let m = try MappedFile(path: path)
     let b = m.bytes
     if b.count >= 4, b[0] == 0x50, b[1] == 0x4B, b[2] == 0x03, b[3] == 0x04 {
         return try TorchCheckpoint(zip: ZipArchive(bytes: b, file: path, owner: m))
     }
-    if b.count >= 2, b[0] == 0x80 {
+    if b.count >= 4, b[0] == 0x80, b[1] == 0x02, b[2] == 0x8A, b[3] == 0x0A {
         return try TorchCheckpoint(legacy: m)
     }
     if b.count >= 262, b[257..<262].elementsEqual("ustar".utf8) {

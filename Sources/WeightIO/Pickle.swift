@@ -16,18 +16,27 @@ public indirect enum PickleValue: CustomStringConvertible {
     case storage(TorchStorageRef)
     case tensor(TorchTensorRef)
 
-    public var description: String {
+    /// A short rendering for error messages: nesting and length are capped, so a hostile
+    /// self-referencing list prints in bounded time.
+    public var description: String { render(depth: 0) }
+
+    func render(depth: Int) -> String {
+        if depth > 3 { return "..." }
+        func items(_ vs: [PickleValue]) -> String {
+            vs.prefix(8).map { $0.render(depth: depth + 1) }.joined(separator: ", ") + (vs.count > 8 ? ", ..." : "")
+        }
         switch self {
         case .none: return "None"
         case let .bool(b): return b ? "True" : "False"
         case let .int(i): return String(i)
         case let .bigInt(b): return "int(\(b.count) bytes)"
         case let .float(d): return String(d)
-        case let .string(s): return "'\(s)'"
+        case let .string(s): return "'\(s.prefix(80))'"
         case let .bytes(b): return "bytes(\(b.count))"
-        case let .tuple(t): return "(" + t.map(\.description).joined(separator: ", ") + ")"
-        case let .list(l): return "[" + l.items.map(\.description).joined(separator: ", ") + "]"
-        case let .dict(d): return "{" + d.items.map { "\($0.0): \($0.1)" }.joined(separator: ", ") + "}"
+        case let .tuple(t): return "(" + items(t) + ")"
+        case let .list(l): return "[" + items(l.items) + "]"
+        case let .dict(d):
+            return "{" + d.items.prefix(8).map { "\($0.0.render(depth: depth + 1)): \($0.1.render(depth: depth + 1))" }.joined(separator: ", ") + (d.items.count > 8 ? ", ..." : "") + "}"
         case let .global(g): return g
         case let .storage(s): return "storage(\(s.key))"
         case let .tensor(t): return "tensor(\(t.shape))"
@@ -45,9 +54,16 @@ public indirect enum PickleValue: CustomStringConvertible {
 }
 
 /// A pickled list (a class, so that memo references see later appends).
-public final class PickleList { public var items: [PickleValue] = [] }
+public final class PickleList {
+    public var items: [PickleValue] = []
+    /// Nesting depth of the deepest value inside, kept to refuse hostile nesting.
+    var depth = 1
+}
 /// A pickled dict, keys in insertion order.
-public final class PickleDict { public var items: [(PickleValue, PickleValue)] = [] }
+public final class PickleDict {
+    public var items: [(PickleValue, PickleValue)] = []
+    var depth = 1
+}
 
 /// A storage named by a checkpoint's persistent id.
 public struct TorchStorageRef {
@@ -96,12 +112,16 @@ public struct RestrictedUnpickler {
         self.persistentLoad = persistentLoad
     }
 
-    private enum Slot { case value(PickleValue), mark }
+    /// Deepest nesting of containers accepted; deeper is refused (deep values would exhaust the
+    /// stack when printed or freed).
+    public static let maxDepth = 100
+
+    private enum Slot { case value(PickleValue, depth: Int), mark }
 
     /// Reads one pickle (up to its STOP) and returns its value.
     public mutating func load() throws -> PickleValue {
         var stack: [Slot] = []
-        var memo: [Int: PickleValue] = [:]
+        var memo: [Int: (PickleValue, Int)] = [:]
         var i = position
         let b = bytes
         let file = self.file
@@ -136,23 +156,43 @@ public struct RestrictedUnpickler {
             guard let s = String(validating: raw, as: UTF8.self) else { throw malformed("string is not valid UTF-8", at) }
             return s
         }
-        func pop(_ at: Int) throws -> PickleValue {
-            guard case let .value(v)? = stack.popLast() else { throw malformed("stack underflow", at) }
-            return v
+        /// Depth of a value: lists and dicts carry their own (they grow after being pushed).
+        func depthOf(_ v: PickleValue, _ slotDepth: Int) -> Int {
+            switch v {
+            case let .list(l): return l.depth
+            case let .dict(d): return d.depth
+            default: return slotDepth
+            }
         }
-        func top(_ at: Int) throws -> PickleValue {
-            guard case let .value(v)? = stack.last else { throw malformed("stack underflow", at) }
-            return v
+        func popSlot(_ at: Int) throws -> (PickleValue, Int) {
+            guard case let .value(v, d)? = stack.popLast() else { throw malformed("stack underflow", at) }
+            return (v, depthOf(v, d))
         }
-        func popToMark(_ at: Int) throws -> [PickleValue] {
+        func pop(_ at: Int) throws -> PickleValue { try popSlot(at).0 }
+        func topSlot(_ at: Int) throws -> (PickleValue, Int) {
+            guard case let .value(v, d)? = stack.last else { throw malformed("stack underflow", at) }
+            return (v, depthOf(v, d))
+        }
+        func top(_ at: Int) throws -> PickleValue { try topSlot(at).0 }
+        /// Popped values up to the last MARK, and the depth of a container holding them.
+        func popToMark(_ at: Int) throws -> ([PickleValue], Int) {
             var items: [PickleValue] = []
+            var depth = 1
             while let s = stack.popLast() {
                 switch s {
-                case .mark: return items.reversed()
-                case let .value(v): items.append(v)
+                case .mark: return (items.reversed(), try checked(depth, at))
+                case let .value(v, d):
+                    items.append(v)
+                    depth = max(depth, depthOf(v, d) + 1)
                 }
             }
             throw malformed("no MARK on the stack", at)
+        }
+        func checked(_ depth: Int, _ at: Int) throws -> Int {
+            guard depth <= RestrictedUnpickler.maxDepth else {
+                throw malformed("values nested deeper than \(RestrictedUnpickler.maxDepth)", at)
+            }
+            return depth
         }
         func global(_ module: String, _ name: String, _ at: Int) throws -> PickleValue {
             let full = module + "." + name
@@ -161,7 +201,7 @@ public struct RestrictedUnpickler {
             }
             return .global(full)
         }
-        func push(_ v: PickleValue) { stack.append(.value(v)) }
+        func push(_ v: PickleValue, depth: Int = 1) { stack.append(.value(v, depth: depth)) }
         func intFromLE(_ raw: UnsafeRawBufferPointer) -> PickleValue {
             if raw.isEmpty { return .int(0) }
             if raw.count > 8 { return .bigInt(Array(raw)) }
@@ -222,61 +262,74 @@ public struct RestrictedUnpickler {
                 let name = try pop(at), module = try pop(at)
                 guard let m = module.stringValue, let n = name.stringValue else { throw malformed("STACK_GLOBAL needs two strings", at) }
                 push(try global(m, n, at))
-            case 0x71: memo[try u8()] = try top(at)  // BINPUT
-            case 0x72: memo[try u32()] = try top(at)  // LONG_BINPUT
-            case 0x94: memo[memo.count] = try top(at)  // MEMOIZE
+            case 0x71: memo[try u8()] = try topSlot(at)  // BINPUT
+            case 0x72: memo[try u32()] = try topSlot(at)  // LONG_BINPUT
+            case 0x94: memo[memo.count] = try topSlot(at)  // MEMOIZE
             case 0x70:  // PUT (text)
                 guard let k = Int(try line()) else { throw malformed("invalid PUT index", at) }
-                memo[k] = try top(at)
+                memo[k] = try topSlot(at)
             case 0x68, 0x6A, 0x67:  // BINGET, LONG_BINGET, GET
                 let k: Int
                 if op == 0x68 { k = try u8() } else if op == 0x6A { k = try u32() } else {
                     guard let v = Int(try line()) else { throw malformed("invalid GET index", at) }
                     k = v
                 }
-                guard let v = memo[k] else { throw malformed("memo key \(k) was never stored", at) }
-                push(v)
-            case 0x74: push(.tuple(try popToMark(at)))  // TUPLE
-            case 0x85: push(.tuple([try pop(at)]))  // TUPLE1
-            case 0x86: let y = try pop(at), x = try pop(at); push(.tuple([x, y]))  // TUPLE2
-            case 0x87: let z = try pop(at), y = try pop(at), x = try pop(at); push(.tuple([x, y, z]))  // TUPLE3
+                guard let (v, d) = memo[k] else { throw malformed("memo key \(k) was never stored", at) }
+                push(v, depth: d)
+            case 0x74:  // TUPLE
+                let (items, d) = try popToMark(at)
+                push(.tuple(items), depth: d)
+            case 0x85, 0x86, 0x87:  // TUPLE1, TUPLE2, TUPLE3
+                var items: [PickleValue] = []
+                var d = 1
+                for _ in 0..<Int(op - 0x84) {
+                    let (v, vd) = try popSlot(at)
+                    items.insert(v, at: 0)
+                    d = max(d, vd + 1)
+                }
+                push(.tuple(items), depth: try checked(d, at))
             case 0x6C:  // LIST
                 let l = PickleList()
-                l.items = try popToMark(at)
+                (l.items, l.depth) = try popToMark(at)
                 push(.list(l))
             case 0x64:  // DICT
-                let items = try popToMark(at)
+                let (items, depth) = try popToMark(at)
                 guard items.count % 2 == 0 else { throw malformed("DICT with an odd number of items", at) }
                 let d = PickleDict()
+                d.depth = depth
                 for k in stride(from: 0, to: items.count, by: 2) { d.items.append((items[k], items[k + 1])) }
                 push(.dict(d))
             case 0x61:  // APPEND
-                let v = try pop(at)
+                let (v, vd) = try popSlot(at)
                 guard case let .list(l) = try top(at) else { throw malformed("APPEND to a non-list", at) }
                 l.items.append(v)
+                l.depth = try checked(max(l.depth, vd + 1), at)
             case 0x65:  // APPENDS
-                let vs = try popToMark(at)
+                let (vs, d) = try popToMark(at)
                 guard case let .list(l) = try top(at) else { throw malformed("APPENDS to a non-list", at) }
                 l.items.append(contentsOf: vs)
+                l.depth = try checked(max(l.depth, d), at)
             case 0x73:  // SETITEM
-                let v = try pop(at), k = try pop(at)
+                let (v, vd) = try popSlot(at), (k, kd) = try popSlot(at)
                 guard case let .dict(d) = try top(at) else { throw malformed("SETITEM on a non-dict", at) }
                 d.items.append((k, v))
+                d.depth = try checked(max(d.depth, vd + 1, kd + 1), at)
             case 0x75:  // SETITEMS
-                let items = try popToMark(at)
+                let (items, depth) = try popToMark(at)
                 guard items.count % 2 == 0 else { throw malformed("SETITEMS with an odd number of items", at) }
                 guard case let .dict(d) = try top(at) else { throw malformed("SETITEMS on a non-dict", at) }
+                d.depth = try checked(max(d.depth, depth), at)
                 for k in stride(from: 0, to: items.count, by: 2) { d.items.append((items[k], items[k + 1])) }
             case 0x30: _ = try pop(at)  // POP
             case 0x31: _ = try popToMark(at)  // POP_MARK
-            case 0x32: push(try top(at))  // DUP
+            case 0x32: let (v, d) = try topSlot(at); push(v, depth: d)  // DUP
             case 0x51: push(try persistentLoad(try pop(at), at))  // BINPERSID
             case 0x50: push(try persistentLoad(.string(try line()), at))  // PERSID
             case 0x52:  // REDUCE
-                let args = try pop(at), callable = try pop(at)
+                let (args, argsDepth) = try popSlot(at), callable = try pop(at)
                 guard case let .global(name) = callable else { throw malformed("REDUCE of a non-callable \(callable)", at) }
                 guard case let .tuple(a) = args else { throw malformed("REDUCE arguments are not a tuple", at) }
-                push(try call(name, a, at))
+                push(try call(name, a, at), depth: argsDepth)
             case 0x62:  // BUILD
                 let state = try pop(at)
                 let target = try top(at)

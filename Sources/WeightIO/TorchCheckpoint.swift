@@ -69,7 +69,8 @@ public final class TorchCheckpoint: TensorSource {
             guard e.method == 0 else {
                 throw WeightIOError.zipUnsupported(file: file, entry: e.name, problem: "storage entries must be stored uncompressed, as torch.save writes them")
             }
-            guard e.uncompressedSize == ref.numel * ref.dtype.size else {
+            let (bytes, overflow) = ref.numel.multipliedReportingOverflow(by: ref.dtype.size)
+            guard !overflow, e.uncompressedSize == bytes else {
                 throw WeightIOError.torchUnsupported(file: file, problem: "storage \(e.name) has \(e.uncompressedSize) bytes, expected \(ref.numel) x \(ref.dtype.size)")
             }
             storages[key] = try zip.withData(e) { $0 }  // stored: a view into the mapped file, kept alive by `owner`
@@ -141,8 +142,8 @@ public final class TorchCheckpoint: TensorSource {
                 throw WeightIOError.torchUnsupported(file: file, problem: "storage \(key) at offset \(pos) has \(n) elements, the pickle says \(ref.numel)")
             }
             pos += 8
-            let bytes = ref.numel * ref.dtype.size
-            guard bytes <= b.count - pos else { throw WeightIOError.pickleTruncated(file: file, offset: b.count) }
+            let (bytes, overflow) = ref.numel.multipliedReportingOverflow(by: ref.dtype.size)
+            guard !overflow, bytes <= b.count - pos else { throw WeightIOError.pickleTruncated(file: file, offset: b.count) }
             storages[key] = UnsafeRawBufferPointer(rebasing: b[pos..<(pos + bytes)])
             pos += bytes
         }
@@ -150,7 +151,7 @@ public final class TorchCheckpoint: TensorSource {
             throw WeightIOError.torchUnsupported(file: file, problem: "\(b.count - pos) unexpected bytes after the last storage at offset \(pos)")
         }
         for (vk, v) in views {
-            guard let rootBytes = storages[v.root], let ref = refs[v.root], v.offset + v.count <= ref.numel else {
+            guard let rootBytes = storages[v.root], let ref = refs[v.root], v.offset <= ref.numel, v.count <= ref.numel - v.offset else {
                 throw WeightIOError.torchUnsupported(file: file, problem: "storage view \(vk) lies outside storage \(v.root)")
             }
             let es = ref.dtype.size
@@ -219,7 +220,7 @@ public final class TorchCheckpoint: TensorSource {
                 if o1 || o2 { throw WeightIOError.torchInvalidTensor(file: path, tensor: h.name, problem: "size overflows") }
                 expected = e; count = c
             }
-            guard count == 0 || t.offset + count <= t.storage.numel else {
+            guard count == 0 || (t.offset <= t.storage.numel && count <= t.storage.numel - t.offset) else {
                 throw WeightIOError.torchInvalidTensor(file: path, tensor: h.name, problem: "elements [\(t.offset), \(t.offset + count)) lie outside its storage of \(t.storage.numel)")
             }
         }

@@ -1,1 +1,16 @@
-print("todo")
+import ArgumentParser
+
+/// The `cllm4rec` command: a GPT-2 turned into a recommender (CLLM4Rec, Zhu et al., WWW 2024).
+struct CLLM4RecCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cllm4rec",
+        abstract: "Turn a pretrained GPT-2 into a recommender system (CLLM4Rec).",
+        discussion: """
+            Models live in folders in Hugging Face layout (config.json, model.safetensors, vocab.json, \
+            merges.txt). Start with `cllm4rec import-gpt2 PATH` for real GPT-2 weights, or \
+            `cllm4rec init-gpt2` for a randomly initialised one.
+            """,
+        subcommands: [ImportGPT2.self, InitGPT2.self, Tokenize.self])
+}
+
+CLLM4RecCommand.main()

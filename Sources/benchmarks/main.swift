@@ -1,1 +1,21 @@
-print("todo")
+import Foundation
+
+/// Benchmarks print measured throughput; `Tools/bench_*.py` run them next to the PyTorch /
+/// Hugging Face reference on the same machine and inputs. Not run by `swift test`.
+let usage = """
+    usage: benchmarks tokenizer TEXTFILE [--vocab DIR] [--runs N]
+    """
+
+let args = Array(CommandLine.arguments.dropFirst())
+func option(_ name: String) -> String? {
+    args.firstIndex(of: name).flatMap { $0 + 1 < args.count ? args[$0 + 1] : nil }
+}
+
+switch args.first {
+case "tokenizer":
+    guard args.count >= 2 else { print(usage); exit(2) }
+    try benchmarkTokenizer(path: args[1], modelDir: option("--vocab") ?? "Models/gpt2", runs: Int(option("--runs") ?? "3") ?? 3)
+default:
+    print(usage)
+    exit(2)
+}

@@ -1,0 +1,89 @@
+import Tensor
+
+extension GPT2Model {
+    /// Backpropagates `dHidden` (the loss gradient at the ln_f output, [N, C]) through the frozen
+    /// transformer of the last `forward(..., forBackward: true)` and returns the gradient with
+    /// respect to its input embeddings [N, C] (valid until the next call). No gradient is computed
+    /// for frozen weights; LoRA gradients are added to `lora.gradients`.
+    public func backward(dHidden: UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
+        guard let last, last.kept else { preconditionFailure("backward needs forward(..., forBackward: true) first") }
+        let c = width, f = config.innerSize, n = layout.tokens
+        let need = 6 * n * c + n * max(f, 3 * c) + n * (lora?.rank ?? 0) + 64
+        if grads.count < need { grads = FloatBuffer(count: need + need / 4) }
+        let g = grads.pointer.baseAddress!
+        let dres = g, dtmp = g + n * c, dln = g + 2 * n * c, dqkv = g + 3 * n * c, dwide = g + 6 * n * c
+        let dloraT = dwide + n * max(f, 3 * c)
+        let base = acts.pointer.baseAddress!
+
+        // ln_f
+        dres.update(repeating: 0, count: n * c)
+        let lastOut = config.nLayer > 0 ? layout.layer(acts, config.nLayer - 1).res3 : base + layout.x0
+        LayerNorm.backward(dx: dres, dout: dHidden, x: lastOut, weight: params.tensor(.lnfw).baseAddress!,
+                           mean: base + layout.lnfMean, rstd: base + layout.lnfRstd, rows: n, width: c)
+
+        for l in (0..<config.nLayer).reversed() {
+            let a = layout.layer(acts, l)
+            let x = l == 0 ? base + layout.x0 : layout.layer(acts, l - 1).res3
+            // MLP: res3 = res2 + dropout(gelu(ln2 Wfc) Wproj)
+            dtmp.update(from: dres, count: n * c)
+            if last.dropout { Dropout.apply(dtmp, count: n * c, p: config.residPdrop, seed: seedFor(last.seed, layer: l, site: 3)) }
+            linearBackward(.fcProj, layer: l, dy: dtmp, x: a.fchGelu, rows: n, w: .fcprojw, dx: dwide, loraT: a.loraT(.fcProj, lora), dloraT: dloraT)
+            GELU.backward(dx: dwide, dout: dwide, x: a.fch, count: n * f)
+            linearBackward(.fc, layer: l, dy: dwide, x: a.ln2, rows: n, w: .fcw, dx: dln, loraT: a.loraT(.fc, lora), dloraT: dloraT)
+            LayerNorm.backward(dx: dres, dout: dln, x: a.res2, weight: params.tensor(.ln2w, layer: l).baseAddress!,
+                               mean: a.ln2Mean, rstd: a.ln2Rstd, rows: n, width: c)
+            // Attention: res2 = x + dropout(attn(ln1 Wqkv) Wproj)
+            dtmp.update(from: dres, count: n * c)
+            if last.dropout { Dropout.apply(dtmp, count: n * c, p: config.residPdrop, seed: seedFor(last.seed, layer: l, site: 2)) }
+            linearBackward(.attnProj, layer: l, dy: dtmp, x: a.atty, rows: n, w: .attprojw, dx: dln, loraT: a.loraT(.attnProj, lora), dloraT: dloraT)
+            var row = 0, attOffset = 0
+            let attnP = last.dropout ? config.attnPdrop : 0
+            for len in last.lengths {
+                let q = a.qkv + row * 3 * c, dq = dqkv + row * 3 * c
+                CausalAttention.backward(dy: dln + row * c, ldy: c, q: q, ldq: 3 * c, k: q + c, v: q + 2 * c, ldkv: 3 * c,
+                                         dq: dq, dk: dq + c, dv: dq + 2 * c, ldd: 3 * c, rows: len, past: 0,
+                                         heads: config.nHead, headSize: config.headSize, probs: a.att + attOffset,
+                                         scratch: base + layout.attScratch, dropout: attnP,
+                                         seed: seedFor(last.seed, layer: l, site: 1) &+ UInt64(attOffset))
+                row += len
+                attOffset += config.nHead * len * len
+            }
+            linearBackward(.attn, layer: l, dy: dqkv, x: a.ln1, rows: n, w: .qkvw, dx: dln, loraT: a.loraT(.attn, lora), dloraT: dloraT)
+            LayerNorm.backward(dx: dres, dout: dln, x: x, weight: params.tensor(.ln1w, layer: l).baseAddress!,
+                               mean: a.ln1Mean, rstd: a.ln1Rstd, rows: n, width: c)
+        }
+        if last.dropout { Dropout.apply(dres, count: n * c, p: config.embdPdrop, seed: seedFor(last.seed, layer: -1, site: 0)) }
+        return dres
+    }
+
+    /// dx [n, in] = dy [n, out] Wᵀ (W frozen: no weight gradient), plus LoRA's path and gradients.
+    func linearBackward(_ target: LoRATarget, layer l: Int, dy: UnsafePointer<Float>, x: UnsafePointer<Float>, rows n: Int,
+                        w: GPT2Tensor, dx: UnsafeMutablePointer<Float>, loraT: UnsafeMutablePointer<Float>?,
+                        dloraT: UnsafeMutablePointer<Float>) {
+        let (inp, out) = target.dims(config)
+        BLAS.gemm(transB: true, m: n, n: inp, k: out, a: dy, lda: out, b: params.tensor(w, layer: l).baseAddress!, ldb: out, c: dx, ldc: inp)
+        guard let lora, let t = loraT, let last else { return }
+        let r = lora.rank, s = lora.scaling
+        let p = last.dropout ? lora.dropout : 0
+        let site = 10 + LoRATarget.allCases.firstIndex(of: target)!
+        // dB [out, r] += s · dyᵀ t; dt [n, r] = s · dy B
+        BLAS.gemm(transA: true, m: out, n: r, k: n, alpha: s, a: dy, lda: out, b: t, ldb: r, beta: 1, c: lora.b(target, l, grad: true), ldc: r)
+        BLAS.gemm(m: n, n: r, k: out, alpha: s, a: dy, lda: out, b: lora.b(target, l), ldb: r, c: dloraT, ldc: r)
+        // dA [r, in] += dtᵀ dropout(x); dx += dropout(dt A)
+        var xin = x
+        let scratch = acts.pointer.baseAddress! + layout.loraScratch
+        if p > 0 {
+            scratch.update(from: x, count: n * inp)
+            Dropout.apply(scratch, count: n * inp, p: p, seed: seedFor(last.seed, layer: l, site: site))
+            xin = UnsafePointer(scratch)
+        }
+        BLAS.gemm(transA: true, m: r, n: inp, k: n, a: dloraT, lda: r, b: xin, ldb: inp, beta: 1, c: lora.a(target, l, grad: true), ldc: inp)
+        if p > 0 {
+            BLAS.gemm(m: n, n: inp, k: r, a: dloraT, lda: r, b: lora.a(target, l), ldb: inp, c: scratch, ldc: inp)
+            Dropout.apply(scratch, count: n * inp, p: p, seed: seedFor(last.seed, layer: l, site: site))
+            axpy(1, scratch, dx, n * inp)
+        } else {
+            BLAS.gemm(m: n, n: inp, k: r, a: dloraT, lda: r, b: lora.a(target, l), ldb: inp, beta: 1, c: dx, ldc: inp)
+        }
+    }
+}

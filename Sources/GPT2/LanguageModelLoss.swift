@@ -1,0 +1,68 @@
+import Tensor
+
+/// Next-token prediction with the vocabulary head tied to `wte`.
+extension GPT2Model {
+    /// Logits [rows, V] of hidden states (for generation and tests; training uses the chunked loss).
+    public func logits(hidden: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
+        let wte = params.tensor(.wte).baseAddress!
+        if rows == 1 {
+            BLAS.matrixTimesVector(m: config.vocabSize, k: width, a: wte, lda: width, x: hidden, y: out)
+        } else {
+            BLAS.gemm(transB: true, m: rows, n: config.vocabSize, k: width, a: hidden, lda: width, b: wte, ldb: width, c: out, ldc: config.vocabSize)
+        }
+    }
+
+    /// Mean cross-entropy of predicting each token of each sequence from the ones before it (as
+    /// `GPT2LMHeadModel(labels=input_ids)`), and with `gradient`, d(mean loss)/d(input embeddings)
+    /// [N, C] for the packed sequences.
+    public func nextTokenLoss(_ sequences: [[Int]], dropout: Bool = false, seed: UInt64 = 0, gradient: Bool = false)
+        -> (loss: Double, count: Int, inputGradient: [Float]?)
+    {
+        let c = width
+        let ids = sequences.flatMap { $0 }
+        let n = ids.count
+        var inputs = [Float](repeating: 0, count: n * c)
+        inputs.withUnsafeMutableBufferPointer { embed(ids, into: $0.baseAddress!) }
+        let hidden = inputs.withUnsafeBufferPointer {
+            forward(inputs: $0.baseAddress!, lengths: sequences.map(\.count), dropout: dropout, seed: seed, forBackward: gradient)
+        }
+        // Rows that predict something: every row but the last of each sequence.
+        var rows: [Int] = [], targets: [Int32] = []
+        var start = 0
+        for s in sequences {
+            for i in 0..<max(0, s.count - 1) { rows.append(start + i); targets.append(Int32(s[i + 1])) }
+            start += s.count
+        }
+        let m = rows.count
+        guard m > 0 else { return (0, 0, gradient ? inputs.map { _ in 0 } : nil) }
+        var gathered = [Float](repeating: 0, count: m * c)
+        gathered.withUnsafeMutableBufferPointer { g in
+            for (k, r) in rows.enumerated() { (g.baseAddress! + k * c).update(from: hidden + r * c, count: c) }
+        }
+        let scratch = headScratch(rows: m)
+        var dGathered = gradient ? [Float](repeating: 0, count: m * c) : []
+        let total = gathered.withUnsafeBufferPointer { g in
+            targets.withUnsafeBufferPointer { t in
+                dGathered.withUnsafeMutableBufferPointer { d in
+                    ChunkedCrossEntropy.lossAndGradient(hidden: g.baseAddress!, rows: m, width: c, head: params.tensor(.wte).baseAddress!,
+                                                        vocab: config.vocabSize, targets: t.baseAddress!, gradScale: 1 / Float(m),
+                                                        dHidden: gradient ? d.baseAddress! : nil, scratch: scratch)
+                }
+            }
+        }
+        guard gradient else { return (total / Double(m), m, nil) }
+        var dHidden = [Float](repeating: 0, count: n * c)
+        dHidden.withUnsafeMutableBufferPointer { d in
+            for (k, r) in rows.enumerated() { (d.baseAddress! + r * c).update(from: dGathered.withUnsafeBufferPointer { $0.baseAddress! + k * c }, count: c) }
+        }
+        let dIn = dHidden.withUnsafeBufferPointer { backward(dHidden: $0.baseAddress!) }
+        return (total / Double(m), m, Array(UnsafeBufferPointer(start: dIn, count: n * c)))
+    }
+
+    /// Scratch for chunked logits: up to 32 rows of the vocabulary at once.
+    func headScratch(rows: Int) -> UnsafeMutableBufferPointer<Float> {
+        let need = min(max(rows, 1), 32) * config.vocabSize
+        if headBuffer.count < need { headBuffer = FloatBuffer(count: need) }
+        return headBuffer.pointer
+    }
+}

@@ -1,0 +1,51 @@
+/// Softmax cross-entropy over a large output head without materialising all logits: rows are
+/// processed in chunks, each chunk's logits = hidden · headᵀ computed, reduced and turned into
+/// gradients before the next chunk reuses the same scratch.
+public enum ChunkedCrossEntropy {
+    /// Sum over rows of -log softmax(hidden[r] · headᵀ)[target[r]].
+    ///
+    /// - hidden: [rows, width]; head: [vocab, width] (the tied embedding matrix, no bias).
+    /// - dHidden: when given, overwritten with gradScale · (softmax - onehot) · head.
+    /// - dHead: when given, gradScale · (softmax - onehot)ᵀ · hidden is added to it.
+    /// - scratch: at least `vocab` floats; more lets more rows share one matrix product.
+    public static func lossAndGradient(hidden: UnsafePointer<Float>, rows: Int, width c: Int,
+                                       head: UnsafePointer<Float>, vocab v: Int, targets: UnsafePointer<Int32>,
+                                       gradScale: Float = 1, dHidden: UnsafeMutablePointer<Float>? = nil,
+                                       dHead: UnsafeMutablePointer<Float>? = nil,
+                                       scratch: UnsafeMutableBufferPointer<Float>) -> Double {
+        precondition(scratch.count >= v, "scratch must hold one row of logits")
+        let chunk = max(1, min(rows, scratch.count / v))
+        let logits = scratch.baseAddress!
+        var total = 0.0
+        var r0 = 0
+        while r0 < rows {
+            let n = min(chunk, rows - r0)
+            BLAS.gemm(transB: true, m: n, n: v, k: c, a: hidden + r0 * c, lda: c, b: head, ldb: c, c: logits, ldc: v)
+            for r in 0..<n {
+                let row = logits + r * v
+                let t = Int(targets[r0 + r])
+                precondition(t >= 0 && t < v, "target \(t) outside 0..<\(v)")
+                let m = maximum(row, v)
+                let target = row[t]
+                let s = expShiftSum(row, v, shift: m)
+                total += Double(m + logf(s) - target)
+                if dHidden != nil || dHead != nil {
+                    scale(row, v, by: gradScale / s)
+                    row[t] -= gradScale
+                }
+            }
+            if let dHidden {
+                BLAS.gemm(m: n, n: c, k: v, a: logits, lda: v, b: head, ldb: c, c: dHidden + r0 * c, ldc: c)
+            }
+            if let dHead {
+                BLAS.gemm(transA: true, m: v, n: c, k: n, a: logits, lda: v, b: hidden + r0 * c, ldb: c, beta: 1, c: dHead, ldc: c)
+            }
+            r0 += n
+        }
+        return total
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

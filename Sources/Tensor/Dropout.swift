@@ -1,0 +1,21 @@
+/// Inverted dropout whose mask is a pure function of (seed, index): the backward pass regenerates
+/// the forward's mask instead of storing it, and runs with the same seed repeat bit for bit.
+public enum Dropout {
+    /// Whether element `i` is kept, for drop probability `p`.
+    @inline(__always)
+    public static func keep(seed: UInt64, index: Int, p: Float) -> Bool {
+        var z = seed &+ UInt64(bitPattern: Int64(index)) &* 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return Float(z >> 40) * (1 / Float(1 << 24)) >= p
+    }
+
+    /// x[i] = keep ? x[i] / (1 - p) : 0, for i in 0..<n, indices counted from `offset`. Forward and
+    /// backward are the same operation.
+    public static func apply(_ x: UnsafeMutablePointer<Float>, count n: Int, p: Float, seed: UInt64, offset: Int = 0) {
+        if p <= 0 { return }
+        let s = 1 / (1 - p)
+        for i in 0..<n { x[i] = keep(seed: seed, index: offset + i, p: p) ? x[i] * s : 0 }
+    }
+}

@@ -1,0 +1,63 @@
+import Tensor
+
+extension GPT2Model {
+    /// Continues each prompt with a KV cache: the prompts are run once (packed), then every step
+    /// feeds one new token per unfinished sequence. `onToken(sequence, token)` is called as each
+    /// token is chosen (for streaming). Returns the new tokens of each prompt, stop token included.
+    public func generate(prompts: [[Int]], options: SamplingOptions, onToken: ((Int, Int) -> Void)? = nil) -> [[Int]] {
+        precondition(!prompts.isEmpty && prompts.allSatisfy { !$0.isEmpty }, "every prompt needs at least one token")
+        let c = width, v = config.vocabSize
+        let longest = prompts.map(\.count).max()!
+        precondition(longest <= config.nPositions, "a prompt of \(longest) tokens exceeds n_positions \(config.nPositions)")
+        if options.maxNewTokens <= 0 { return prompts.map { _ in [] } }
+        let cache = KVCache(config: config, slots: prompts.count, maxLength: longest + options.maxNewTokens)
+        var rng = SplitMix64(seed: options.seed)
+        var outputs = [[Int]](repeating: [], count: prompts.count)
+        var seen = prompts.map { Set($0) }
+        var active = Array(prompts.indices)
+        var logits = [Float](repeating: 0, count: prompts.count * v)
+        var inputs = [Float](repeating: 0, count: prompts.reduce(0) { $0 + $1.count } * c)
+        var next: [Int] = []
+
+        func choose(_ hidden: UnsafePointer<Float>, rows: [Int]) {
+            // rows[k]: the hidden row of active sequence k
+            next = []
+            logits.withUnsafeMutableBufferPointer { lg in
+                for (k, s) in active.enumerated() {
+                    let out = lg.baseAddress! + k * v
+                    self.logits(hidden: hidden + rows[k] * c, rows: 1, into: out)
+                    let t = sampleToken(logits: UnsafeMutableBufferPointer(start: out, count: v), seen: seen[s], options: options, using: &rng)
+                    next.append(t)
+                }
+            }
+            for (k, s) in active.enumerated() {
+                outputs[s].append(next[k])
+                seen[s].insert(next[k])
+                onToken?(s, next[k])
+            }
+        }
+
+        // Prefill all prompts at once.
+        inputs.withUnsafeMutableBufferPointer { embed(prompts.flatMap { $0 }, into: $0.baseAddress!) }
+        var hidden = forward(inputs: inputs, lengths: prompts.map(\.count), cache: cache, slots: Array(prompts.indices))
+        var ends: [Int] = []
+        var row = 0
+        for p in prompts { row += p.count; ends.append(row - 1) }
+        choose(hidden, rows: ends)
+
+        while true {
+            var stillActive: [Int] = [], tokens: [Int] = []
+            for (k, s) in active.enumerated() {
+                let done = options.stopTokens.contains(next[k]) || outputs[s].count >= options.maxNewTokens
+                    || cache.lengths[s] >= cache.maxLength
+                if !done { stillActive.append(s); tokens.append(next[k]) }
+            }
+            active = stillActive
+            if active.isEmpty { break }
+            inputs.withUnsafeMutableBufferPointer { embed(tokens, into: $0.baseAddress!) }
+            hidden = forward(inputs: inputs, lengths: Array(repeating: 1, count: active.count), cache: cache, slots: active)
+            choose(hidden, rows: Array(0..<active.count))
+        }
+        return outputs
+    }
+}

@@ -4,6 +4,7 @@ import Foundation
 /// Hugging Face reference on the same machine and inputs. Not run by `swift test`.
 let usage = """
     usage: benchmarks tokenizer TEXTFILE [--vocab DIR] [--runs N]
+           benchmarks engine --model DIR [--threads N] [--repeats N] [--only forward|backward|generate]
     """
 
 let args = Array(CommandLine.arguments.dropFirst())
@@ -15,6 +16,10 @@ switch args.first {
 case "tokenizer":
     guard args.count >= 2 else { print(usage); exit(2) }
     try benchmarkTokenizer(path: args[1], modelDir: option("--vocab") ?? "Models/gpt2", runs: Int(option("--runs") ?? "3") ?? 3)
+case "engine":
+    guard let model = option("--model") else { print(usage); exit(2) }
+    try benchmarkEngine(modelDir: model, threads: Int(option("--threads") ?? "2") ?? 2, repeats: Int(option("--repeats") ?? "3") ?? 3,
+                        only: option("--only"))
 default:
     print(usage)
     exit(2)

@@ -1,0 +1,100 @@
+import Foundation
+import GPT2
+import Tensor
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Peak resident memory of this process, in MB.
+func peakMemoryMB() -> Double {
+    var u = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &u)
+    return Double(u.ru_maxrss) / 1024
+}
+
+func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+/// Best sgemm throughput on GPT-2 small shapes, in GFLOP/s: the ceiling the engine is measured against.
+func sgemmPeak() -> Double {
+    var best = 0.0
+    for (m, n, k) in [(512, 2304, 768), (512, 3072, 768), (512, 768, 3072)] {
+        let a = FloatBuffer(count: m * k), b = FloatBuffer(count: k * n), c = FloatBuffer(count: m * n)
+        for i in 0..<a.count { a[i] = Float(i % 7) * 0.01 }
+        for i in 0..<b.count { b[i] = Float(i % 5) * 0.01 }
+        for _ in 0..<3 {
+            let t0 = now()
+            for _ in 0..<10 {
+                BLAS.gemm(m: m, n: n, k: k, a: a.pointer.baseAddress!, lda: k, b: b.pointer.baseAddress!, ldb: n, c: c.pointer.baseAddress!, ldc: n)
+            }
+            best = max(best, 10 * 2 * Double(m * n * k) / (now() - t0) / 1e9)
+        }
+    }
+    return best
+}
+
+/// Matmul FLOPs per token of a forward pass at sequence length t (with the vocabulary head when
+/// `head`); a frozen backward costs the same again (activation gradients only).
+func forwardFLOPs(_ c: GPT2Config, t: Int, head: Bool) -> Double {
+    let C = Double(c.nEmbd), F = Double(c.innerSize), L = Double(c.nLayer)
+    let dense = 2 * L * (3 * C * C + C * C + 2 * C * F)
+    let attention = 2 * 2 * L * C * Double(t) / 2  // causal: half of the t x t scores on average
+    return dense + attention + (head ? 2 * C * Double(c.vocabSize) : 0)
+}
+
+func randomIds(_ n: Int, vocab: Int, seed: UInt64) -> [Int] {
+    var g = SplitMix64(seed: seed)
+    return (0..<n).map { _ in Int.random(in: 0..<vocab, using: &g) }
+}
+
+/// The configurations of the engine benchmark (issue: forward, frozen backward, LoRA, generation).
+func benchmarkEngine(modelDir: String, threads: Int, repeats: Int, only: String?) throws {
+    BLAS.threads = threads
+    let (params, _) = try GPT2Checkpoint.load(path: modelDir)
+    let config = params.config
+    let model = GPT2Model(params: params)
+    let peak = sgemmPeak()
+    print(String(format: "swift sgemm peak on GPT-2 shapes: %.1f GFLOP/s with %d threads", peak, threads))
+
+    func report(_ name: String, tokens: Int, seconds: Double, flops: Double) {
+        let gflops = flops / seconds / 1e9
+        print(String(format: "swift %-34@ %8.1f tokens/s  %6.1f GFLOP/s (%4.1f%% of sgemm peak)  peak RSS %6.0f MB",
+                     name as NSString, Double(tokens) / seconds, gflops, 100 * gflops / peak, peakMemoryMB()))
+        fflush(nil)
+    }
+    func time(_ body: () -> Void) -> Double {
+        body()  // warm-up: sizes the activation buffers
+        var best = Double.infinity
+        for _ in 0..<repeats { let t0 = now(); body(); best = min(best, now() - t0) }
+        return best
+    }
+
+    for (b, t) in [(4, 128), (1, 1024)] where only == nil || only == "forward" {
+        let seqs = (0..<b).map { randomIds(t, vocab: config.vocabSize, seed: UInt64($0)) }
+        let s = time { _ = model.nextTokenLoss(seqs) }
+        report("forward loss \(b)x\(t)", tokens: b * t, seconds: s, flops: Double(b * t) * forwardFLOPs(config, t: t, head: true))
+    }
+    for rank in [0, 8] where only == nil || only == "backward" {
+        model.lora = nil
+        if rank > 0 {
+            let lora = LoRA(config: config, rank: rank, alpha: 16, dropout: 0.05, targets: [.attn])
+            var g = SplitMix64(seed: 5)
+            lora.initialize(using: &g)
+            model.lora = lora
+        }
+        for (b, t) in [(20, 64), (4, 128)] {
+            let seqs = (0..<b).map { randomIds(t, vocab: config.vocabSize, seed: UInt64(100 + $0)) }
+            var step: UInt64 = 0
+            let s = time { step += 1; _ = model.nextTokenLoss(seqs, dropout: true, seed: step, gradient: true) }
+            let label = rank > 0 ? "forward+backward LoRA r=\(rank) \(b)x\(t)" : "forward+backward \(b)x\(t)"
+            report(label, tokens: b * t, seconds: s, flops: 2 * Double(b * t) * forwardFLOPs(config, t: t, head: true))
+        }
+    }
+    model.lora = nil
+    if only == nil || only == "generate" {
+        let prompt = randomIds(16, vocab: config.vocabSize, seed: 9)
+        let options = SamplingOptions(temperature: 0, maxNewTokens: 128)
+        let s = time { _ = model.generate(prompts: [prompt], options: options) }
+        report("greedy generate 1x(16+128)", tokens: 128, seconds: s, flops: 128 * forwardFLOPs(config, t: 80, head: true))
+    }
+}

@@ -1,0 +1,33 @@
+import ArgumentParser
+import Foundation
+import GPT2
+import Tensor
+import Tokenizer
+
+/// Flags shared by commands that run the transformer.
+struct EngineOptions: ParsableArguments {
+    @Option(help: "Threads for matrix products (default: all cores).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    func apply() { BLAS.threads = threads }
+}
+
+/// A model folder: config.json, model.safetensors, vocab.json, merges.txt.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "Model folder (config.json, model.safetensors, vocab.json, merges.txt).")
+    var model: String = "Models/gpt2"
+
+    @Option(help: "A LoRA adapter folder (adapter_model.safetensors + adapter_config.json) to apply.")
+    var adapter: String?
+
+    func load() throws -> (GPT2Model, GPT2Tokenizer) {
+        for f in ["config.json", "model.safetensors", "vocab.json", "merges.txt"] where !FileManager.default.fileExists(atPath: model + "/" + f) {
+            throw CLIError("\(model)/\(f) not found: import a model with `cllm4rec import-gpt2` or make one with `cllm4rec init-gpt2`")
+        }
+        let (params, _) = try GPT2Checkpoint.load(path: model)
+        let tok = try GPT2Tokenizer(vocabPath: model + "/vocab.json", mergesPath: model + "/merges.txt")
+        let m = GPT2Model(params: params)
+        if let adapter { m.lora = try LoRA.load(path: adapter, config: params.config) }
+        return (m, tok)
+    }
+}

@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+import GPT2
+import Tokenizer
+
+/// `cllm4rec perplexity`: how well the model predicts a text file.
+struct Perplexity: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Mean next-token cross-entropy and perplexity of a text file.",
+        discussion: """
+            The file's tokens are cut into consecutive windows of the model's context (n_positions); \
+            within each window every token but the first is predicted from the ones before it. The last \
+            line reads `loss=<nats per token> ppl=<exp(loss)> tokens=<predicted tokens>`.
+            """)
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var engine: EngineOptions
+
+    @Argument(help: "A UTF-8 text file.")
+    var file: String
+
+    @Option(help: "Window length in tokens (default: the model's context).")
+    var window: Int?
+
+    func run() throws {
+        engine.apply()
+        let (model, tok) = try modelOptions.load()
+        guard let data = FileManager.default.contents(atPath: file) else { throw CLIError("\(file): cannot read") }
+        let ids = tok.encode(String(decoding: data, as: UTF8.self))
+        guard ids.count >= 2 else { throw CLIError("\(file): needs at least 2 tokens, has \(ids.count)") }
+        if let bad = ids.first(where: { $0 >= model.config.vocabSize }) {
+            throw CLIError("\(file): token \(bad) is outside this model's vocabulary of \(model.config.vocabSize)")
+        }
+        let w = min(window ?? model.config.nPositions, model.config.nPositions)
+        guard w >= 2 else { throw CLIError("--window must be at least 2") }
+        var total = 0.0, count = 0
+        var start = 0
+        while start < ids.count {
+            let piece = Array(ids[start..<min(ids.count, start + w)])
+            start += w
+            if piece.count < 2 { continue }
+            let (loss, n, _) = model.nextTokenLoss([piece])
+            total += loss * Double(n)
+            count += n
+        }
+        let mean = total / Double(count)
+        print(String(format: "loss=%.6f ppl=%.4f tokens=%d", mean, exp(mean), count))
+    }
+}

@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Engine speed: this project's GPT-2 next to PyTorch + Hugging Face transformers, same model, same
+shapes, same thread count, in one run.
+
+    python3 Tools/bench_engine.py [--threads 2] [--model Models/random-small]
+
+Configurations: (1) forward with loss, no grad, 4x128 and 1x1024; (2) frozen backbone forward +
+backward to the input embeddings (dropout on), 20x64 and 4x128; (3) the same with LoRA r=8 on c_attn
+(PEFT on the PyTorch side); (4) greedy generation, batch 1, 128 new tokens after a 16-token prompt
+(`generate(do_sample=False)`). Prints tokens/s, peak memory and, for Swift, the share of the measured
+sgemm peak. The model folder is made with `cllm4rec init-gpt2 --config small` if missing, and the
+same folder is loaded into PyTorch. Needs torch (CPU), transformers and peft.
+"""
+import argparse, json, os, resource, subprocess, sys, time
+
+PYTORCH_PART = r'''
+import json, resource, sys, time
+import torch
+from transformers import GPT2LMHeadModel
+model_dir, threads, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+model = GPT2LMHeadModel.from_pretrained(model_dir)
+for p in model.parameters():
+    p.requires_grad_(False)
+V = model.config.vocab_size
+out = []
+
+def best(fn):
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter(); fn(); times.append(time.perf_counter() - t0)
+    return min(times)
+
+def peak_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+def report(name, tokens, secs):
+    out.append({"name": name, "tokens_per_s": tokens / secs, "peak_mb": peak_mb()})
+    print(f"torch {name:34s} {tokens / secs:8.1f} tokens/s  peak RSS {peak_mb():6.0f} MB", flush=True)
+
+model.eval()
+for b, t in [(4, 128), (1, 1024)]:
+    ids = torch.randint(0, V, (b, t))
+    def fwd():
+        with torch.no_grad():
+            model(input_ids=ids, labels=ids).loss.item()
+    report(f"forward loss {b}x{t}", b * t, best(fwd))
+
+def train_step(m, b, t):
+    ids = torch.randint(0, V, (b, t))
+    def step():
+        emb = m.get_input_embeddings()(ids).detach().requires_grad_(True)
+        loss = m(inputs_embeds=emb, labels=ids).loss
+        loss.backward()
+    return step
+
+model.train()
+for b, t in [(20, 64), (4, 128)]:
+    report(f"forward+backward {b}x{t}", b * t, best(train_step(model, b, t)))
+try:
+    from peft import LoraConfig, get_peft_model
+    lora = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05, target_modules=["c_attn"], fan_in_fan_out=True))
+    lora.train()
+    for b, t in [(20, 64), (4, 128)]:
+        report(f"forward+backward LoRA r=8 {b}x{t}", b * t, best(train_step(lora, b, t)))
+    model = lora.unload()
+except ImportError:
+    print("torch LoRA: peft is not installed, skipped", flush=True)
+
+model.eval()
+prompt = torch.randint(0, V, (1, 16))
+def gen():
+    with torch.no_grad():
+        model.generate(prompt, attention_mask=torch.ones_like(prompt), do_sample=False, max_new_tokens=128,
+                       min_new_tokens=128, pad_token_id=0)
+report("greedy generate 1x(16+128)", 128, best(gen))
+print("JSON " + json.dumps(out))
+'''
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--model", default="Models/random-small")
+    a = ap.parse_args()
+    subprocess.run(["swift", "build", "-c", "release"], check=True, stdout=subprocess.DEVNULL)
+    bin_dir = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], check=True, capture_output=True, text=True).stdout.strip()
+    if not os.path.exists(os.path.join(a.model, "model.safetensors")):
+        subprocess.run([os.path.join(bin_dir, "cllm4rec"), "init-gpt2", "--config", "small", "--seed", "1", "--output", a.model], check=True)
+
+    torch_run = subprocess.run([sys.executable, "-c", PYTORCH_PART, a.model, str(a.threads), str(a.repeats)],
+                               check=True, capture_output=True, text=True)
+    torch_rows = {}
+    for line in torch_run.stdout.splitlines():
+        if line.startswith("JSON "):
+            torch_rows = {r["name"]: r for r in json.loads(line[5:])}
+        else:
+            print(line)
+    swift_run = subprocess.run([os.path.join(bin_dir, "benchmarks"), "engine", "--model", a.model, "--threads", str(a.threads),
+                                "--repeats", str(a.repeats)], check=True, capture_output=True, text=True)
+    print(swift_run.stdout, end="")
+    print(f"\nratio swift / torch ({a.threads} threads):")
+    for line in swift_run.stdout.splitlines():
+        for name, row in torch_rows.items():
+            if line.startswith("swift " + name + " "):
+                swift_tps = float(line[len("swift " + name):].split()[0])
+                print(f"  {name:34s} {swift_tps / row['tokens_per_s']:5.2f}x")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

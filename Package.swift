@@ -35,6 +35,7 @@ let package = Package(
             name: "benchmarks",
             dependencies: ["GPT2", "Tokenizer", "WeightIO", "Tensor"],
             swiftSettings: fastMath),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "WeightIOTests", dependencies: ["WeightIO"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], exclude: ["Fixtures"]),
         .testTarget(name: "GPT2Tests", dependencies: ["GPT2", "WeightIO", "Tensor"], exclude: ["Fixtures"]),

@@ -16,7 +16,9 @@ public typealias Vec8 = SIMD8<Float>
 /// 1.5 x 2^23 rounding trick, so it compiles to plain AVX2 arithmetic).
 @inline(__always)
 public func exp8(_ x0: Vec8) -> Vec8 {
-    let x = x0.clamped(lowerBound: Vec8(repeating: -87.0), upperBound: Vec8(repeating: 88.0))
+    // Lane-wise clamp by masks: `clamped` and `pointwiseMin` are not specialised and cost a call.
+    var x = x0.replacing(with: -87, where: x0 .< -87)
+    x = x.replacing(with: 88, where: x .> 88)
     let magic = Vec8(repeating: 12_582_912.0)
     let t = x * 1.442_695_04 + magic
     let n = t - magic
@@ -37,7 +39,8 @@ public func exp8(_ x0: Vec8) -> Vec8 {
 /// tanh for eight lanes: 1 - 2 / (e^{2x} + 1), with |x| clamped where tanh is ±1 in Float.
 @inline(__always)
 public func tanh8(_ x: Vec8) -> Vec8 {
-    let c = x.clamped(lowerBound: Vec8(repeating: -10), upperBound: Vec8(repeating: 10))
+    var c = x.replacing(with: -10, where: x .< -10)
+    c = c.replacing(with: 10, where: c .> 10)
     let e = exp8(c + c)
     return 1 - 2 / (e + 1)
 }
@@ -92,7 +95,7 @@ public func maximum(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
     if n >= 8 {
         var acc = load8(p)
         i = 8
-        while i + 8 <= n { acc = pointwiseMax(acc, load8(p + i)); i += 8 }
+        while i + 8 <= n { let v = load8(p + i); acc = acc.replacing(with: v, where: v .> acc); i += 8 }
         m = acc.max()
     }
     while i < n { m = Swift.max(m, p[i]); i += 1 }

@@ -134,32 +134,18 @@ public enum GPT2Checkpoint {
     /// format=pt so Hugging Face loads it) and the tokenizer files into `dir`. Everything is staged in
     /// a hidden folder inside `dir` and renamed into place only when all of it was written.
     public static func save(_ params: GPT2Parameters, to dir: String, vocabPath: String, mergesPath: String) throws {
-        let fm = FileManager.default
-        do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
-            throw GPT2Error.io(dir, "cannot create folder: \(error.localizedDescription)")
-        }
-        let stage = (dir as NSString).appendingPathComponent(".staging-\(ProcessInfo.processInfo.processIdentifier)")
-        try? fm.removeItem(atPath: stage)
-        do { try fm.createDirectory(atPath: stage, withIntermediateDirectories: false) } catch {
-            throw GPT2Error.io(stage, "cannot create folder: \(error.localizedDescription)")
-        }
-        defer { try? fm.removeItem(atPath: stage) }
-        func staged(_ n: String) -> String { (stage as NSString).appendingPathComponent(n) }
+        let folder = try StagedFolder(dir)
         let entries = params.namedTensors.map {
             SafeTensorsWriter.Entry(name: "transformer." + $0.name, shape: $0.shape, values: UnsafeBufferPointer($0.values))
         }
-        try SafeTensorsWriter.write(entries, metadata: ["format": "pt"], to: staged("model.safetensors"))
-        try AtomicFile.write(path: staged("config.json"), bytes: Array(params.config.jsonData()) + [0x0A])
+        try SafeTensorsWriter.write(entries, metadata: ["format": "pt"], to: folder.path("model.safetensors"))
+        try folder.write("config.json", bytes: Array(params.config.jsonData()) + [0x0A])
         for (src, name) in [(vocabPath, "vocab.json"), (mergesPath, "merges.txt")] {
-            guard let data = fm.contents(atPath: src) else { throw GPT2Error.io(src, "cannot read tokenizer file") }
+            // Importing into the folder the tokenizer files come from: they are already in place.
             if (src as NSString).standardizingPath == ((dir as NSString).appendingPathComponent(name) as NSString).standardizingPath { continue }
-            try AtomicFile.write(path: staged(name), bytes: Array(data))
+            guard let data = FileManager.default.contents(atPath: src) else { throw GPT2Error.io(src, "cannot read tokenizer file") }
+            try folder.write(name, bytes: Array(data))
         }
-        for name in ["model.safetensors", "config.json", "vocab.json", "merges.txt"] where fm.fileExists(atPath: staged(name)) {
-            let target = (dir as NSString).appendingPathComponent(name)
-            if rename(staged(name), target) != 0 {
-                throw GPT2Error.io(target, "cannot move into place: \(String(cString: strerror(errno)))")
-            }
-        }
+        try folder.commit()
     }
 }

@@ -24,6 +24,7 @@ let package = Package(
         .target(name: "WeightIO", dependencies: ["CZlib"], swiftSettings: fastMath),
         .target(name: "Tokenizer", swiftSettings: fastMath),
         .target(name: "GPT2", dependencies: ["Tensor", "WeightIO", "Tokenizer"], swiftSettings: fastMath),
+        .target(name: "RecData", dependencies: ["Tensor", "WeightIO", "Tokenizer"], swiftSettings: fastMath),
         .executableTarget(
             name: "cllm4rec",
             dependencies: [
@@ -36,6 +37,7 @@ let package = Package(
             dependencies: ["GPT2", "Tokenizer", "WeightIO", "Tensor"],
             swiftSettings: fastMath),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "RecDataTests", dependencies: ["RecData", "Tokenizer"], exclude: ["Fixtures"]),
         .testTarget(name: "WeightIOTests", dependencies: ["WeightIO"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], exclude: ["Fixtures"]),
         .testTarget(name: "GPT2Tests", dependencies: ["GPT2", "WeightIO", "Tensor"], exclude: ["Fixtures"]),

@@ -33,6 +33,12 @@ public struct JSONError: Error, Equatable {
     public var problem: String
     /// Set when the problem is a key that appears twice in one object.
     public var duplicateKey: String?
+
+    public init(offset: Int, problem: String, duplicateKey: String? = nil) {
+        self.offset = offset
+        self.problem = problem
+        self.duplicateKey = duplicateKey
+    }
 }
 
 /// A strict RFC 8259 parser that refuses duplicate keys, used for headers and configs.

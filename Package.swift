@@ -25,10 +25,11 @@ let package = Package(
         .target(name: "Tokenizer", swiftSettings: fastMath),
         .target(name: "GPT2", dependencies: ["Tensor", "WeightIO", "Tokenizer"], swiftSettings: fastMath),
         .target(name: "RecData", dependencies: ["Tensor", "WeightIO", "Tokenizer"], swiftSettings: fastMath),
+        .target(name: "CLLM4Rec", dependencies: ["GPT2", "RecData", "Tensor", "Tokenizer", "WeightIO"], swiftSettings: fastMath),
         .executableTarget(
             name: "cllm4rec",
             dependencies: [
-                "GPT2", "WeightIO", "Tokenizer",
+                "GPT2", "WeightIO", "Tokenizer", "RecData", "CLLM4Rec", "Tensor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: fastMath),

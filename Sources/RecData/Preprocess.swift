@@ -39,6 +39,14 @@ public struct PreparedDataset: Sendable {
     public var statistics: DatasetStatistics
     public var options: PrepareOptions
 
+    init(name: String, users: [String], items: [String], train: [[Int]], validation: [[Int]], test: [[Int]],
+         reviews: [(user: Int, item: Int, text: String)], itemText: [String?], userText: [String?],
+         statistics: DatasetStatistics, options: PrepareOptions) {
+        self.name = name; self.users = users; self.items = items; self.train = train; self.validation = validation
+        self.test = test; self.reviews = reviews; self.itemText = itemText; self.userText = userText
+        self.statistics = statistics; self.options = options
+    }
+
     /// Filters, k-cores, numbers and splits `raw` (see `PrepareOptions`).
     ///
     /// Split of a user with n interactions (chosen at random, seeded): n_test = n_val =

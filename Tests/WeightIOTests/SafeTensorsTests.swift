@@ -196,3 +196,21 @@ final class JSONParserTests: XCTestCase {
         XCTAssertEqual(try JSONParser.parse(Array(v.serialized().utf8)), v)
     }
 }
+
+final class StagedFolderTests: XCTestCase {
+    func testNothingAppearsBeforeCommitAndStagingIsRemoved() throws {
+        let dir = tempPath("staged")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        do {
+            let f = try StagedFolder(dir)
+            try f.write("a.txt", bytes: Array("new".utf8))
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/a.txt"))
+            // dropped without commit: as if a later step had thrown
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), [])
+        let f = try StagedFolder(dir)
+        try f.write("a.txt", bytes: Array("new".utf8))
+        try f.commit()
+        XCTAssertEqual(FileManager.default.contents(atPath: dir + "/a.txt"), Data("new".utf8))
+    }
+}

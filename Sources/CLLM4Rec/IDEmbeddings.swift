@@ -1,0 +1,84 @@
+import Foundation
+import Tensor
+import WeightIO
+
+/// The trained parameters of CLLM4Rec: one embedding per user and per item, in three copies.
+/// Collaborative and content copies are learned in pretraining (tied by mutual regularization);
+/// the recommendation copy starts as the collaborative one and is finetuned with the item head.
+public final class IDEmbeddings: @unchecked Sendable {
+    public enum Copy: String, CaseIterable, Codable, Sendable { case collaborative, content, recommendation }
+
+    public let users: Int, items: Int, width: Int
+    /// [users, width] and [items, width] per copy.
+    public private(set) var userTables: [Copy: FloatBuffer] = [:]
+    public private(set) var itemTables: [Copy: FloatBuffer] = [:]
+
+    public init(users: Int, items: Int, width: Int, copies: [Copy] = [.collaborative, .content]) {
+        self.users = users; self.items = items; self.width = width
+        for c in copies { add(c) }
+    }
+
+    public func add(_ c: Copy) {
+        if userTables[c] == nil { userTables[c] = FloatBuffer(count: users * width) }
+        if itemTables[c] == nil { itemTables[c] = FloatBuffer(count: items * width) }
+    }
+
+    public func has(_ c: Copy) -> Bool { userTables[c] != nil }
+
+    public func user(_ c: Copy) -> UnsafeMutablePointer<Float> { userTables[c]!.pointer.baseAddress! }
+    public func item(_ c: Copy) -> UnsafeMutablePointer<Float> { itemTables[c]!.pointer.baseAddress! }
+
+    /// Copies one copy's tables into another (the recommendation copy starts as the collaborative one).
+    public func copy(_ from: Copy, to: Copy) {
+        add(to)
+        user(to).update(from: user(from), count: users * width)
+        item(to).update(from: item(from), count: items * width)
+    }
+
+    /// Tensor names in `embeddings.safetensors`: `user.collaborative`, `item.content`, ...
+    static func name(_ c: Copy, isUser: Bool) -> String { (isUser ? "user." : "item.") + c.rawValue }
+
+    public func save(to path: String) throws {
+        var entries: [SafeTensorsWriter.Entry] = []
+        for c in Copy.allCases where has(c) {
+            entries.append(.init(name: IDEmbeddings.name(c, isUser: true), shape: [users, width], values: UnsafeBufferPointer(userTables[c]!.pointer)))
+            entries.append(.init(name: IDEmbeddings.name(c, isUser: false), shape: [items, width], values: UnsafeBufferPointer(itemTables[c]!.pointer)))
+        }
+        try SafeTensorsWriter.write(entries, metadata: ["format": "cllm4rec"], to: path)
+    }
+
+    /// Reads every table of the file; each must have the expected shape, and no other tensor may be there.
+    public static func load(path: String, users: Int, items: Int, width: Int) throws -> IDEmbeddings {
+        let file = try SafeTensorsSource(path: path)
+        let e = IDEmbeddings(users: users, items: items, width: width, copies: [])
+        for h in file.tensorHeaders {
+            guard let c = Copy.allCases.first(where: { h.name == name($0, isUser: true) || h.name == name($0, isUser: false) }) else {
+                throw CLLM4RecError.invalidFile(path, "unexpected tensor \"\(h.name)\"")
+            }
+            let isUser = h.name.hasPrefix("user.")
+            let shape = [isUser ? users : items, width]
+            guard h.shape == shape else { throw CLLM4RecError.invalidFile(path, "tensor \"\(h.name)\" has shape \(h.shape), expected \(shape)") }
+            e.add(c)
+            try file.read(h.name, into: isUser ? e.userTables[c]!.pointer : e.itemTables[c]!.pointer)
+        }
+        for c in Copy.allCases where e.has(c) {
+            for isUser in [true, false] where !file.tensorHeaders.contains(where: { $0.name == name(c, isUser: isUser) }) {
+                throw CLLM4RecError.invalidFile(path, "tensor \"\(name(c, isUser: isUser))\" is missing")
+            }
+        }
+        return e
+    }
+}
+
+/// Errors of the recommender; each names the file or the flag.
+public enum CLLM4RecError: Error, CustomStringConvertible {
+    case invalidFile(String, String)
+    case invalidArgument(String)
+
+    public var description: String {
+        switch self {
+        case let .invalidFile(f, m): return "\(f): \(m)"
+        case let .invalidArgument(m): return m
+        }
+    }
+}

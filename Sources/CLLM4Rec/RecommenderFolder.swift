@@ -1,0 +1,93 @@
+import Foundation
+import GPT2
+import RecData
+import Tensor
+import Tokenizer
+import WeightIO
+
+/// `recommender.json`: what a recommender folder was built from.
+public struct RecommenderManifest: Codable, Sendable {
+    /// The backbone model folder (as given, and resolved to an absolute path).
+    public var backbone: String
+    public var backboneAbsolute: String
+    public var users: Int
+    public var items: Int
+    public var width: Int
+    /// "normal" or "text-mean".
+    public var initialization: String
+    public var seed: UInt64
+    enum CodingKeys: String, CodingKey {
+        case backbone, users, items, width, seed
+        case backboneAbsolute = "backbone_absolute", initialization = "init"
+    }
+
+    public init(backbone: String, backboneAbsolute: String, users: Int, items: Int, width: Int, initialization: String, seed: UInt64) {
+        self.backbone = backbone; self.backboneAbsolute = backboneAbsolute; self.users = users; self.items = items
+        self.width = width; self.initialization = initialization; self.seed = seed
+    }
+}
+
+/// A recommender folder: `recommender.json`, `embeddings.safetensors`, the prepared dataset
+/// (`ids.json`, `splits.json`, `corpora.bin`, `dataset.json`), and later training state.
+public struct RecommenderFolder {
+    public let path: String
+    public func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+
+    public init(_ path: String) { self.path = path }
+
+    public func manifest() throws -> RecommenderManifest {
+        guard let data = FileManager.default.contents(atPath: file("recommender.json")) else {
+            throw CLLM4RecError.invalidFile(file("recommender.json"), "missing: is \(path) a recommender folder made by extend-vocab?")
+        }
+        do { return try JSONDecoder().decode(RecommenderManifest.self, from: data) } catch {
+            throw CLLM4RecError.invalidFile(file("recommender.json"), "invalid: \(error)")
+        }
+    }
+
+    /// The backbone's folder: as recorded, relative to the working directory, else the absolute path.
+    public func backbonePath(_ m: RecommenderManifest) -> String {
+        FileManager.default.fileExists(atPath: m.backbone + "/config.json") ? m.backbone : m.backboneAbsolute
+    }
+}
+
+/// Initial embeddings: N(0, 0.02²) for every table; with `textMean`, the content copy of each user
+/// and item that has text (its description, else its training reviews) starts at the mean `wte`
+/// row of that text's tokens instead (docs/CLLM4REC.md §5).
+public func initialEmbeddings(users: Int, items: Int, width: Int, seed: UInt64, textMean wte: UnsafePointer<Float>?,
+                              corpora: Corpora) -> (IDEmbeddings, textInitialised: (users: Int, items: Int)) {
+    let e = IDEmbeddings(users: users, items: items, width: width)
+    var g = SplitMix64(seed: seed)
+    for c in [IDEmbeddings.Copy.collaborative, .content] {
+        fillNormal(UnsafeMutableBufferPointer(start: e.user(c), count: users * width), std: 0.02, using: &g)
+        fillNormal(UnsafeMutableBufferPointer(start: e.item(c), count: items * width), std: 0.02, using: &g)
+    }
+    guard let wte else { return (e, (0, 0)) }
+    func tokens(of corpora: [Corpus], users isUser: Bool, count: Int) -> [[Int32]] {
+        var out = [[Int32]](repeating: [], count: count)
+        var described = Set<Int>()
+        for c in corpora {
+            for k in 0..<c.count {
+                let owner = Int(isUser ? c.users[k] : c.items[k])
+                guard owner >= 0 else { continue }
+                // A description wins over reviews: reviews only for entities without one.
+                if c.name == "reviews" && described.contains(owner) { continue }
+                if c.name != "reviews" { described.insert(owner) }
+                out[owner] += c.main(k)
+            }
+        }
+        return out
+    }
+    var counts = (0, 0)
+    for (isUser, texts) in [(true, tokens(of: [corpora.userText, corpora.reviews], users: true, count: users)),
+                            (false, tokens(of: [corpora.itemText, corpora.reviews], users: false, count: items))] {
+        let table = isUser ? e.user(.content) : e.item(.content)
+        for (k, ids) in texts.enumerated() where !ids.isEmpty {
+            let row = table + k * width
+            row.update(repeating: 0, count: width)
+            for t in ids { axpy(1, wte + Int(t) * width, row, width) }
+            scale(row, width, by: 1 / Float(ids.count))
+            if isUser { counts.0 += 1 } else { counts.1 += 1 }
+        }
+    }
+    return (e, counts)
+}

@@ -39,6 +39,7 @@ let package = Package(
             swiftSettings: fastMath),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "RecDataTests", dependencies: ["RecData", "Tokenizer"], exclude: ["Fixtures"]),
+        .testTarget(name: "CLLM4RecTests", dependencies: ["CLLM4Rec", "GPT2", "RecData", "Tensor", "Tokenizer", "WeightIO"], exclude: ["Fixtures"]),
         .testTarget(name: "WeightIOTests", dependencies: ["WeightIO"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], exclude: ["Fixtures"]),
         .testTarget(name: "GPT2Tests", dependencies: ["GPT2", "WeightIO", "Tensor"], exclude: ["Fixtures"]),

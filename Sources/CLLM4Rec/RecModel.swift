@@ -1,0 +1,60 @@
+import GPT2
+import Tensor
+import Tokenizer
+
+/// The backbone with the user and item tokens: token ids below `firstUser` are GPT-2 words (their
+/// embedding is the frozen `wte` row); `firstUser + i` is user i and `firstItem + j` item j, whose
+/// embeddings come from a chosen copy of `IDEmbeddings`.
+public final class RecModel: @unchecked Sendable {
+    public let backbone: GPT2Model
+    public let embeddings: IDEmbeddings
+    public let firstUser: Int
+    public let firstItem: Int
+    public var width: Int { backbone.width }
+    let scratch = StepScratch()
+    public var users: Int { embeddings.users }
+    public var items: Int { embeddings.items }
+
+    public init(backbone: GPT2Model, embeddings: IDEmbeddings) {
+        precondition(backbone.width == embeddings.width, "embedding width must equal n_embd")
+        self.backbone = backbone
+        self.embeddings = embeddings
+        firstUser = backbone.config.vocabSize
+        firstItem = firstUser + embeddings.users
+    }
+
+    public func isID(_ t: Int) -> Bool { t >= firstUser }
+
+    /// The embedding row of an ID token in `copy`.
+    public func idRow(_ t: Int, _ copy: IDEmbeddings.Copy) -> UnsafeMutablePointer<Float> {
+        t < firstItem ? embeddings.user(copy) + (t - firstUser) * width : embeddings.item(copy) + (t - firstItem) * width
+    }
+
+    /// Input embeddings [tokens.count, C] of a token sequence.
+    public func embed(_ tokens: [Int], copy: IDEmbeddings.Copy, into out: UnsafeMutablePointer<Float>) {
+        let c = width, wte = backbone.params.tensor(.wte).baseAddress!
+        for (r, t) in tokens.enumerated() {
+            let src = t >= firstUser ? UnsafePointer(idRow(t, copy)) : UnsafePointer(wte + t * c)
+            precondition(t >= 0 && t < firstItem + items, "token \(t) outside the extended vocabulary")
+            (out + r * c).update(from: src, count: c)
+        }
+    }
+}
+
+/// Gradient buffers for one copy's user and item tables.
+public final class IDGradients: @unchecked Sendable {
+    public let users: FloatBuffer, items: FloatBuffer
+    let width: Int, firstUser: Int, firstItem: Int
+
+    init(model: RecModel) {
+        users = FloatBuffer(count: model.users * model.width)
+        items = FloatBuffer(count: model.items * model.width)
+        width = model.width; firstUser = model.firstUser; firstItem = model.firstItem
+    }
+
+    public func zero() { users.pointer.update(repeating: 0); items.pointer.update(repeating: 0) }
+
+    func row(_ t: Int) -> UnsafeMutablePointer<Float> {
+        t < firstItem ? users.pointer.baseAddress! + (t - firstUser) * width : items.pointer.baseAddress! + (t - firstItem) * width
+    }
+}

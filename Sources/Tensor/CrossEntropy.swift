@@ -7,14 +7,16 @@ public enum ChunkedCrossEntropy {
     /// - hidden: [rows, width]; head: [vocab, width] (the tied embedding matrix, no bias).
     /// - dHidden: when given, overwritten with gradScale · (softmax - onehot) · head.
     /// - dHead: when given, gradScale · (softmax - onehot)ᵀ · hidden is added to it.
-    /// - scratch: at least `vocab` floats; more lets more rows share one matrix product.
+    /// - scratch: at least `vocab` floats; rows go `chunkRows` at a time (fewer if scratch is
+    ///   smaller). The chunking is fixed, not taken from the scratch's size, so that results do not
+    ///   depend on how large a reused buffer happens to be (bit-for-bit repeatable runs).
     public static func lossAndGradient(hidden: UnsafePointer<Float>, rows: Int, width c: Int,
                                        head: UnsafePointer<Float>, vocab v: Int, targets: UnsafePointer<Int32>,
                                        gradScale: Float = 1, dHidden: UnsafeMutablePointer<Float>? = nil,
                                        dHead: UnsafeMutablePointer<Float>? = nil,
-                                       scratch: UnsafeMutableBufferPointer<Float>) -> Double {
-        precondition(scratch.count >= v, "scratch must hold one row of logits")
-        let chunk = max(1, min(rows, scratch.count / v))
+                                       scratch: UnsafeMutableBufferPointer<Float>, chunkRows: Int = 32) -> Double {
+        precondition(scratch.count >= min(rows, chunkRows) * v, "scratch must hold a chunk of logits")
+        let chunk = max(1, min(rows, chunkRows))
         let logits = scratch.baseAddress!
         var total = 0.0
         var r0 = 0

@@ -120,7 +120,7 @@ final class ForwardBackwardParityTests: XCTestCase {
         let total = scratch.withUnsafeMutableBufferPointer { sc in
             ChunkedCrossEntropy.lossAndGradient(hidden: gathered, rows: rows.count, width: c, head: model.params.tensor(.wte).baseAddress!,
                                                 vocab: model.config.vocabSize, targets: targets, gradScale: 1 / Float(rows.count),
-                                                dHidden: &dG, scratch: sc)
+                                                dHidden: &dG, scratch: sc, chunkRows: 4)
         }
         var dHidden = [Float](repeating: 0, count: inputs.count)
         for (k, r) in rows.enumerated() { for j in 0..<c { dHidden[r * c + j] = dG[k * c + j] } }

@@ -98,7 +98,7 @@ final class AttentionTests: XCTestCase {
         var scratch = [Float](repeating: 0, count: 2 * v)  // two rows per chunk: 3 chunks
         let loss = scratch.withUnsafeMutableBufferPointer {
             ChunkedCrossEntropy.lossAndGradient(hidden: hidden, rows: rows, width: c, head: head, vocab: v, targets: targets,
-                                                gradScale: 0.5, dHidden: &dH, dHead: &dW, scratch: $0)
+                                                gradScale: 0.5, dHidden: &dH, dHead: &dW, scratch: $0, chunkRows: 2)
         }
         var ref = 0.0
         var dHRef = [Double](repeating: 0, count: rows * c), dWRef = [Double](repeating: 0, count: v * c)

@@ -1,0 +1,294 @@
+import Foundation
+import GPT2
+import RecData
+import Tensor
+import WeightIO
+
+public enum Stage: String, Codable, Sendable { case pretrain, finetune }
+public enum PhaseKind: String, Codable, Sendable { case content, collaborative, recommendation }
+
+/// Sums over the micro-batches of the current phase.
+struct RunningSums: Codable, Equatable {
+    var lossSum = 0.0, predictions = 0, regularization = 0.0, tokens = 0, seconds = 0.0
+    mutating func add(_ r: StepResult) {
+        lossSum += r.lossSum; predictions += r.predictions; regularization += r.regularization; tokens += r.tokens
+    }
+    var meanLoss: Double { predictions > 0 ? lossSum / Double(predictions) : 0 }
+}
+
+/// Everything needed to continue a run exactly where it stopped (with the tensors of the checkpoint).
+struct TrainerState: Codable {
+    var stage: Stage
+    var options: TrainingOptions
+    var phase = 0
+    var step = 0
+    var phaseSeed: UInt64
+    var globalStep = 0
+    var accumulated = 0
+    var adamSteps: [String: Int] = [:]
+    var running = RunningSums()
+    var roundLoss = 0.0
+    var best: Double? = nil
+    var bestPhase: Int? = nil
+    var lastValidation: MetricReport? = nil
+    var finished = false
+}
+
+/// How a run ended.
+public enum TrainingOutcome: Sendable { case finished, interrupted }
+
+/// Pretraining and finetuning of docs/CLLM4REC.md §5 over a recommender folder: the schedule of
+/// epochs, Adam with gradient accumulation, checkpoints at the end of every epoch (and on Ctrl-C),
+/// `metrics.jsonl`, and exact resumption.
+public final class Trainer {
+    let model: RecModel
+    let corpora: Corpora
+    let dataset: PreparedDataset
+    let folder: RecommenderFolder
+    var state: TrainerState
+    let schedule: [PhaseKind]
+    var adams: [String: Adam] = [:]
+    var grads: [IDEmbeddings.Copy: IDGradients] = [:]
+    /// The best tables so far (pretrain: collaborative + content; finetune: recommendation).
+    var best: IDEmbeddings
+    let progress = ProgressReporter()
+    /// For tests: stop as if interrupted after this many micro-batches of this run.
+    public var stopAfterSteps: Int? = nil
+    public var log: (String) -> Void = { print($0) }
+
+    var checkpointDir: String { folder.file("checkpoint-\(state.stage.rawValue)") }
+
+    /// A new run, or with `resume` the continuation of the run whose checkpoint is in the folder.
+    public init(stage: Stage, options: TrainingOptions, model: RecModel, corpora: Corpora, dataset: PreparedDataset,
+                folder: RecommenderFolder, resume: Bool) throws {
+        self.model = model; self.corpora = corpora; self.dataset = dataset; self.folder = folder
+        state = TrainerState(stage: stage, options: options, phaseSeed: options.seed)
+        // A resumed run keeps the options it started with.
+        let o = resume ? try Trainer.savedState(folder.file("checkpoint-\(stage.rawValue)")).options : options
+        schedule = stage == .pretrain
+            ? Array(repeating: .content, count: o.warmupEpochs) + [PhaseKind.collaborative, .content].repeated(o.rounds)
+            : [PhaseKind.recommendation, .content].repeated(o.epochs)
+        best = IDEmbeddings(users: model.users, items: model.items, width: model.width, copies: [])
+        if stage == .finetune && !model.embeddings.has(.recommendation) { model.embeddings.copy(.collaborative, to: .recommendation) }
+        if resume { try loadCheckpoint() }
+    }
+
+    func copies(_ kind: PhaseKind) -> (train: IDEmbeddings.Copy, other: IDEmbeddings.Copy) {
+        switch (state.stage, kind) {
+        case (_, .collaborative): return (.collaborative, .content)
+        case (_, .recommendation): return (.recommendation, .content)
+        case (.pretrain, .content): return (.content, .collaborative)
+        case (.finetune, .content): return (.content, .recommendation)
+        }
+    }
+
+    func gradients(_ c: IDEmbeddings.Copy) -> IDGradients {
+        if let g = grads[c] { return g }
+        let g = IDGradients(model: model)
+        grads[c] = g
+        return g
+    }
+
+    func adam(_ key: String, count: Int) -> Adam {
+        if let a = adams[key] { return a }
+        let a = Adam(count: count)
+        adams[key] = a
+        return a
+    }
+
+    // MARK: planning
+
+    enum MicroBatch { case lm([Document], Head), rec([[Int]], [[Int]]) }
+
+    /// The micro-batches of one phase, a pure function of the phase's seed.
+    func plan(_ kind: PhaseKind, seed: UInt64) -> [MicroBatch] {
+        var rng = SplitMix64(seed: seed)
+        let o = state.options
+        var out: [MicroBatch] = []
+        switch kind {
+        case .collaborative:
+            var docs: [Document] = []
+            let c = corpora.collaborative
+            for k in 0..<c.count where !c.main(k).isEmpty {
+                var items = c.main(k).map(Int.init)
+                if o.itemOrder == .shuffle { items.shuffle(using: &rng) } else { items.sort() }
+                let prompt = c.prompt(k).map(Int.init)
+                docs.append(Document(tokens: prompt + items, promptLength: prompt.count))
+            }
+            docs.shuffle(using: &rng)
+            for s in stride(from: 0, to: docs.count, by: o.batch) { out.append(.lm(Array(docs[s..<min(docs.count, s + o.batch)]), .items)) }
+        case .content:
+            var docs: [Document] = []
+            for c in [corpora.reviews, corpora.itemText, corpora.userText] {
+                for k in 0..<c.count where !c.main(k).isEmpty {
+                    var main = c.main(k).map(Int.init)
+                    if let cap = o.maxMainTokens, main.count > cap {
+                        let start = Int.random(in: 0...(main.count - cap), using: &rng)
+                        main = Array(main[start..<(start + cap)])
+                    }
+                    let prompt = c.prompt(k).map(Int.init)
+                    docs.append(Document(tokens: prompt + main, promptLength: prompt.count))
+                }
+            }
+            docs.shuffle(using: &rng)
+            for s in stride(from: 0, to: docs.count, by: o.batch) { out.append(.lm(Array(docs[s..<min(docs.count, s + o.batch)]), .vocabulary)) }
+        case .recommendation:
+            var users = Array(0..<dataset.users.count).filter { !dataset.train[$0].isEmpty }
+            users.shuffle(using: &rng)
+            var prompts: [[Int]] = [], targets: [[Int]] = []
+            for u in users {
+                let items = dataset.train[u]
+                let hide = max(1, Int(Double(items.count) * o.maskFraction))
+                var order = items
+                order.shuffle(using: &rng)
+                let hidden = Array(order.prefix(hide)), visible = Array(order.dropFirst(hide))
+                prompts.append(corpora.finetunePrompt(userToken: model.firstUser + u, items: visible.map { model.firstItem + $0 }))
+                targets.append(o.target == .holdout ? hidden : items)
+                if prompts.count == o.batch { out.append(.rec(prompts, targets)); prompts = []; targets = [] }
+            }
+            if !prompts.isEmpty { out.append(.rec(prompts, targets)) }
+        }
+        return out
+    }
+
+    // MARK: running
+
+    public func run() throws -> TrainingOutcome {
+        installInterruptHandler()
+        var stepsThisRun = 0
+        let totalPhases = schedule.count
+        while state.phase < totalPhases {
+            let kind = schedule[state.phase]
+            let (train, other) = copies(kind)
+            let batches = plan(kind, seed: state.phaseSeed)
+            let g = gradients(train)
+            let phaseStart = Date()
+            while state.step < batches.count {
+                if interruptRequested || (stopAfterSteps.map { stepsThisRun >= $0 } ?? false) {
+                    state.running.seconds += Date().timeIntervalSince(phaseStart)
+                    try saveCheckpoint()
+                    interruptRequested = false
+                    return .interrupted
+                }
+                let dropSeed = state.options.seed &+ UInt64(state.globalStep) &* 0x9E37_79B9_7F4A_7C15
+                let r: StepResult
+                switch batches[state.step] {
+                case let .lm(docs, head):
+                    r = model.languageModelStep(docs, head: head, copy: train, other: other, lambda: state.options.lambda,
+                                                mrWholeDocument: kind == .collaborative, predictFirstMain: state.options.predictFirstMain,
+                                                dropout: state.options.dropout, seed: dropSeed, grads: g)
+                case let .rec(prompts, targets):
+                    r = model.recommendationStep(prompts: prompts, targets: targets, copy: train, other: other, lambda: state.options.lambda,
+                                                 dropout: state.options.dropout, seed: dropSeed, grads: g)
+                }
+                state.running.add(r)
+                state.step += 1
+                state.globalStep += 1
+                state.accumulated += 1
+                stepsThisRun += 1
+                if state.accumulated == state.options.accumulate || state.step == batches.count { applyUpdate(train) }
+                let elapsed = state.running.seconds + Date().timeIntervalSince(phaseStart)
+                let fraction = (Double(state.phase) + Double(state.step) / Double(max(batches.count, 1))) / Double(totalPhases)
+                progress.update(String(format: "%@ epoch %d/%d %@ step %d/%d loss %.4f mr %.3f %.0f tok/s", state.stage.rawValue,
+                                       state.phase + 1, totalPhases, kind.rawValue, state.step, batches.count, state.running.meanLoss,
+                                       state.running.regularization / Double(max(state.step, 1)), Double(state.running.tokens) / max(elapsed, 1e-9)),
+                                fraction: fraction)
+            }
+            state.running.seconds += Date().timeIntervalSince(phaseStart)
+            try finishPhase(kind)
+        }
+        state.finished = true
+        try writeResults()
+        return .finished
+    }
+
+    /// Adam on the trained copy's tables (and LoRA) with the mean of the accumulated gradients.
+    func applyUpdate(_ copy: IDEmbeddings.Copy) {
+        guard state.accumulated > 0 else { return }
+        let g = gradients(copy), lr = state.options.learningRate, s = 1 / Float(state.accumulated)
+        let e = model.embeddings
+        adam("user.\(copy.rawValue)", count: e.users * e.width).update(e.user(copy), grad: g.users.pointer.baseAddress!, lr: lr, gradScale: s)
+        adam("item.\(copy.rawValue)", count: e.items * e.width).update(e.item(copy), grad: g.items.pointer.baseAddress!, lr: lr, gradScale: s)
+        if let lora = model.backbone.lora {
+            adam("lora", count: lora.weights.count).update(lora.weights.pointer.baseAddress!, grad: lora.gradients.pointer.baseAddress!, lr: lr, gradScale: s)
+            lora.zeroGradients()
+        }
+        g.zero()
+        state.accumulated = 0
+    }
+
+    func finishPhase(_ kind: PhaseKind) throws {
+        let o = state.options
+        var line: [String: Any] = [
+            "stage": state.stage.rawValue, "epoch": state.phase + 1, "kind": kind.rawValue,
+            "loss": state.running.meanLoss, "mr": state.running.regularization, "predictions": state.running.predictions,
+            "tokens": state.running.tokens, "seconds": state.running.seconds,
+            "tokens_per_s": Double(state.running.tokens) / max(state.running.seconds, 1e-9),
+        ]
+        var summary = String(format: "%@ epoch %d/%d %@: loss %.4f, mr %.2f, %d tokens in %.0f s (%.0f tok/s)", state.stage.rawValue,
+                             state.phase + 1, schedule.count, kind.rawValue, state.running.meanLoss, state.running.regularization,
+                             state.running.tokens, state.running.seconds, Double(state.running.tokens) / max(state.running.seconds, 1e-9))
+        switch (state.stage, kind) {
+        case (.finetune, .recommendation):
+            let report = Evaluator(batch: o.evaluationBatch).evaluate(model: model, corpora: corpora, dataset: dataset,
+                                                                      relevant: dataset.validation, copy: .recommendation,
+                                                                      seed: o.seed &+ UInt64(state.phase))
+            state.lastValidation = report
+            for (k, v) in report.values { line["val_" + k] = v }
+            summary += String(format: "; validation R@20 %.4f R@40 %.4f N@100 %.4f", report.values["recall@20"] ?? 0,
+                              report.values["recall@40"] ?? 0, report.values["ndcg@100"] ?? 0)
+            if state.best.map({ report.selectionScore > $0 }) ?? true {
+                state.best = report.selectionScore
+                state.bestPhase = state.phase
+                best.copy(from: model.embeddings, .recommendation)
+                summary += " (best)"
+            }
+        case (.pretrain, .collaborative):
+            state.roundLoss = state.running.meanLoss
+        case (.pretrain, .content) where state.phase >= o.warmupEpochs:
+            let roundLoss = state.roundLoss + state.running.meanLoss
+            line["round_loss"] = roundLoss
+            if state.best.map({ roundLoss < $0 }) ?? true {
+                state.best = roundLoss
+                state.bestPhase = state.phase
+                best.copy(from: model.embeddings, .collaborative)
+                best.copy(from: model.embeddings, .content)
+                summary += String(format: " (best round, loss %.4f)", roundLoss)
+            }
+        default: break
+        }
+        // The next phase's randomness follows from this one's, so a resumed run repeats it.
+        var rng = SplitMix64(seed: state.phaseSeed)
+        _ = rng.next()
+        state.phaseSeed = rng.next()
+        state.phase += 1
+        state.step = 0
+        state.running = RunningSums()
+        try saveCheckpoint()
+        try appendMetrics(line)
+        progress.note(summary)
+    }
+
+    func appendMetrics(_ line: [String: Any]) throws {
+        let data = try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])
+        let path = folder.file("metrics.jsonl")
+        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        guard let h = FileHandle(forWritingAtPath: path) else { throw CLLM4RecError.invalidFile(path, "cannot append") }
+        h.seekToEndOfFile()
+        h.write(data + Data("\n".utf8))
+        try h.close()
+    }
+}
+
+extension Array {
+    func repeated(_ n: Int) -> [Element] { (0..<Swift.max(0, n)).flatMap { _ in self } }
+}
+
+extension IDEmbeddings {
+    /// Copies `source`'s tables of `c` into this one's.
+    func copy(from source: IDEmbeddings, _ c: Copy) {
+        add(c)
+        user(c).update(from: source.user(c), count: users * width)
+        item(c).update(from: source.item(c), count: items * width)
+    }
+}

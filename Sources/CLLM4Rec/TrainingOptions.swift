@@ -1,0 +1,34 @@
+/// Hyper-parameters of pretraining and finetuning. Defaults are the reference values
+/// (docs/CLLM4REC.md §5); every paper-vs-code choice is a field with the paper's choice as default.
+public struct TrainingOptions: Codable, Sendable, Equatable {
+    public enum ItemOrder: String, Codable, Sendable { case shuffle, fixed }
+    public enum Target: String, Codable, Sendable { case holdout, all }
+
+    public var learningRate: Float = 1e-3
+    public var batch = 20
+    public var accumulate = 8
+    public var lambda: Float = 1
+    public var seed: UInt64 = 98765
+    /// Main texts of content documents longer than this are cut to a random window of it (nil: whole).
+    public var maxMainTokens: Int? = nil
+    /// Order of the items in a collaborative document: shuffled every time (paper) or ascending (code).
+    public var itemOrder: ItemOrder = .shuffle
+    /// Predict the first main token from the prompt (paper) or start at the second (code).
+    public var predictFirstMain = true
+    public var dropout = true
+    // pretraining
+    public var warmupEpochs = 10
+    public var rounds = 100
+    // finetuning
+    public var epochs = 150
+    public var target: Target = .holdout
+    public var maskFraction: Double = 0.2
+    public var evaluationBatch = 32
+    // LoRA on the backbone (0: off)
+    public var loraRank = 0
+    public var loraAlpha: Float = 16
+    public var loraDropout: Float = 0.05
+    public var loraTargets: [String] = ["c_attn"]
+
+    public init() {}
+}

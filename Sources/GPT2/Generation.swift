@@ -6,6 +6,18 @@ extension GPT2Model {
     /// token is chosen (for streaming). Returns the new tokens of each prompt, stop token included.
     public func generate(prompts: [[Int]], options: SamplingOptions, onToken: ((Int, Int) -> Void)? = nil) -> [[Int]] {
         precondition(!prompts.isEmpty && prompts.allSatisfy { !$0.isEmpty }, "every prompt needs at least one token")
+        var inputs = [Float](repeating: 0, count: prompts.reduce(0) { $0 + $1.count } * width)
+        inputs.withUnsafeMutableBufferPointer { embed(prompts.flatMap { $0 }, into: $0.baseAddress!) }
+        return generate(promptEmbeddings: inputs, lengths: prompts.map(\.count), seen: prompts.map { Set($0) }, options: options, onToken: onToken)
+    }
+
+    /// Continues prompts given as input embeddings [sum(lengths), C] (prompts that hold tokens
+    /// outside the vocabulary, such as CLLM4Rec's user and item tokens). `seen` are the token ids the
+    /// repetition penalty applies to.
+    public func generate(promptEmbeddings: [Float], lengths: [Int], seen seenTokens: [Set<Int>], options: SamplingOptions,
+                         onToken: ((Int, Int) -> Void)? = nil) -> [[Int]] {
+        precondition(!lengths.isEmpty && lengths.allSatisfy { $0 > 0 } && promptEmbeddings.count == lengths.reduce(0, +) * width)
+        let prompts = lengths.map { [Int](repeating: 0, count: $0) }  // only their lengths are used below
         let c = width, v = config.vocabSize
         let longest = prompts.map(\.count).max()!
         precondition(longest <= config.nPositions, "a prompt of \(longest) tokens exceeds n_positions \(config.nPositions)")
@@ -13,10 +25,10 @@ extension GPT2Model {
         let cache = KVCache(config: config, slots: prompts.count, maxLength: longest + options.maxNewTokens)
         var rng = SplitMix64(seed: options.seed)
         var outputs = [[Int]](repeating: [], count: prompts.count)
-        var seen = prompts.map { Set($0) }
+        var seen = seenTokens
         var active = Array(prompts.indices)
         var logits = [Float](repeating: 0, count: prompts.count * v)
-        var inputs = [Float](repeating: 0, count: prompts.reduce(0) { $0 + $1.count } * c)
+        var inputs = [Float](repeating: 0, count: max(promptEmbeddings.count, prompts.count * c))
         var next: [Int] = []
 
         func choose(_ hidden: UnsafePointer<Float>, rows: [Int]) {
@@ -38,8 +50,7 @@ extension GPT2Model {
         }
 
         // Prefill all prompts at once.
-        inputs.withUnsafeMutableBufferPointer { embed(prompts.flatMap { $0 }, into: $0.baseAddress!) }
-        var hidden = forward(inputs: inputs, lengths: prompts.map(\.count), cache: cache, slots: Array(prompts.indices))
+        var hidden = forward(inputs: promptEmbeddings, lengths: lengths, cache: cache, slots: Array(prompts.indices))
         var ends: [Int] = []
         var row = 0
         for p in prompts { row += p.count; ends.append(row - 1) }

@@ -1,24 +1,44 @@
 import ArgumentParser
 import Foundation
 import GPT2
+import CLLM4Rec
 import Tokenizer
 
 /// `cllm4rec generate`: continue a prompt with the language model, streaming the text.
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Generate text from a prompt with a KV cache, streamed to standard output.",
+        abstract: "Recommend items for a user or a history, write a review, or continue a text prompt.",
         discussion: """
-            Sampling follows Hugging Face `generate`: --temperature 0 is greedy (do_sample=False); \
-            otherwise the repetition penalty, temperature, top-k and top-p apply in that order before \
-            sampling from a generator seeded by --seed. Generation stops at <|endoftext|> or after \
-            --max-new-tokens.
+            With a RECOMMENDER folder: `--user ID` lists the top --top-k items with titles and scores, \
+            leaving out what the user has interacted with; `--history ID,ID,...` recommends for a history \
+            the model never saw (a new user embedding is fitted, nothing is retrained); `--review --user ID \
+            --item ID` writes a review with the content model, using the sampling flags (there --top-k is \
+            the sampling cut-off). Without one: `--model DIR --prompt TEXT` continues the text with a KV \
+            cache, streamed. Sampling follows Hugging Face `generate`: --temperature 0 is greedy; otherwise \
+            the repetition penalty, temperature, top-k and top-p apply in that order before sampling from a \
+            generator seeded by --seed. Generation stops at <|endoftext|> or after --max-new-tokens.
             """)
+
+    @Argument(help: "A recommender folder (for --user, --history, --review).")
+    var recommender: String?
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var engine: EngineOptions
 
-    @Option(help: "The text to continue.")
-    var prompt: String
+    @Option(help: "The text to continue (text mode).")
+    var prompt: String?
+
+    @Option(help: "External user id (recommendations, or the review's author).")
+    var user: String?
+
+    @Option(help: "External item id (the reviewed item).")
+    var item: String?
+
+    @Option(help: "Comma-separated external item ids: recommend for this history.")
+    var history: String?
+
+    @Flag(help: "Write a review of --item by --user.")
+    var review = false
 
     @Option(help: "Most tokens to generate.")
     var maxNewTokens: Int = 50
@@ -26,8 +46,8 @@ struct Generate: ParsableCommand {
     @Option(help: "Softmax temperature; 0 means greedy.")
     var temperature: Float = 1
 
-    @Option(help: "Sample only from the K most likely tokens (0: no limit).")
-    var topK: Int = 0
+    @Option(help: "Recommendations: how many items (default 20). Text and reviews: sample only from the K most likely tokens (default 0: no limit).")
+    var topK: Int?
 
     @Option(help: "Sample only from the most likely tokens whose probabilities sum to P (1: no limit).")
     var topP: Float = 1
@@ -43,14 +63,28 @@ struct Generate: ParsableCommand {
 
     func validate() throws {
         guard temperature >= 0 else { throw ValidationError("--temperature must be >= 0") }
-        guard topK >= 0 else { throw ValidationError("--top-k must be >= 0") }
+        guard (topK ?? 0) >= 0 else { throw ValidationError("--top-k must be >= 0") }
+        if recommender == nil {
+            guard prompt != nil else { throw ValidationError("give a recommender folder with --user/--history/--review, or --prompt TEXT") }
+        } else {
+            guard prompt == nil else { throw ValidationError("--prompt is for text mode, without a recommender folder") }
+            if review { guard user != nil && item != nil else { throw ValidationError("--review needs --user and --item") } }
+            else { guard (user == nil) != (history == nil) else { throw ValidationError("give exactly one of --user and --history") } }
+        }
         guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
         guard repetitionPenalty > 0 else { throw ValidationError("--repetition-penalty must be > 0") }
         guard maxNewTokens >= 0 else { throw ValidationError("--max-new-tokens must be >= 0") }
     }
 
+    func sampling(maxNew: Int, stop: Int) -> SamplingOptions {
+        SamplingOptions(temperature: temperature, topK: topK ?? 0, topP: topP, repetitionPenalty: repetitionPenalty, seed: seed,
+                        maxNewTokens: maxNew, stopTokens: [stop])
+    }
+
     func run() throws {
         engine.apply()
+        if let recommender { return try runRecommender(recommender) }
+        let prompt = self.prompt!
         let (model, tok) = try modelOptions.load()
         let promptIds = tok.encode(prompt)
         guard !promptIds.isEmpty else { throw CLIError("the prompt is empty") }
@@ -60,25 +94,72 @@ struct Generate: ParsableCommand {
         if let bad = promptIds.first(where: { $0 >= model.config.vocabSize }) {
             throw CLIError("the prompt's token \(bad) is outside this model's vocabulary of \(model.config.vocabSize)")
         }
-        let options = SamplingOptions(temperature: temperature, topK: topK, topP: topP, repetitionPenalty: repetitionPenalty,
-                                      seed: seed, maxNewTokens: min(maxNewTokens, model.config.nPositions - promptIds.count),
-                                      stopTokens: [tok.endOfTextId])
-        let out = FileHandle.standardOutput
-        if !ids { out.write(Data(prompt.utf8)) }
-        var pending: [UInt8] = []
-        let generated = model.generate(prompts: [promptIds], options: options) { _, token in
-            guard !ids, token != tok.endOfTextId, token < tok.count else { return }
-            pending += tok.tokenBytes[token]
-            // Write only complete UTF-8 characters; a multi-byte character may span tokens.
-            let n = completeUTF8Prefix(pending)
-            if n > 0 { out.write(Data(pending[..<n])); pending.removeFirst(n) }
+        let options = sampling(maxNew: min(maxNewTokens, model.config.nPositions - promptIds.count), stop: tok.endOfTextId)
+        if !ids { FileHandle.standardOutput.write(Data(prompt.utf8)) }
+        let stream = TextStream(tokenizer: tok, enabled: !ids)
+        let generated = model.generate(prompts: [promptIds], options: options) { _, token in stream.write(token) }
+        if ids { print(generated[0].map(String.init).joined(separator: " ")) } else { stream.finish() }
+    }
+
+    func runRecommender(_ path: String) throws {
+        let rec = try LoadedRecommender(path: path)
+        let embeddings = rec.model.embeddings
+        if review {
+            let u = try rec.user(user!), j = try rec.item(item!)
+            let base = rec.tokenizer.base
+            let promptLength = rec.tokenizer.encode("user_\(u) wrote the following review for item_\(j):").count
+            print("review by user \(user!) of item \(item!) \(rec.title(j)):")
+            fflush(nil)
+            let stream = TextStream(tokenizer: base, enabled: !ids)
+            let out = rec.model.review(user: u, item: j, tokenizer: rec.tokenizer,
+                                       options: sampling(maxNew: min(maxNewTokens, rec.model.backbone.config.nPositions - promptLength),
+                                                         stop: base.endOfTextId)) { stream.write($0) }
+            if ids { print(out.map(String.init).joined(separator: " ")) } else { stream.finish() }
+            return
         }
-        if ids {
-            print(generated[0].map(String.init).joined(separator: " "))
+        if !embeddings.has(.recommendation) {
+            print("note: \(path) is not finetuned yet; scoring with the collaborative embeddings")
+            embeddings.copy(.collaborative, to: .recommendation)
+        }
+        let k = topK ?? 20
+        let recs: [Recommendation]
+        if let user {
+            let u = try rec.user(user)
+            let seen = Set(rec.dataset.train[u] + rec.dataset.validation[u] + rec.dataset.test[u])
+            recs = rec.model.recommend(user: u, history: rec.dataset.train[u], corpora: rec.corpora, k: k, exclude: seen, seed: seed)
+            print("top \(k) for user \(user) (\(rec.dataset.userText[u] ?? "no profile"); \(seen.count) items seen, left out):")
         } else {
-            if !pending.isEmpty { out.write(Data(String(decoding: pending, as: UTF8.self).utf8)) }
-            out.write(Data("\n".utf8))
+            let items = try history!.split(separator: ",").map { try rec.item(String($0).trimmingCharacters(in: .whitespaces)) }
+            guard !items.isEmpty else { throw CLIError("--history is empty") }
+            recs = rec.model.recommendForNewUser(history: items, corpora: rec.corpora, k: k, seed: seed)
+            print("top \(k) for a new user with \(items.count) items (folded in, no retraining):")
         }
+        for (r, x) in recs.enumerated() {
+            print(String(format: "%3d. %@ %@ (score %.3f)", r + 1, rec.dataset.items[x.item].padding(toLength: 8, withPad: " ", startingAt: 0) as NSString,
+                         rec.title(x.item) as NSString, x.score))
+        }
+    }
+}
+
+/// Writes generated tokens to standard output as they come, whole UTF-8 characters only (one
+/// character may span several tokens).
+final class TextStream {
+    let tokenizer: GPT2Tokenizer
+    let enabled: Bool
+    var pending: [UInt8] = []
+    init(tokenizer: GPT2Tokenizer, enabled: Bool) { self.tokenizer = tokenizer; self.enabled = enabled }
+
+    func write(_ token: Int) {
+        guard enabled, token != tokenizer.endOfTextId, token < tokenizer.count else { return }
+        pending += tokenizer.tokenBytes[token]
+        let n = completeUTF8Prefix(pending)
+        if n > 0 { FileHandle.standardOutput.write(Data(pending[..<n])); pending.removeFirst(n) }
+    }
+
+    func finish() {
+        guard enabled else { return }
+        if !pending.isEmpty { FileHandle.standardOutput.write(Data(String(decoding: pending, as: UTF8.self).utf8)) }
+        FileHandle.standardOutput.write(Data("\n".utf8))
     }
 }
 

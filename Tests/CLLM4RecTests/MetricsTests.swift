@@ -38,3 +38,22 @@ final class MetricsTests: XCTestCase {
         XCTAssertEqual(a.values["ndcg@2"]!, (1 + 1 / log2(3.0)) / 2, accuracy: 1e-12)
     }
 }
+
+final class EASETests: XCTestCase {
+    func testInverseAndWeights() {
+        // G = [[4, 2, 0], [2, 3, 1], [0, 1, 2]]: G · inverse(G) = I.
+        let g: [Double] = [4, 2, 0, 2, 3, 1, 0, 1, 2]
+        let p = EASE.inverseSPD(g, n: 3)
+        for r in 0..<3 {
+            for c in 0..<3 {
+                let v = (0..<3).reduce(0.0) { $0 + g[r * 3 + $1] * p[$1 * 3 + c] }
+                XCTAssertEqual(v, r == c ? 1 : 0, accuracy: 1e-12)
+            }
+        }
+        // Two users: {0, 1} and {1, 2}; XᵀX = [[1,1,0],[1,2,1],[0,1,1]], λ = 1.
+        let b = EASE.weights(train: [[0, 1], [1, 2]], items: 3, lambda: 1)
+        let q = EASE.inverseSPD([2, 1, 0, 1, 3, 1, 0, 1, 2], n: 3)
+        for r in 0..<3 { for c in 0..<3 { XCTAssertEqual(b[r * 3 + c], r == c ? 0 : -q[r * 3 + c] / q[c * 3 + c], accuracy: 1e-12) } }
+        XCTAssertGreaterThan(b[0 * 3 + 1], 0)  // items bought together attract
+    }
+}

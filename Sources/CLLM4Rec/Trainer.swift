@@ -67,7 +67,9 @@ public final class Trainer {
         let o = resume ? try Trainer.savedState(folder.file("checkpoint-\(stage.rawValue)")).options : options
         schedule = stage == .pretrain
             ? Array(repeating: .content, count: o.warmupEpochs) + [PhaseKind.collaborative, .content].repeated(o.rounds)
-            : [PhaseKind.recommendation, .content].repeated(o.epochs)
+            : (0..<max(0, o.epochs)).flatMap { e -> [PhaseKind] in
+                o.contentEvery > 0 && (e + 1) % o.contentEvery == 0 ? [.recommendation, .content] : [.recommendation]
+            }
         best = IDEmbeddings(users: model.users, items: model.items, width: model.width, copies: [])
         if stage == .finetune && !model.embeddings.has(.recommendation) { model.embeddings.copy(.collaborative, to: .recommendation) }
         if resume { try loadCheckpoint() }
@@ -229,7 +231,7 @@ public final class Trainer {
                              state.phase + 1, schedule.count, kind.rawValue, state.running.meanLoss, state.running.regularization,
                              state.running.tokens, state.running.seconds, Double(state.running.tokens) / max(state.running.seconds, 1e-9))
         switch (state.stage, kind) {
-        case (.finetune, .recommendation):
+        case (.finetune, .recommendation) where validationDue:
             let report = Evaluator(batch: o.evaluationBatch).evaluate(model: model, corpora: corpora, dataset: dataset,
                                                                       relevant: dataset.validation, copy: .recommendation,
                                                                       seed: o.seed &+ UInt64(state.phase))
@@ -267,6 +269,13 @@ public final class Trainer {
         try saveCheckpoint()
         try appendMetrics(line)
         progress.note(summary)
+    }
+
+    /// Whether this recommendation epoch is validated (every `validateEvery`-th, and the last one).
+    var validationDue: Bool {
+        let recEpoch = schedule[...state.phase].filter { $0 == .recommendation }.count
+        let last = !schedule[(state.phase + 1)...].contains(.recommendation)
+        return last || state.options.validateEvery <= 1 || recEpoch % state.options.validateEvery == 0
     }
 
     func appendMetrics(_ line: [String: Any]) throws {

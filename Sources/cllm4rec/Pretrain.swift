@@ -68,11 +68,19 @@ struct Finetune: ParsableCommand {
     @Option(help: "Users scored per forward pass during validation.")
     var evaluationBatch: Int = 32
 
+    @Option(help: "A content epoch after every K-th recommendation epoch (1: every one, the reference; 0: none).")
+    var contentEvery: Int = 1
+
+    @Option(help: "Validate after every K-th recommendation epoch (and after the last).")
+    var validateEvery: Int = 1
+
     @OptionGroup var flags: TrainingFlags
 
     func run() throws {
         var o = TrainingOptions()
         o.epochs = epochs; o.learningRate = learningRate; o.maskFraction = maskFraction; o.evaluationBatch = evaluationBatch
+        guard contentEvery >= 0, validateEvery >= 1 else { throw ValidationError("--content-every must be >= 0 and --validate-every >= 1") }
+        o.contentEvery = contentEvery; o.validateEvery = validateEvery
         guard let t = TrainingOptions.Target(rawValue: target) else { throw ValidationError("--target must be holdout or all") }
         o.target = t
         try flags.apply(to: &o)

@@ -4,10 +4,10 @@
 # split, wall time and tokens/s per stage, peak memory, and the losses at initialisation against
 # ln(50257) and ln(J). The backbone is the real GPT-2 when Models/gpt2/model.safetensors exists,
 # otherwise a random GPT-2 small (Models/random-small). Schedule knobs (environment):
-#   ROUNDS=1 WARMUP=0 EPOCHS=24 LR=1e-3 LAMBDA=1 CONTENT_EVERY=0 VALIDATE_EVERY=4 THREADS=2 RUN=Runs/ml-100k-quality
+#   ROUNDS=1 WARMUP=0 EPOCHS=40 LR=1e-3 LAMBDA=1 CONTENT_EVERY=0 VALIDATE_EVERY=4 THREADS=2 RUN=Runs/ml-100k-quality
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROUNDS=${ROUNDS:-1}; WARMUP=${WARMUP:-0}; EPOCHS=${EPOCHS:-24}; LR=${LR:-1e-3}; LAMBDA=${LAMBDA:-1}
+ROUNDS=${ROUNDS:-1}; WARMUP=${WARMUP:-0}; EPOCHS=${EPOCHS:-40}; LR=${LR:-1e-3}; LAMBDA=${LAMBDA:-1}
 CONTENT_EVERY=${CONTENT_EVERY:-0}; VALIDATE_EVERY=${VALIDATE_EVERY:-4}; THREADS=${THREADS:-2}; RUN=${RUN:-Runs/ml-100k-quality}
 swift build -c release --product cllm4rec >/dev/null
 bin="$(swift build -c release --show-bin-path)/cllm4rec"

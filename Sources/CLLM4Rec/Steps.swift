@@ -85,20 +85,8 @@ extension RecModel {
                                                     scratch: scratch.logits.pointer)
             }
             result.predictions = m
-            if training {
-                let dh = scratch.dHidden.pointer.baseAddress!
-                dh.update(repeating: 0, count: n * c)
-                for (k, row) in rows.enumerated() { (dh + row * c).update(from: dg + k * c, count: c) }
-                let dIn = backbone.backward(dHidden: dh)
-                var r = 0
-                for seq in inputs {
-                    for (i, t) in seq.enumerated() where isID(t) { axpy(1, dIn + (r + i) * c, grads!.row(t), c) }
-                    r += seq.count
-                }
-            }
-        } else if training {
-            _ = backbone.backward(dHidden: scratch.dHidden.pointer.baseAddress!)  // nothing to predict: no gradient
-        }
+            if training { backpropagate(rows: rows, dRows: dg, sequences: inputs, grads: grads!) }
+        }  // nothing to predict (documents without a main text): no gradient
         if let other, lambda > 0 {
             for d in docs {
                 for t in (mrWholeDocument ? d.tokens : Array(d.tokens.prefix(d.promptLength))) where isID(t) {
@@ -128,16 +116,8 @@ extension RecModel {
     public func recommendationStep(prompts: [[Int]], targets: [[Int]], copy: IDEmbeddings.Copy, other: IDEmbeddings.Copy?,
                                    lambda: Float, dropout: Bool, seed: UInt64, grads: IDGradients?) -> StepResult {
         let c = width, b = prompts.count, j = items
-        let n = prompts.reduce(0) { $0 + $1.count }
-        ensureScratch(inputs: n * c, rows: b * c, head: .items)
-        let x = scratch.inputs.pointer.baseAddress!
-        var r = 0
-        var last: [Int] = []
-        for p in prompts { embed(p, copy: copy, into: x + r * c); r += p.count; last.append(r - 1) }
         let training = grads != nil
-        let hidden = backbone.forward(inputs: x, lengths: prompts.map(\.count), dropout: dropout, seed: seed, forBackward: training)
-        let h = scratch.gathered.pointer.baseAddress!
-        for (k, row) in last.enumerated() { (h + k * c).update(from: hidden + row * c, count: c) }
+        let (h, last, n) = lastHiddenStates(prompts, copy: copy, dropout: dropout, seed: seed, forBackward: training)
         let s = scratch.logits.pointer.baseAddress!  // [b, J]
         let v = embeddings.item(copy)
         BLAS.gemm(transB: true, m: b, n: j, k: c, a: h, lda: c, b: v, ldb: c, c: s, ldc: j)
@@ -158,17 +138,10 @@ extension RecModel {
             }
         }
         if training {
-            let dh = scratch.dHidden.pointer.baseAddress!, dg = scratch.dGathered.pointer.baseAddress!
+            let dg = scratch.dGathered.pointer.baseAddress!
             BLAS.gemm(transA: true, m: j, n: c, k: b, a: s, lda: j, b: h, ldb: c, beta: 1, c: grads!.items.pointer.baseAddress!, ldc: c)
             BLAS.gemm(m: b, n: c, k: j, a: s, lda: j, b: v, ldb: c, c: dg, ldc: c)
-            dh.update(repeating: 0, count: n * c)
-            for (k, row) in last.enumerated() { (dh + row * c).update(from: dg + k * c, count: c) }
-            let dIn = backbone.backward(dHidden: dh)
-            var r = 0
-            for p in prompts {
-                for (i, t) in p.enumerated() where isID(t) { axpy(1, dIn + (r + i) * c, grads!.row(t), c) }
-                r += p.count
-            }
+            backpropagate(rows: last, dRows: dg, sequences: prompts, grads: grads!)
         }
         if let other, lambda > 0 {
             for (k, p) in prompts.enumerated() {
@@ -182,18 +155,46 @@ extension RecModel {
     /// Scores [prompts.count, J] of every item after each prompt (evaluation, no gradient).
     public func scores(prompts: [[Int]], copy: IDEmbeddings.Copy) -> [Float] {
         let c = width, b = prompts.count, j = items
+        let (h, _, _) = lastHiddenStates(prompts, copy: copy, dropout: false, seed: 0, forBackward: false)
+        var out = [Float](repeating: 0, count: b * j)
+        BLAS.gemm(transB: true, m: b, n: j, k: c, a: h, lda: c, b: embeddings.item(copy), ldb: c, c: &out, ldc: j)
+        return out
+    }
+}
+
+extension RecModel {
+    /// Embeds and runs packed prompts; returns the final hidden state of each prompt's last token
+    /// [prompts.count, C] (in scratch), the rows they came from, and the number of tokens.
+    func lastHiddenStates(_ prompts: [[Int]], copy: IDEmbeddings.Copy, dropout: Bool, seed: UInt64, forBackward: Bool)
+        -> (UnsafeMutablePointer<Float>, [Int], Int)
+    {
+        let c = width
         let n = prompts.reduce(0) { $0 + $1.count }
-        ensureScratch(inputs: n * c, rows: b * c, head: .items)
+        ensureScratch(inputs: n * c, rows: prompts.count * c, head: .items)
         let x = scratch.inputs.pointer.baseAddress!
         var r = 0
         var last: [Int] = []
         for p in prompts { embed(p, copy: copy, into: x + r * c); r += p.count; last.append(r - 1) }
-        let hidden = backbone.forward(inputs: x, lengths: prompts.map(\.count))
+        let hidden = backbone.forward(inputs: x, lengths: prompts.map(\.count), dropout: dropout, seed: seed, forBackward: forBackward)
         let h = scratch.gathered.pointer.baseAddress!
         for (k, row) in last.enumerated() { (h + k * c).update(from: hidden + row * c, count: c) }
-        var out = [Float](repeating: 0, count: b * j)
-        BLAS.gemm(transB: true, m: b, n: j, k: c, a: h, lda: c, b: embeddings.item(copy), ldb: c, c: &out, ldc: j)
-        return out
+        return (h, last, n)
+    }
+
+    /// Backpropagates gradients given at some rows of the final hidden states through the backbone,
+    /// and adds the input gradients of every user/item token to `grads`.
+    func backpropagate(rows: [Int], dRows: UnsafePointer<Float>, sequences: [[Int]], grads: IDGradients) {
+        let c = width
+        let n = sequences.reduce(0) { $0 + $1.count }
+        let dh = scratch.dHidden.pointer.baseAddress!
+        dh.update(repeating: 0, count: n * c)
+        for (k, row) in rows.enumerated() { (dh + row * c).update(from: dRows + k * c, count: c) }
+        let dIn = backbone.backward(dHidden: dh)
+        var r = 0
+        for seq in sequences {
+            for (i, t) in seq.enumerated() where isID(t) { axpy(1, dIn + (r + i) * c, grads.row(t), c) }
+            r += seq.count
+        }
     }
 }
 

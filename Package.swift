@@ -38,7 +38,7 @@ let package = Package(
             dependencies: ["GPT2", "Tokenizer", "WeightIO", "Tensor"],
             swiftSettings: fastMath),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
-        .testTarget(name: "RecDataTests", dependencies: ["RecData", "Tokenizer"], exclude: ["Fixtures"]),
+        .testTarget(name: "RecDataTests", dependencies: ["RecData", "Tokenizer", "WeightIO"], exclude: ["Fixtures"]),
         .testTarget(name: "CLLM4RecTests", dependencies: ["CLLM4Rec", "GPT2", "RecData", "Tensor", "Tokenizer", "WeightIO"], exclude: ["Fixtures"]),
         .testTarget(name: "WeightIOTests", dependencies: ["WeightIO"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], exclude: ["Fixtures"]),

@@ -3,11 +3,15 @@
 # test Recall@20/40 and NDCG@100 next to the most-popular and EASE (λ = 200) baselines on the same
 # split, wall time and tokens/s per stage, peak memory, and the losses at initialisation against
 # ln(50257) and ln(J). The backbone is the real GPT-2 when Models/gpt2/model.safetensors exists,
-# otherwise a random GPT-2 small (Models/random-small). Schedule knobs (environment):
-#   ROUNDS=1 WARMUP=0 EPOCHS=40 LR=1e-3 LAMBDA=1 CONTENT_EVERY=0 VALIDATE_EVERY=4 THREADS=2 RUN=Runs/ml-100k-quality
+# otherwise a random GPT-2 small (Models/random-small). λ defaults to 0.01 here, not the reference 1:
+# with a random backbone the content copy carries no information, and pulling the recommendation
+# embeddings toward it with λ = 1 keeps them too small to steer the frozen network (measured:
+# validation Recall@20 0.13 after 8 epochs with λ = 1, against 0.20 after 5 with λ = 0.01 on the tiny
+# backbone). Schedule knobs (environment):
+#   ROUNDS=1 WARMUP=0 EPOCHS=36 LR=1e-3 LAMBDA=0.01 CONTENT_EVERY=0 VALIDATE_EVERY=4 THREADS=2 RUN=Runs/ml-100k-quality
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROUNDS=${ROUNDS:-1}; WARMUP=${WARMUP:-0}; EPOCHS=${EPOCHS:-40}; LR=${LR:-1e-3}; LAMBDA=${LAMBDA:-1}
+ROUNDS=${ROUNDS:-1}; WARMUP=${WARMUP:-0}; EPOCHS=${EPOCHS:-36}; LR=${LR:-1e-3}; LAMBDA=${LAMBDA:-0.01}
 CONTENT_EVERY=${CONTENT_EVERY:-0}; VALIDATE_EVERY=${VALIDATE_EVERY:-4}; THREADS=${THREADS:-2}; RUN=${RUN:-Runs/ml-100k-quality}
 swift build -c release --product cllm4rec >/dev/null
 bin="$(swift build -c release --show-bin-path)/cllm4rec"

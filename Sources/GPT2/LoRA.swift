@@ -98,7 +98,7 @@ public final class LoRA: @unchecked Sendable {
 
     /// Writes `adapter_model.safetensors` and `adapter_config.json` (PEFT's files) into `dir`.
     public func save(to dir: String) throws {
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let folder = try StagedFolder(dir)
         var entries: [SafeTensorsWriter.Entry] = []
         for t in targets {
             let (i, o) = t.dims(config)
@@ -107,15 +107,16 @@ public final class LoRA: @unchecked Sendable {
                 entries.append(.init(name: LoRA.peftName(t, layer: l, isA: false), shape: [o, rank], values: UnsafeBufferPointer(start: b(t, l), count: o * rank)))
             }
         }
-        try SafeTensorsWriter.write(entries, metadata: ["format": "pt"], to: dir + "/adapter_model.safetensors")
-        let modules = Array(Set(targets.map { $0.rawValue.split(separator: ".").last.map(String.init)! })).sorted()
+        try SafeTensorsWriter.write(entries, metadata: ["format": "pt"], to: folder.path("adapter_model.safetensors"))
+        // Full module paths: PEFT matches them as suffixes, and "c_proj" alone would name both projections.
+        let modules = targets.map(\.rawValue)
         let json: [String: Any] = [
             "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": rank, "lora_alpha": alpha, "lora_dropout": dropout,
             "target_modules": modules, "fan_in_fan_out": true, "bias": "none",
             "layers_to_transform": NSNull(), "cllm4rec_targets": targets.map(\.rawValue),
         ]
-        let data = try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
-        try AtomicFile.write(path: dir + "/adapter_config.json", bytes: Array(data))
+        try folder.write("adapter_config.json", bytes: Array(try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])))
+        try folder.commit()
     }
 
     /// Reads an adapter folder (or its adapter_model.safetensors); every tensor must be present

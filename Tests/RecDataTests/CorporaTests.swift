@@ -1,5 +1,6 @@
 import Foundation
 import Tokenizer
+import WeightIO
 import XCTest
 
 @testable import RecData
@@ -70,5 +71,35 @@ final class CorporaTests: XCTestCase {
         bytes[40] ^= 1
         XCTAssertThrowsError(try Corpora(decoding: bytes, file: "c.bin")) { XCTAssertTrue("\($0)".contains("CRC-32 mismatch"), "\($0)") }
         XCTAssertThrowsError(try Corpora(decoding: Array(bytes.prefix(10)), file: "c.bin"))
+    }
+}
+
+final class DatasetFilesTests: XCTestCase {
+    /// What extend-vocab writes reads back the same: ids, splits, texts, statistics, corpora.
+    func testWriteThenLoadRoundTrips() throws {
+        var raw = RawDataset(name: "rt", format: "test")
+        for (u, items) in [("a", ["x", "y", "z", "w"]), ("b", ["y", "x", "q"])] {
+            for (k, i) in items.enumerated() { raw.interactions.append(RawInteraction(user: u, item: i, rating: 5, timestamp: Double(k), text: "\(u) on \(i)")) }
+        }
+        raw.itemText = ["x": "An item."]
+        let d = try PreparedDataset(raw, options: PrepareOptions(minRating: 3, kcore: 0, seed: 2))
+        let t = IDTokenizer(base: gpt2, users: d.users.count, items: d.items.count)
+        let c = Corpora.build(d, tokenizer: t, contextLength: 1024)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ds-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let folder = try StagedFolder(dir)
+        try d.write(to: folder, raw: raw, corpora: c)
+        try folder.commit()
+        let (back, manifest, corpora) = try PreparedDataset.load(from: dir)
+        XCTAssertEqual(back.users, d.users)
+        XCTAssertEqual(back.items, d.items)
+        XCTAssertEqual(back.train, d.train)
+        XCTAssertEqual(back.validation, d.validation)
+        XCTAssertEqual(back.test, d.test)
+        XCTAssertEqual(back.itemText, d.itemText)
+        XCTAssertEqual(back.statistics, d.statistics)
+        XCTAssertEqual(corpora, c)
+        XCTAssertEqual(manifest.corpora["reviews"]?.documents, d.statistics.train)
+        XCTAssertEqual(manifest.options.seed, 2)
     }
 }

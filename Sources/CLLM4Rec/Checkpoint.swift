@@ -4,9 +4,10 @@ import Tensor
 import WeightIO
 
 extension Trainer {
-    /// Writes `checkpoint-<stage>/` (state.json + tensors.safetensors) all-or-nothing: the
-    /// embeddings, the best tables, Adam's moments, the gradient accumulators, LoRA, and the
-    /// position in the schedule with the random state of the current epoch.
+    /// Writes `checkpoint-<stage>/checkpoint.safetensors` with one atomic rename: the embeddings, the
+    /// best tables, Adam's moments, the gradient accumulators, LoRA, and (as JSON in the metadata)
+    /// the position in the schedule with the random state of the current epoch. One file, so a crash
+    /// can never pair the tensors of one epoch with the state of another.
     func saveCheckpoint() throws {
         var tensors: [(name: String, tensor: FloatTensor)] = []
         func add(_ name: String, _ p: UnsafeMutablePointer<Float>, _ shape: [Int]) {
@@ -30,12 +31,12 @@ extension Trainer {
             add("lora.weights", lora.weights.pointer.baseAddress!, [lora.weights.count])
             add("lora.grad", lora.gradients.pointer.baseAddress!, [lora.gradients.count])
         }
-        let staged = try StagedFolder(checkpointDir)
-        try SafeTensorsWriter.write(tensors, metadata: ["format": "cllm4rec-checkpoint"], to: staged.path("tensors.safetensors"))
+        try FileManager.default.createDirectory(atPath: checkpointDir, withIntermediateDirectories: true)
         let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try staged.write("state.json", bytes: Array(try enc.encode(state)))
-        try staged.commit()
+        enc.outputFormatting = [.sortedKeys]
+        let json = String(decoding: try enc.encode(state), as: UTF8.self)
+        try SafeTensorsWriter.write(tensors, metadata: ["format": "cllm4rec-checkpoint", "state": json],
+                                    to: checkpointDir + "/checkpoint.safetensors")
     }
 
     /// The options a stopped run started with (a resumed run keeps them), or nil without a checkpoint.
@@ -45,11 +46,11 @@ extension Trainer {
 
     /// The saved state of a run (read before the schedule is built, since it carries the options).
     static func savedState(_ dir: String) throws -> TrainerState {
-        let path = dir + "/state.json"
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CLLM4RecError.invalidFile(path, "no checkpoint to resume from")
-        }
-        do { return try JSONDecoder().decode(TrainerState.self, from: data) } catch {
+        let path = dir + "/checkpoint.safetensors"
+        guard FileManager.default.fileExists(atPath: path) else { throw CLLM4RecError.invalidFile(path, "no checkpoint to resume from") }
+        let file = try SafeTensorsFile(path: path)
+        guard let json = file.metadata?["state"] else { throw CLLM4RecError.invalidFile(path, "has no training state in its metadata") }
+        do { return try JSONDecoder().decode(TrainerState.self, from: Data(json.utf8)) } catch {
             throw CLLM4RecError.invalidFile(path, "invalid checkpoint state: \(error)")
         }
     }
@@ -58,7 +59,7 @@ extension Trainer {
         let saved = try Trainer.savedState(checkpointDir)
         guard saved.stage == state.stage else { throw CLLM4RecError.invalidFile(checkpointDir, "is a \(saved.stage.rawValue) checkpoint") }
         state = saved
-        let path = checkpointDir + "/tensors.safetensors"
+        let path = checkpointDir + "/checkpoint.safetensors"
         let file = try SafeTensorsSource(path: path)
         let e = model.embeddings
         for h in file.tensorHeaders {

@@ -5,9 +5,10 @@
 # ln(50257) and ln(J). The backbone is the real GPT-2 when Models/gpt2/model.safetensors exists,
 # otherwise a random GPT-2 small (Models/random-small). λ defaults to 0.01 here, not the reference 1:
 # with a random backbone the content copy carries no information, and pulling the recommendation
-# embeddings toward it with λ = 1 keeps them too small to steer the frozen network (measured:
-# validation Recall@20 0.13 after 8 epochs with λ = 1, against 0.20 after 5 with λ = 0.01 on the tiny
-# backbone). Schedule knobs (environment):
+# embeddings toward it with λ = 1 keeps them too small to steer the frozen network. Measured here on
+# MovieLens-100K, random GPT-2 small, this schedule: λ = 1 gave validation Recall@20 0.128 after 4
+# epochs and 0.116 after 8; λ = 0.01 gave 0.280 after 4 and 0.308 after 28 (test 0.293 at the end).
+# Schedule knobs (environment):
 #   ROUNDS=1 WARMUP=0 EPOCHS=36 LR=1e-3 LAMBDA=0.01 CONTENT_EVERY=0 VALIDATE_EVERY=4 THREADS=2 RUN=Runs/ml-100k-quality
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -12,11 +12,15 @@ bash Tools/install-deps.sh
 swift build -c release --product cllm4rec
 bin="$(swift build -c release --show-bin-path)/cllm4rec"
 
+# λ: the reference 1 with the real GPT-2; 0.01 with a random backbone, whose content copy carries no
+# information (see README, "Correctness and speed").
 if [ -f Models/gpt2/model.safetensors ]; then
   model=Models/gpt2
+  lambda=1
   echo "== backbone: the real GPT-2 small in $model"
 else
   model=Models/random-distil
+  lambda=0.01
   [ -f "$model/model.safetensors" ] || "$bin" init-gpt2 --config distil --seed 1 --output "$model" >/dev/null
   echo "== backbone: a RANDOMLY INITIALISED GPT-2 (distilgpt2 shape: 6 layers, width 768) in $model"
   echo "   (no real weights on this machine; run Tools/fetch-gpt2 where the Hugging Face Hub is reachable)"
@@ -32,9 +36,9 @@ rm -rf "$rec"
 echo "== extend-vocab"
 "$bin" extend-vocab "$data" --model "$model" --output "$rec"
 echo "== pretrain (1 warm-up content epoch, 1 round; the reference runs 10 + 100)"
-"$bin" pretrain "$rec" --warmup-epochs 1 --rounds 1 --accumulate 1 --max-main-tokens 64
+"$bin" pretrain "$rec" --warmup-epochs 1 --rounds 1 --accumulate 1 --max-main-tokens 64 --lambda "$lambda"
 echo "== finetune (2 epochs, lr 1e-3; the reference runs 150 at 1e-4)"
-"$bin" finetune "$rec" --epochs 2 --lr 1e-3 --accumulate 1 --max-main-tokens 64
+"$bin" finetune "$rec" --epochs 2 --lr 1e-3 --accumulate 1 --max-main-tokens 64 --lambda "$lambda"
 echo "== evaluate on the test split"
 "$bin" evaluate "$rec" --split test --baseline popularity
 echo "== recommendations"

@@ -40,16 +40,17 @@ struct Evaluate: ParsableCommand {
 
     @OptionGroup var engine: EngineOptions
 
+    /// "20,40" -> [20, 40]; anything but positive integers is refused, naming the flag.
+    func cutoffs(_ list: String, flag: String) throws -> [Int] {
+        try list.split(separator: ",").map { s -> Int in
+            guard let v = Int(s.trimmingCharacters(in: .whitespaces)), v > 0 else { throw ValidationError("\(flag) takes positive integers") }
+            return v
+        }
+    }
+
     func run() throws {
         engine.apply()
-        let recallAt = try k.split(separator: ",").map { s -> Int in
-            guard let v = Int(s.trimmingCharacters(in: .whitespaces)), v > 0 else { throw ValidationError("--k takes positive integers") }
-            return v
-        }
-        let ndcgAt = try ndcgK.split(separator: ",").map { s -> Int in
-            guard let v = Int(s.trimmingCharacters(in: .whitespaces)), v > 0 else { throw ValidationError("--ndcg-k takes positive integers") }
-            return v
-        }
+        let recallAt = try cutoffs(k, flag: "--k"), ndcgAt = try cutoffs(ndcgK, flag: "--ndcg-k")
         guard ["test", "val", "validation"].contains(split) else { throw ValidationError("--split must be test or val") }
         let baselines = baseline.split(separator: ",").map(String.init)
         for b in baselines where !["popularity", "ease", "none"].contains(b) { throw ValidationError("--baseline takes popularity, ease or none") }

@@ -29,10 +29,13 @@ public final class IDEmbeddings: @unchecked Sendable {
     public func item(_ c: Copy) -> UnsafeMutablePointer<Float> { itemTables[c]!.pointer.baseAddress! }
 
     /// Copies one copy's tables into another (the recommendation copy starts as the collaborative one).
-    public func copy(_ from: Copy, to: Copy) {
+    public func copy(_ from: Copy, to: Copy) { copy(from: self, from, to: to) }
+
+    /// Copies `source`'s tables of copy `from` into this object's copy `to` (added if missing).
+    func copy(from source: IDEmbeddings, _ from: Copy, to: Copy) {
         add(to)
-        user(to).update(from: user(from), count: users * width)
-        item(to).update(from: item(from), count: items * width)
+        user(to).update(from: source.user(from), count: users * width)
+        item(to).update(from: source.item(from), count: items * width)
     }
 
     /// Tensor names in `embeddings.safetensors`: `user.collaborative`, `item.content`, ...

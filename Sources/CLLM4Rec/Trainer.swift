@@ -295,9 +295,5 @@ extension Array {
 
 extension IDEmbeddings {
     /// Copies `source`'s tables of `c` into this one's.
-    func copy(from source: IDEmbeddings, _ c: Copy) {
-        add(c)
-        user(c).update(from: source.user(c), count: users * width)
-        item(c).update(from: source.item(c), count: items * width)
-    }
+    func copy(from source: IDEmbeddings, _ c: Copy) { copy(from: source, c, to: c) }
 }

@@ -49,7 +49,9 @@ func randomIds(_ n: Int, vocab: Int, seed: UInt64) -> [Int] {
 
 /// The configurations of the engine benchmark (issue: forward, frozen backward, LoRA, generation).
 func benchmarkEngine(modelDir: String, threads: Int, repeats: Int, only: String?) throws {
+    let blas = try OpenBLAS.load()
     BLAS.threads = threads
+    print("swift \(blas.summary)")
     let (params, _) = try GPT2Checkpoint.load(path: modelDir)
     let config = params.config
     let model = GPT2Model(params: params)

@@ -49,7 +49,7 @@ struct Evaluate: ParsableCommand {
     }
 
     func run() throws {
-        engine.apply()
+        try engine.apply()
         let recallAt = try cutoffs(k, flag: "--k"), ndcgAt = try cutoffs(ndcgK, flag: "--ndcg-k")
         guard ["test", "val", "validation"].contains(split) else { throw ValidationError("--split must be test or val") }
         let baselines = baseline.split(separator: ",").map(String.init)

@@ -82,7 +82,7 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
-        engine.apply()
+        try engine.apply()
         if let recommender { return try runRecommender(recommender) }
         let prompt = self.prompt!
         let (model, tok) = try modelOptions.load()

@@ -6,10 +6,21 @@ import Tokenizer
 
 /// Flags shared by commands that run the transformer.
 struct EngineOptions: ParsableArguments {
-    @Option(help: "Threads for matrix products (default: all cores).")
+    @Option(help: ArgumentHelp(
+        "Threads for matrix products (default: all cores).",
+        discussion: """
+            OpenBLAS runs the products. On a CPU with AVX-512 its SkylakeX kernels are used (twice the \
+            speed of the AVX2 ones), whatever OPENBLAS_CORETYPE says; set CLLM4REC_BLAS_CORETYPE to a \
+            kernel set name (Haswell, SkylakeX, Zen, ...) to choose another, or to `openblas` to leave \
+            the choice to OpenBLAS.
+            """))
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    func apply() { BLAS.threads = threads }
+    /// Opens OpenBLAS with its kernel set chosen and sets its thread count.
+    func apply() throws {
+        do { try OpenBLAS.load() } catch { throw CLIError(error.description) }
+        BLAS.threads = threads
+    }
 }
 
 /// A model folder: config.json, model.safetensors, vocab.json, merges.txt.

@@ -23,7 +23,7 @@ struct Perplexity: ParsableCommand {
     var window: Int?
 
     func run() throws {
-        engine.apply()
+        try engine.apply()
         let (model, tok) = try modelOptions.load()
         guard let data = FileManager.default.contents(atPath: file) else { throw CLIError("\(file): cannot read") }
         let ids = tok.encode(String(decoding: data, as: UTF8.self))

@@ -111,7 +111,7 @@ struct TrainingFlags: ParsableArguments {
 
 /// Runs a stage with its trainer, reporting how it ended.
 func runStage(_ stage: Stage, path: String, options: TrainingOptions, flags: TrainingFlags) throws {
-    flags.engine.apply()
+    try flags.engine.apply()
     let rec = try LoadedRecommender(path: path, applyAdapter: false)
     let folder = rec.folder
     let effective = flags.resume ? (Trainer.savedOptions(folder: folder, stage: stage) ?? options) : options
@@ -134,7 +134,7 @@ func runStage(_ stage: Stage, path: String, options: TrainingOptions, flags: Tra
     }
     let trainer = try Trainer(stage: stage, options: effective, model: rec.model, corpora: rec.corpora, dataset: rec.dataset,
                               folder: folder, resume: flags.resume)
-    print("\(stage.rawValue): \(rec.dataset.users.count) users, \(rec.dataset.items.count) items, backbone \(folder.backbonePath(rec.manifest)) (\(rec.model.backbone.config.nLayer) layers), \(flags.engine.threads) threads" + (flags.resume ? ", resuming" : ""))
+    print("\(stage.rawValue): \(rec.dataset.users.count) users, \(rec.dataset.items.count) items, backbone \(folder.backbonePath(rec.manifest)) (\(rec.model.backbone.config.nLayer) layers), \(flags.engine.threads) threads, OpenBLAS kernels \(OpenBLAS.shared.coreName)" + (flags.resume ? ", resuming" : ""))
     switch try trainer.run() {
     case .finished: print("\(stage.rawValue) finished: \(path)/embeddings.safetensors, training-\(stage.rawValue).json, metrics.jsonl")
     case .interrupted:

@@ -1,0 +1,62 @@
+import COpenBLAS
+import XCTest
+@testable import Tensor
+
+/// The kernel-set choice made before OpenBLAS is opened, and the check that it took effect.
+final class OpenBLASTests: XCTestCase {
+    func testKernelChoiceRules() {
+        // AVX-512 CPU: SkylakeX, and an inherited OPENBLAS_CORETYPE is named as overridden.
+        var c = OpenBLAS.kernelChoice(override: nil, openblasCoreType: "Haswell", cpuHasAVX512: true)
+        XCTAssertEqual(c.coreType, "SkylakeX")
+        XCTAssertTrue(c.reason.contains("OPENBLAS_CORETYPE=Haswell overridden"), c.reason)
+        c = OpenBLAS.kernelChoice(override: nil, openblasCoreType: nil, cpuHasAVX512: true)
+        XCTAssertEqual(c.coreType, "SkylakeX")
+        XCTAssertEqual(c.reason, "AVX-512 CPU")
+        // No AVX-512: OpenBLAS decides, from OPENBLAS_CORETYPE or its detection.
+        c = OpenBLAS.kernelChoice(override: nil, openblasCoreType: "Haswell", cpuHasAVX512: false)
+        XCTAssertNil(c.coreType)
+        XCTAssertEqual(c.reason, "OPENBLAS_CORETYPE=Haswell")
+        c = OpenBLAS.kernelChoice(override: nil, openblasCoreType: "", cpuHasAVX512: false)
+        XCTAssertNil(c.coreType)
+        XCTAssertEqual(c.reason, "OpenBLAS's CPU detection")
+        // The program's own variable wins; `openblas` hands the choice back.
+        c = OpenBLAS.kernelChoice(override: "Zen", openblasCoreType: "Haswell", cpuHasAVX512: true)
+        XCTAssertEqual(c.coreType, "Zen")
+        XCTAssertEqual(c.reason, "CLLM4REC_BLAS_CORETYPE=Zen")
+        c = OpenBLAS.kernelChoice(override: "OpenBLAS", openblasCoreType: "Haswell", cpuHasAVX512: true)
+        XCTAssertNil(c.coreType)
+        XCTAssertEqual(c.reason, "OPENBLAS_CORETYPE=Haswell")
+    }
+
+    /// The CPU check agrees with the kernel's own reading of the CPU (/proc/cpuinfo flags).
+    func testAVX512DetectionAgreesWithProcCPUInfo() throws {
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else {
+            throw XCTSkip("no /proc/cpuinfo")
+        }
+        let flags = Set(line.split(separator: " ").map(String.init))
+        let expected = ["avx512f", "avx512dq", "avx512bw", "avx512vl"].allSatisfy(flags.contains)
+        XCTAssertEqual(cllm4rec_cpu_has_avx512() != 0, expected)
+    }
+
+    /// The library runs the kernel set that was chosen (the environment trick worked), and a name
+    /// OpenBLAS does not run is refused by name instead of silently running other kernels.
+    func testOpenedLibraryRunsTheChosenKernels() throws {
+        let blas = try OpenBLAS.load()
+        let override = ProcessInfo.processInfo.environment[OpenBLAS.coreTypeVariable]
+        if override == nil && cllm4rec_cpu_has_avx512() != 0 {
+            XCTAssertEqual(blas.coreName, "SkylakeX")
+        }
+        XCTAssertTrue(blas.config.hasPrefix("OpenBLAS"), blas.config)
+        XCTAssertEqual(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"], getenv("OPENBLAS_CORETYPE").map { String(cString: $0) },
+                       "the environment is put back after dlopen")
+        XCTAssertThrowsError(try OpenBLAS.open(choice: ("NoSuchCore", "test"))) { error in
+            XCTAssertTrue("\(error)".contains("no kernel set named NoSuchCore"), "\(error)")
+        }
+        // A product through the opened library: [1 2; 3 4] x [5; 6] = [17; 39].
+        let a: [Float] = [1, 2, 3, 4], b: [Float] = [5, 6]
+        var c: [Float] = [0, 0]
+        BLAS.gemm(m: 2, n: 1, k: 2, a: a, lda: 2, b: b, ldb: 1, c: &c, ldc: 1)
+        XCTAssertEqual(c, [17, 39])
+    }
+}

@@ -210,7 +210,7 @@ extension RecModel {
         grow(&scratch.inputs, n); grow(&scratch.dHidden, n)
         grow(&scratch.gathered, m); grow(&scratch.dGathered, m)
         let v = head == .items ? items : backbone.config.vocabSize
-        grow(&scratch.logits, max(min(max(m / width, 1), 32) * v, (m / width) * items))
+        grow(&scratch.logits, max(min(max(m / width, 1), ChunkedCrossEntropy.defaultChunkRows) * v, (m / width) * items))
     }
 }
 

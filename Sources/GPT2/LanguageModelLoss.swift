@@ -59,9 +59,9 @@ extension GPT2Model {
         return (total / Double(m), m, Array(UnsafeBufferPointer(start: dIn, count: n * c)))
     }
 
-    /// Scratch for chunked logits: up to 32 rows of the vocabulary at once.
+    /// Scratch for chunked logits: one chunk of rows (`ChunkedCrossEntropy.defaultChunkRows`) over the vocabulary.
     func headScratch(rows: Int) -> UnsafeMutableBufferPointer<Float> {
-        let need = min(max(rows, 1), 32) * config.vocabSize
+        let need = min(max(rows, 1), ChunkedCrossEntropy.defaultChunkRows) * config.vocabSize
         if headBuffer.count < need { headBuffer = FloatBuffer(count: need) }
         return headBuffer.pointer
     }

@@ -10,6 +10,9 @@ Writes Tests/GPT2Tests/Fixtures/tiny-gpt2/:
   model_f16.safetensors, model_bf16.safetensors   half-precision copies (safetensors.torch.save_file)
   reference.safetensors                     inputs and Hugging Face outputs for the engine tests (logits, loss,
                                             input-embedding gradients, greedy generations)
+  weight_gradients.safetensors              autograd gradient of that loss for every parameter (token ids in, so
+                                            wte's gradient has both its tied-head and its lookup parts), keys
+                                            without "transformer."
 
 Needs: pip install transformers safetensors and a CPU torch wheel. Run from the repository root:
     python3 Tools/make_gpt2_fixtures.py
@@ -91,6 +94,14 @@ def write_reference(model, cfg):
     emb = model.transformer.wte(ids).detach().clone().requires_grad_(True)
     out = model(inputs_embeds=emb, attention_mask=mask, labels=labels)
     out.loss.backward()
+
+    model.zero_grad()
+    model(input_ids=ids, attention_mask=mask, labels=labels).loss.backward()
+    weight_grads = {name[len("transformer."):]: p.grad.detach().clone().contiguous()
+                    for name, p in model.named_parameters() if name.startswith("transformer.")}
+    save_file(weight_grads, os.path.join(OUT, "weight_gradients.safetensors"),
+              metadata={"loss": "mean next-token loss of reference.safetensors' input_ids and lengths"})
+    model.zero_grad()
 
     prompt = torch.tensor([[5, 17, 300, 42]])
     greedy = model.generate(prompt, attention_mask=torch.ones_like(prompt), do_sample=False,

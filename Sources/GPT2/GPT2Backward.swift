@@ -4,7 +4,9 @@ extension GPT2Model {
     /// Backpropagates `dHidden` (the loss gradient at the ln_f output, [N, C]) through the frozen
     /// transformer of the last `forward(..., forBackward: true)` and returns the gradient with
     /// respect to its input embeddings [N, C] (valid until the next call). No gradient is computed
-    /// for frozen weights; LoRA gradients are added to `lora.gradients`.
+    /// for frozen weights; LoRA gradients are added to `lora.gradients`, and the gradients of the
+    /// tensors chosen in `weightGradients` to their buffers (all but `wte`'s, which `forward` never
+    /// reads: `nextTokenLoss` adds those).
     public func backward(dHidden: UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
         guard let last, last.kept else { preconditionFailure("backward needs forward(..., forBackward: true) first") }
         let c = width, f = config.innerSize, n = layout.tokens
@@ -20,6 +22,7 @@ extension GPT2Model {
         let lastOut = config.nLayer > 0 ? layout.layer(acts, config.nLayer - 1).res3 : base + layout.x0
         LayerNorm.backward(dx: dres, dout: dHidden, x: lastOut, weight: params.tensor(.lnfw).baseAddress!,
                            mean: base + layout.lnfMean, rstd: base + layout.lnfRstd, rows: n, width: c)
+        layerNormParameterBackward(.lnfw, .lnfb, layer: 0, dout: dHidden, x: lastOut, mean: base + layout.lnfMean, rstd: base + layout.lnfRstd)
 
         for l in (0..<config.nLayer).reversed() {
             let a = layout.layer(acts, l)
@@ -27,15 +30,16 @@ extension GPT2Model {
             // MLP: res3 = res2 + dropout(gelu(ln2 Wfc) Wproj)
             dtmp.update(from: dres, count: n * c)
             if last.dropout { Dropout.apply(dtmp, count: n * c, p: config.residPdrop, seed: seedFor(last.seed, layer: l, site: 3)) }
-            linearBackward(.fcProj, layer: l, dy: dtmp, x: a.fchGelu, rows: n, w: .fcprojw, dx: dwide, loraT: a.loraT(.fcProj, lora), dloraT: dloraT)
+            linearBackward(.fcProj, layer: l, dy: dtmp, x: a.fchGelu, rows: n, w: .fcprojw, b: .fcprojb, dx: dwide, loraT: a.loraT(.fcProj, lora), dloraT: dloraT)
             GELU.backward(dx: dwide, dout: dwide, x: a.fch, count: n * f)
-            linearBackward(.fc, layer: l, dy: dwide, x: a.ln2, rows: n, w: .fcw, dx: dln, loraT: a.loraT(.fc, lora), dloraT: dloraT)
+            linearBackward(.fc, layer: l, dy: dwide, x: a.ln2, rows: n, w: .fcw, b: .fcb, dx: dln, loraT: a.loraT(.fc, lora), dloraT: dloraT)
             LayerNorm.backward(dx: dres, dout: dln, x: a.res2, weight: params.tensor(.ln2w, layer: l).baseAddress!,
                                mean: a.ln2Mean, rstd: a.ln2Rstd, rows: n, width: c)
+            layerNormParameterBackward(.ln2w, .ln2b, layer: l, dout: dln, x: a.res2, mean: a.ln2Mean, rstd: a.ln2Rstd)
             // Attention: res2 = x + dropout(attn(ln1 Wqkv) Wproj)
             dtmp.update(from: dres, count: n * c)
             if last.dropout { Dropout.apply(dtmp, count: n * c, p: config.residPdrop, seed: seedFor(last.seed, layer: l, site: 2)) }
-            linearBackward(.attnProj, layer: l, dy: dtmp, x: a.atty, rows: n, w: .attprojw, dx: dln, loraT: a.loraT(.attnProj, lora), dloraT: dloraT)
+            linearBackward(.attnProj, layer: l, dy: dtmp, x: a.atty, rows: n, w: .attprojw, b: .attprojb, dx: dln, loraT: a.loraT(.attnProj, lora), dloraT: dloraT)
             var row = 0, attOffset = 0
             let attnP = last.dropout ? config.attnPdrop : 0
             for len in last.lengths {
@@ -48,20 +52,45 @@ extension GPT2Model {
                 row += len
                 attOffset += config.nHead * len * len
             }
-            linearBackward(.attn, layer: l, dy: dqkv, x: a.ln1, rows: n, w: .qkvw, dx: dln, loraT: a.loraT(.attn, lora), dloraT: dloraT)
+            linearBackward(.attn, layer: l, dy: dqkv, x: a.ln1, rows: n, w: .qkvw, b: .qkvb, dx: dln, loraT: a.loraT(.attn, lora), dloraT: dloraT)
             LayerNorm.backward(dx: dres, dout: dln, x: x, weight: params.tensor(.ln1w, layer: l).baseAddress!,
                                mean: a.ln1Mean, rstd: a.ln1Rstd, rows: n, width: c)
+            layerNormParameterBackward(.ln1w, .ln1b, layer: l, dout: dln, x: x, mean: a.ln1Mean, rstd: a.ln1Rstd)
         }
         if last.dropout { Dropout.apply(dres, count: n * c, p: config.embdPdrop, seed: seedFor(last.seed, layer: -1, site: 0)) }
+        if let dwpe = weightGradients?.gradient(.wpe) {
+            // x0 = inputs + wpe[position]: each row's gradient goes to its position's row.
+            var row = 0
+            for (s, len) in last.lengths.enumerated() {
+                for i in 0..<len { axpy(1, dres + (row + i) * c, dwpe + (last.past[s] + i) * c, c) }
+                row += len
+            }
+        }
         return dres
     }
 
-    /// dx [n, in] = dy [n, out] Wᵀ (W frozen: no weight gradient), plus LoRA's path and gradients.
+    /// LayerNorm weight and bias gradients, for those of the pair that are trainable.
+    func layerNormParameterBackward(_ w: GPT2Tensor, _ b: GPT2Tensor, layer l: Int, dout: UnsafePointer<Float>, x: UnsafePointer<Float>,
+                                    mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>) {
+        guard let weightGradients else { return }
+        let dw = weightGradients.gradient(w, layer: l), db = weightGradients.gradient(b, layer: l)
+        guard dw != nil || db != nil else { return }
+        LayerNorm.parameterBackward(dweight: dw, dbias: db, dout: dout, x: x, mean: mean, rstd: rstd, rows: layout.tokens, width: width)
+    }
+
+    /// dx [n, in] = dy [n, out] Wᵀ, plus LoRA's path and gradients; dW [in, out] += xᵀ dy and
+    /// db += Σ_rows dy only for the tensors chosen in `weightGradients` (frozen ones cost nothing).
     func linearBackward(_ target: LoRATarget, layer l: Int, dy: UnsafePointer<Float>, x: UnsafePointer<Float>, rows n: Int,
-                        w: GPT2Tensor, dx: UnsafeMutablePointer<Float>, loraT: UnsafeMutablePointer<Float>?,
+                        w: GPT2Tensor, b: GPT2Tensor, dx: UnsafeMutablePointer<Float>, loraT: UnsafeMutablePointer<Float>?,
                         dloraT: UnsafeMutablePointer<Float>) {
         let (inp, out) = target.dims(config)
         BLAS.gemm(transB: true, m: n, n: inp, k: out, a: dy, lda: out, b: params.tensor(w, layer: l).baseAddress!, ldb: out, c: dx, ldc: inp)
+        if let dw = weightGradients?.gradient(w, layer: l) {
+            BLAS.gemm(transA: true, m: inp, n: out, k: n, a: x, lda: inp, b: dy, ldb: out, beta: 1, c: dw, ldc: out)
+        }
+        if let db = weightGradients?.gradient(b, layer: l) {
+            for r in 0..<n { axpy(1, dy + r * out, db, out) }
+        }
         guard let lora, let t = loraT, let last else { return }
         let r = lora.rank, s = lora.scaling
         let p = last.dropout ? lora.dropout : 0

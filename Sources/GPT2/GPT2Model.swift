@@ -10,6 +10,8 @@ public final class GPT2Model: @unchecked Sendable {
     public let config: GPT2Config
     public let params: GPT2Parameters
     public var lora: LoRA?
+    /// Backbone tensors that get gradients (nil: the whole backbone is frozen).
+    public var weightGradients: WeightGradients?
 
     var acts = FloatBuffer(count: 0)
     var grads = FloatBuffer(count: 0)
@@ -132,7 +134,10 @@ public final class GPT2Model: @unchecked Sendable {
         linear(.attn, layer: l, x: a.ln1, rows: n, w: .qkvw, b: .qkvb, y: a.qkv, loraT: a.loraT(.attn, lora), dropout: dropout, seed: seed)
 
         let attnP = dropout ? config.attnPdrop : 0
-        var row = 0, attOffset = 0
+        // attOffset: where this sequence's probabilities are stored (all kept for backward, else
+        // one reused slot); streamOffset: where its dropout stream starts, the same either way, so
+        // a forward with or without `forBackward` draws the same masks.
+        var row = 0, attOffset = 0, streamOffset = 0
         let scratch = acts.pointer.baseAddress! + layout.attScratch
         for (s, len) in lengths.enumerated() {
             let q: UnsafeMutablePointer<Float> = a.qkv + row * 3 * c
@@ -150,9 +155,10 @@ public final class GPT2Model: @unchecked Sendable {
             }
             CausalAttention.forward(q: q, ldq: 3 * c, k: k, v: v, ldkv: ldkv, y: a.atty + row * c, ldy: c, rows: len, past: past[s],
                                     heads: config.nHead, headSize: hs, probs: a.att + attOffset, scratch: scratch,
-                                    dropout: attnP, seed: seedFor(seed, layer: l, site: 1) &+ UInt64(attOffset))
+                                    dropout: attnP, seed: seedFor(seed, layer: l, site: 1) &+ UInt64(streamOffset))
             row += len
-            if layout.slots > 1 { attOffset += config.nHead * len * (past[s] + len) }
+            streamOffset += config.nHead * len * (past[s] + len)
+            if layout.slots > 1 { attOffset = streamOffset }
         }
 
         let tmp = acts.pointer.baseAddress! + layout.scratchWide

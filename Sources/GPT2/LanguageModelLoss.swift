@@ -14,7 +14,8 @@ extension GPT2Model {
 
     /// Mean cross-entropy of predicting each token of each sequence from the ones before it (as
     /// `GPT2LMHeadModel(labels=input_ids)`), and with `gradient`, d(mean loss)/d(input embeddings)
-    /// [N, C] for the packed sequences.
+    /// [N, C] for the packed sequences; the tensors chosen in `weightGradients` get their
+    /// gradients added (`wte` through both the tied head and the token lookup).
     public func nextTokenLoss(_ sequences: [[Int]], dropout: Bool = false, seed: UInt64 = 0, gradient: Bool = false)
         -> (loss: Double, count: Int, inputGradient: [Float]?)
     {
@@ -46,7 +47,8 @@ extension GPT2Model {
                 dGathered.withUnsafeMutableBufferPointer { d in
                     ChunkedCrossEntropy.lossAndGradient(hidden: g.baseAddress!, rows: m, width: c, head: params.tensor(.wte).baseAddress!,
                                                         vocab: config.vocabSize, targets: t.baseAddress!, gradScale: 1 / Float(m),
-                                                        dHidden: gradient ? d.baseAddress! : nil, scratch: scratch)
+                                                        dHidden: gradient ? d.baseAddress! : nil,
+                                                        dHead: gradient ? weightGradients?.gradient(.wte) : nil, scratch: scratch)
                 }
             }
         }
@@ -56,6 +58,10 @@ extension GPT2Model {
             for (k, r) in rows.enumerated() { (d.baseAddress! + r * c).update(from: dGathered.withUnsafeBufferPointer { $0.baseAddress! + k * c }, count: c) }
         }
         let dIn = dHidden.withUnsafeBufferPointer { backward(dHidden: $0.baseAddress!) }
+        if let dwte = weightGradients?.gradient(.wte) {
+            // The lookup half of the tied wte's gradient (the head half came with the loss).
+            for (r, id) in ids.enumerated() { axpy(1, dIn + r * c, dwte + id * c, c) }
+        }
         return (total / Double(m), m, Array(UnsafeBufferPointer(start: dIn, count: n * c)))
     }
 

@@ -27,6 +27,25 @@ public enum LayerNorm {
         }
     }
 
+    /// dweight += Σ_rows dout · x̂ and dbias += Σ_rows dout, x̂ = (x - mean) · rstd: the gradients of
+    /// the LayerNorm's own parameters, for when they are trained (`backward` gives dx).
+    public static func parameterBackward(dweight: UnsafeMutablePointer<Float>?, dbias: UnsafeMutablePointer<Float>?,
+                                         dout: UnsafePointer<Float>, x: UnsafePointer<Float>,
+                                         mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, rows: Int, width c: Int) {
+        for r in 0..<rows {
+            let xr = x + r * c, dr = dout + r * c
+            if let dbias { axpy(1, dr, dbias, c) }
+            guard let dweight else { continue }
+            let m = Vec8(repeating: mean[r]), s = Vec8(repeating: rstd[r])
+            var i = 0
+            while i + 8 <= c {
+                store8(load8(dweight + i) + load8(dr + i) * (load8(xr + i) - m) * s, dweight + i)
+                i += 8
+            }
+            while i < c { dweight[i] += dr[i] * (xr[i] - mean[r]) * rstd[r]; i += 1 }
+        }
+    }
+
     /// dx += dL/dx given dout; the LayerNorm's own parameters are frozen (no dweight/dbias).
     public static func backward(dx: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, x: UnsafePointer<Float>,
                                 weight: UnsafePointer<Float>, mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,

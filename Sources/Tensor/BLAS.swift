@@ -38,10 +38,13 @@ public enum BLAS {
         OpenBLAS.shared.sgemv(OpenBLAS.rowMajor, OpenBLAS.noTrans, Int32(m), Int32(k), 1, a, Int32(lda), x, 1, beta, y, 1)
     }
 
-    /// Threads OpenBLAS uses for each product.
+    /// Threads OpenBLAS uses for each product (and `Parallel` for the loops between products).
     public static var threads: Int {
         get { Int(OpenBLAS.shared.getThreads()) }
-        set { OpenBLAS.shared.setThreads(Int32(max(1, newValue))) }
+        set {
+            OpenBLAS.shared.setThreads(Int32(max(1, newValue)))
+            Parallel.threads = max(1, newValue)
+        }
     }
 }
 

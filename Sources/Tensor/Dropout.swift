@@ -16,6 +16,8 @@ public enum Dropout {
     public static func apply(_ x: UnsafeMutablePointer<Float>, count n: Int, p: Float, seed: UInt64, offset: Int = 0) {
         if p <= 0 { return }
         let s = 1 / (1 - p)
-        for i in 0..<n { x[i] = keep(seed: seed, index: offset + i, p: p) ? x[i] * s : 0 }
+        Parallel.parts(n) { part in
+            for i in part { x[i] = keep(seed: seed, index: offset + i, p: p) ? x[i] * s : 0 }
+        }
     }
 }

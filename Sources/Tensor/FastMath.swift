@@ -82,9 +82,11 @@ public func axpy(_ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointe
 /// y = x + z over n floats (y may alias x or z).
 @inline(__always)
 public func add(_ x: UnsafePointer<Float>, _ z: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
-    var i = 0
-    while i + 8 <= n { store8(load8(x + i) + load8(z + i), y + i); i += 8 }
-    while i < n { y[i] = x[i] + z[i]; i += 1 }
+    Parallel.parts(n) { part in
+        var i = part.lowerBound
+        while i + 8 <= part.upperBound { store8(load8(x + i) + load8(z + i), y + i); i += 8 }
+        while i < part.upperBound { y[i] = x[i] + z[i]; i += 1 }
+    }
 }
 
 /// Maximum of n floats (n > 0).

@@ -6,7 +6,11 @@ import Glibc
 public enum GELU {
     static let k: Float = (2 / Float.pi).squareRoot()
 
-    public static func forward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, count n: Int) {
+    public static func forward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, count: Int) {
+        Parallel.parts(count) { part in forward(out: out + part.lowerBound, x: x + part.lowerBound, n: part.count) }
+    }
+
+    static func forward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, n: Int) {
         let kv = Vec8(repeating: k)
         var i = 0
         while i + 8 <= n {
@@ -23,7 +27,14 @@ public enum GELU {
     }
 
     /// dx = dout * gelu'(x) (overwrites dx).
-    public static func backward(dx: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, x: UnsafePointer<Float>, count n: Int) {
+    public static func backward(dx: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, x: UnsafePointer<Float>, count: Int) {
+        Parallel.parts(count) { part in
+            let o = part.lowerBound
+            backward(dx: dx + o, dout: dout + o, x: x + o, n: part.count)
+        }
+    }
+
+    static func backward(dx: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, x: UnsafePointer<Float>, n: Int) {
         let kv = Vec8(repeating: k)
         var i = 0
         while i + 8 <= n {

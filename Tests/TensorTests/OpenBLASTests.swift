@@ -60,3 +60,39 @@ final class OpenBLASTests: XCTestCase {
         XCTAssertEqual(c, [17, 39])
     }
 }
+
+/// The loops `Parallel` splits give the same bits with one thread or two, at sizes whose parts end
+/// inside SIMD groups and rows.
+final class ParallelTests: XCTestCase {
+    func testResultsDoNotDependOnTheThreadCount() {
+        let n = 3 * 16384 + 13, rows = 67, c = 40
+        var g = SplitMix64(seed: 5)
+        let x = (0..<n).map { _ in Float.random(in: -3...3, using: &g) }
+        let w = (0..<c).map { _ in Float.random(in: 0.5...1.5, using: &g) }, b = (0..<c).map { _ in Float.random(in: -1...1, using: &g) }
+        func run(threads: Int) -> [[Float]] {
+            let saved = Parallel.threads
+            Parallel.threads = threads
+            defer { Parallel.threads = saved }
+            var gelu = [Float](repeating: 0, count: n), dgelu = [Float](repeating: 0, count: n)
+            GELU.forward(out: &gelu, x: x, count: n)
+            GELU.backward(dx: &dgelu, dout: x, x: x, count: n)
+            var dropped = x
+            Dropout.apply(&dropped, count: n, p: 0.3, seed: 9, offset: 17)
+            var sum = [Float](repeating: 0, count: n)
+            add(x, gelu, &sum, n)
+            var ln = [Float](repeating: 0, count: rows * c), mean = [Float](repeating: 0, count: rows), rstd = mean
+            LayerNorm.forward(out: &ln, mean: &mean, rstd: &rstd, x: x, weight: w, bias: b, rows: rows, width: c, eps: 1e-5)
+            var dx = [Float](repeating: 0, count: rows * c)
+            LayerNorm.backward(dx: &dx, dout: Array(x.suffix(rows * c)), x: x, weight: w, mean: mean, rstd: rstd, rows: rows, width: c)
+            return [gelu, dgelu, dropped, sum, ln, dx]
+        }
+        let one = run(threads: 1), two = run(threads: 2), three = run(threads: 3)
+        for k in one.indices {
+            XCTAssertEqual(one[k].map(\.bitPattern), two[k].map(\.bitPattern), "output \(k), 2 threads")
+            XCTAssertEqual(one[k].map(\.bitPattern), three[k].map(\.bitPattern), "output \(k), 3 threads")
+        }
+        // Dropout really dropped something and GELU is GELU at a point: the outputs are not trivial.
+        XCTAssertTrue(one[2].contains(0))
+        XCTAssertEqual(Double(one[0][0]), 0.5 * Double(x[0]) * (1 + tanh((2 / Double.pi).squareRoot() * (Double(x[0]) + 0.044715 * pow(Double(x[0]), 3)))), accuracy: 1e-5)
+    }
+}

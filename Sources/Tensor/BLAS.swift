@@ -118,25 +118,34 @@ public struct OpenBLAS: @unchecked Sendable {
     ///     kernelChoice(override: "openblas", openblasCoreType: "Haswell", cpuHasAVX512: true)
     ///     // (nil, "OPENBLAS_CORETYPE=Haswell")
     public static func kernelChoice(override: String?, openblasCoreType: String?, cpuHasAVX512: Bool)
-        -> (coreType: String?, reason: String) {
+        -> KernelChoice {
         let inherited = openblasCoreType.flatMap { $0.isEmpty ? nil : "OPENBLAS_CORETYPE=\($0)" } ?? "OpenBLAS's CPU detection"
         if let override, !override.isEmpty {
-            if override.lowercased() == "openblas" { return (nil, inherited) }
-            return (override, "\(coreTypeVariable)=\(override)")
+            if override.lowercased() == "openblas" { return KernelChoice(coreType: nil, reason: inherited, explicit: true) }
+            return KernelChoice(coreType: override, reason: "\(coreTypeVariable)=\(override)", explicit: true)
         }
         if cpuHasAVX512 {
             var reason = "AVX-512 CPU"
             if let openblasCoreType, !openblasCoreType.isEmpty, openblasCoreType.lowercased() != "skylakex" {
                 reason += "; OPENBLAS_CORETYPE=\(openblasCoreType) overridden, set \(coreTypeVariable)=openblas to keep it"
             }
-            return ("SkylakeX", reason)
+            return KernelChoice(coreType: "SkylakeX", reason: reason, explicit: false)
         }
-        return (nil, inherited)
+        return KernelChoice(coreType: nil, reason: inherited, explicit: false)
+    }
+
+    /// The kernel set to ask for (nil: OpenBLAS decides), why, and whether the user named it.
+    public struct KernelChoice: Equatable, Sendable {
+        public var coreType: String?
+        public var reason: String
+        /// Named by `CLLM4REC_BLAS_CORETYPE`: a set OpenBLAS does not run is then an error; chosen
+        /// by this program, it falls back to what OpenBLAS runs (a build without those kernels).
+        public var explicit: Bool
     }
 
     static let libraryNames = ["libopenblas.so.0", "libopenblas.so", "libopenblas.dylib"]
 
-    static func open(choice: (coreType: String?, reason: String)) throws(BLASError) -> OpenBLAS {
+    static func open(choice: KernelChoice) throws(BLASError) -> OpenBLAS {
         let saved = getenv("OPENBLAS_CORETYPE").map { String(cString: $0) }
         if let core = choice.coreType { setenv("OPENBLAS_CORETYPE", core, 1) }
         var handle: UnsafeMutableRawPointer?
@@ -158,19 +167,23 @@ public struct OpenBLAS: @unchecked Sendable {
         }
         let corename = try symbol("openblas_get_corename", as: GetString.self)
         let config = try symbol("openblas_get_config", as: GetString.self)
-        let blas = OpenBLAS(
+        let running = corename().map { String(cString: $0) } ?? "unknown"
+        var reason = choice.reason
+        if let core = choice.coreType, core.lowercased() != running.lowercased() {
+            // An unknown name makes OpenBLAS fall back to its own detection: a name the user gave
+            // is refused rather than run on other kernels than asked for.
+            guard !choice.explicit else {
+                throw BLASError("\(choice.reason): OpenBLAS has no kernel set named \(core) (it chose \(running)); "
+                                + "names include SkylakeX, Cooperlake, Haswell, Zen, Sandybridge, or `openblas` for its own choice")
+            }
+            reason += "; this OpenBLAS build has no \(core) kernels"
+        }
+        return OpenBLAS(
             sgemm: try symbol("cblas_sgemm", as: SGEMM.self), sgemv: try symbol("cblas_sgemv", as: SGEMV.self),
             setThreads: try symbol("openblas_set_num_threads", as: SetThreads.self),
             getThreads: try symbol("openblas_get_num_threads", as: GetThreads.self),
-            coreName: corename().map { String(cString: $0) } ?? "unknown",
-            config: config().map { String(cString: $0).trimmingTrailingSpaces } ?? "OpenBLAS", reason: choice.reason)
-        // An unknown name makes OpenBLAS fall back to its own detection: say so rather than run
-        // other kernels than the ones asked for.
-        if let core = choice.coreType, core.lowercased() != blas.coreName.lowercased() {
-            throw BLASError("\(choice.reason): OpenBLAS has no kernel set named \(core) (it chose \(blas.coreName)); "
-                            + "names include SkylakeX, Cooperlake, Haswell, Zen, Sandybridge, or `openblas` for its own choice")
-        }
-        return blas
+            coreName: running,
+            config: config().map { String(cString: $0).trimmingTrailingSpaces } ?? "OpenBLAS", reason: reason)
     }
 }
 

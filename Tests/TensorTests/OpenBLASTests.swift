@@ -9,6 +9,7 @@ final class OpenBLASTests: XCTestCase {
         var c = OpenBLAS.kernelChoice(override: nil, openblasCoreType: "Haswell", cpuHasAVX512: true)
         XCTAssertEqual(c.coreType, "SkylakeX")
         XCTAssertTrue(c.reason.contains("OPENBLAS_CORETYPE=Haswell overridden"), c.reason)
+        XCTAssertFalse(c.explicit)
         c = OpenBLAS.kernelChoice(override: nil, openblasCoreType: nil, cpuHasAVX512: true)
         XCTAssertEqual(c.coreType, "SkylakeX")
         XCTAssertEqual(c.reason, "AVX-512 CPU")
@@ -23,6 +24,7 @@ final class OpenBLASTests: XCTestCase {
         c = OpenBLAS.kernelChoice(override: "Zen", openblasCoreType: "Haswell", cpuHasAVX512: true)
         XCTAssertEqual(c.coreType, "Zen")
         XCTAssertEqual(c.reason, "CLLM4REC_BLAS_CORETYPE=Zen")
+        XCTAssertTrue(c.explicit)
         c = OpenBLAS.kernelChoice(override: "OpenBLAS", openblasCoreType: "Haswell", cpuHasAVX512: true)
         XCTAssertNil(c.coreType)
         XCTAssertEqual(c.reason, "OPENBLAS_CORETYPE=Haswell")
@@ -50,9 +52,14 @@ final class OpenBLASTests: XCTestCase {
         XCTAssertTrue(blas.config.hasPrefix("OpenBLAS"), blas.config)
         XCTAssertEqual(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"], getenv("OPENBLAS_CORETYPE").map { String(cString: $0) },
                        "the environment is put back after dlopen")
-        XCTAssertThrowsError(try OpenBLAS.open(choice: ("NoSuchCore", "test"))) { error in
+        XCTAssertThrowsError(try OpenBLAS.open(choice: .init(coreType: "NoSuchCore", reason: "test", explicit: true))) { error in
             XCTAssertTrue("\(error)".contains("no kernel set named NoSuchCore"), "\(error)")
         }
+        // Chosen by the program rather than the user, a set this OpenBLAS does not run falls back
+        // to the one it runs, and says so.
+        let fallback = try OpenBLAS.open(choice: .init(coreType: "NoSuchCore", reason: "AVX-512 CPU", explicit: false))
+        XCTAssertEqual(fallback.coreName, blas.coreName)
+        XCTAssertEqual(fallback.reason, "AVX-512 CPU; this OpenBLAS build has no NoSuchCore kernels")
         // A product through the opened library: [1 2; 3 4] x [5; 6] = [17; 39].
         let a: [Float] = [1, 2, 3, 4], b: [Float] = [5, 6]
         var c: [Float] = [0, 0]

@@ -2,7 +2,7 @@
 """Engine speed: this project's GPT-2 next to PyTorch + Hugging Face transformers, same model, same
 shapes, same thread count, in one run.
 
-    python3 Tools/bench_engine.py [--threads 2] [--model Models/random-small]
+    python3 Tools/bench_engine.py [--threads 2] [--model Models/random-small] [--env-kernels-too]
 
 Configurations: (1) forward with loss, no grad, 4x128 and 1x1024; (2) frozen backbone forward +
 backward to the input embeddings (dropout on), 20x64 and 4x128; (3) the same with LoRA r=8 on c_attn
@@ -85,6 +85,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--model", default="Models/random-small")
+    ap.add_argument("--env-kernels-too", action="store_true",
+                    help="also run the Swift side on the kernels OpenBLAS picks by itself (CLLM4REC_BLAS_CORETYPE=openblas)")
     a = ap.parse_args()
     subprocess.run(["swift", "build", "-c", "release"], check=True, stdout=subprocess.DEVNULL)
     bin_dir = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], check=True, capture_output=True, text=True).stdout.strip()
@@ -99,15 +101,36 @@ def main():
             torch_rows = {r["name"]: r for r in json.loads(line[5:])}
         else:
             print(line)
-    swift_run = subprocess.run([os.path.join(bin_dir, "benchmarks"), "engine", "--model", a.model, "--threads", str(a.threads),
-                                "--repeats", str(a.repeats)], check=True, capture_output=True, text=True)
-    print(swift_run.stdout, end="")
-    print(f"\nratio swift / torch ({a.threads} threads):")
-    for line in swift_run.stdout.splitlines():
-        for name, row in torch_rows.items():
-            if line.startswith("swift " + name + " "):
-                swift_tps = float(line[len("swift " + name):].split()[0])
-                print(f"  {name:34s} {swift_tps / row['tokens_per_s']:5.2f}x")
+    def run_swift(env_kernels):
+        env = dict(os.environ)
+        env.pop("CLLM4REC_BLAS_CORETYPE", None)
+        if env_kernels:
+            env["CLLM4REC_BLAS_CORETYPE"] = "openblas"
+        run = subprocess.run([os.path.join(bin_dir, "benchmarks"), "engine", "--model", a.model, "--threads", str(a.threads),
+                              "--repeats", str(a.repeats)], check=True, capture_output=True, text=True, env=env)
+        print(run.stdout, end="")
+        return run.stdout
+
+    def kernels(out):
+        return out.splitlines()[0].split(", kernels ")[1].split(" ")[0]
+
+    def ratios(out, title):
+        print(f"\nratio swift / torch ({a.threads} threads, {title}):")
+        for line in out.splitlines():
+            for name, row in torch_rows.items():
+                if line.startswith("swift " + name + " "):
+                    swift_tps = float(line[len("swift " + name):].split()[0])
+                    print(f"  {name:34s} {swift_tps / row['tokens_per_s']:5.2f}x")
+
+    chosen = run_swift(False)
+    if a.env_kernels_too:
+        # The same engine on the kernels OpenBLAS would pick by itself (OPENBLAS_CORETYPE included),
+        # to separate the engine's share of the ratio from the kernel choice's.
+        print()
+        inherited = run_swift(True)
+        if kernels(inherited) != kernels(chosen):
+            ratios(inherited, f"OpenBLAS {kernels(inherited)} kernels, CLLM4REC_BLAS_CORETYPE=openblas")
+    ratios(chosen, f"OpenBLAS {kernels(chosen)} kernels, the default")
 
 
 if __name__ == "__main__":

@@ -36,7 +36,10 @@ public final class GPT2Tokenizer: @unchecked Sendable {
     let byteIds: [Int32]
     /// (left id << 32 | right id) -> (rank << 32 | merged id).
     let merges: [UInt64: UInt64]
-    private var cache: [String: [Int32]] = [:]
+    /// Ids of pieces seen before, keyed by their exact bytes: a `String` key would compare by
+    /// canonical equivalence and hand ";" the ids of U+037E GREEK QUESTION MARK (or U+0300 those of
+    /// U+0340, a CJK compatibility ideograph those of its unified twin), changing the text.
+    private var cache: [PieceKey: [Int32]] = [:]
     private let cacheLock = NSLock()
 
     public convenience init(vocabPath: String, mergesPath: String) throws {
@@ -142,7 +145,7 @@ public final class GPT2Tokenizer: @unchecked Sendable {
         PreTokenizer.split(s) { r in
             let piece = UnsafeBufferPointer(rebasing: s[r])
             if piece.count == 1 { out.append(Int(byteIds[Int(piece[0])])); return }
-            let key = String(decoding: piece, as: UTF8.self)
+            let key = PieceKey(piece)
             cacheLock.lock()
             let hit = cache[key]
             cacheLock.unlock()
@@ -208,6 +211,35 @@ public final class GPT2Tokenizer: @unchecked Sendable {
     /// Hugging Face's `decode` (Rust `from_utf8_lossy`) does.
     public func decode(_ ids: [Int]) throws -> String {
         String(decoding: try decodeBytes(ids), as: UTF8.self)
+    }
+}
+
+/// A piece of text as its UTF-8 bytes, compared and hashed byte for byte (not by canonical
+/// equivalence). Pieces of up to 24 bytes, nearly all of them, live in three words, so a cache
+/// lookup allocates nothing; longer ones keep an array.
+struct PieceKey: Hashable {
+    var w0: UInt64 = 0, w1: UInt64 = 0, w2: UInt64 = 0
+    var count: Int
+    var long: [UInt8]?
+
+    init(_ bytes: UnsafeBufferPointer<UInt8>) {
+        count = bytes.count
+        if count > 24 { long = Array(bytes); return }
+        var words: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &words) { $0.copyMemory(from: UnsafeRawBufferPointer(bytes)) }
+        (w0, w1, w2) = words
+    }
+
+    static func == (a: PieceKey, b: PieceKey) -> Bool {
+        a.count == b.count && a.w0 == b.w0 && a.w1 == b.w1 && a.w2 == b.w2 && a.long == b.long
+    }
+
+    func hash(into h: inout Hasher) {
+        if let long { h.combine(long); return }
+        // Unused words are zero: hash only the ones the piece reaches.
+        h.combine(w0 ^ UInt64(count) << 56)
+        if count > 8 { h.combine(w1) }
+        if count > 16 { h.combine(w2) }
     }
 }
 

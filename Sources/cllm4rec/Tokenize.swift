@@ -9,7 +9,9 @@ struct Tokenize: ParsableCommand {
         discussion: """
             Reads all of standard input as one text (invalid UTF-8 bytes become U+FFFD) and prints the \
             ids on one line, separated by spaces. With --decode, reads whitespace-separated ids and \
-            writes the text exactly (byte sequences that are not valid UTF-8 become U+FFFD).
+            writes the text exactly (byte sequences that are not valid UTF-8 become U+FFFD). With \
+            --lines, each line (split at LF bytes only; a CR stays part of its line) is encoded on its \
+            own and gets one output line, as Hugging Face `encode_batch` over the lines.
             """)
 
     @Option(help: "Model folder with vocab.json and merges.txt.")
@@ -17,6 +19,13 @@ struct Tokenize: ParsableCommand {
 
     @Flag(help: "Decode ids from standard input instead of encoding text.")
     var decode = false
+
+    @Flag(help: "Encode each input line separately, one output line of ids per input line.")
+    var lines = false
+
+    func validate() throws {
+        if decode && lines { throw ValidationError("--lines encodes; it cannot be combined with --decode") }
+    }
 
     func run() throws {
         let tok = try GPT2Tokenizer(vocabPath: model + "/vocab.json", mergesPath: model + "/merges.txt")
@@ -30,6 +39,16 @@ struct Tokenize: ParsableCommand {
                 ids.append(id)
             }
             FileHandle.standardOutput.write(Data(try tok.decode(ids).utf8))
+        } else if lines {
+            var out = ""
+            // Split on LF bytes, not Characters: Swift makes "\r\n" one Character.
+            var pieces = input.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+            if input.last == UInt8(ascii: "\n") { pieces.removeLast() }  // a final newline ends the last line
+            for piece in pieces {
+                out += tok.encode(String(decoding: piece, as: UTF8.self)).map(String.init).joined(separator: " ")
+                out += "\n"
+            }
+            FileHandle.standardOutput.write(Data(out.utf8))
         } else {
             let ids = tok.encode(String(decoding: input, as: UTF8.self))
             print(ids.map(String.init).joined(separator: " "))

@@ -36,6 +36,24 @@ final class GoldenTests: XCTestCase {
         XCTAssertEqual(decodes, 7)
     }
 
+    /// Canonically equivalent pieces are different text: each keeps its own bytes and ids even
+    /// when its twin was encoded (and cached) first. Ids from Hugging Face `tokenizers`.
+    func testCanonicallyEquivalentPiecesKeepTheirOwnIds() throws {
+        let tok = try GPT2Tokenizer(vocabPath: repoRoot + "/Models/gpt2/vocab.json", mergesPath: repoRoot + "/Models/gpt2/merges.txt")
+        let cases: [(String, [Int])] = [
+            ("a ;; b", [64, 36792, 275]), ("a \u{37E}\u{37E} b", [64, 220, 137, 122, 137, 122, 275]),  // U+037E ≡ ";"
+            ("x\u{300}y", [87, 136, 222, 88]), ("x\u{340}y", [87, 137, 222, 88]),                     // U+0340 ≡ U+0300
+            ("\u{9F9C}\u{9F9C}", [11737, 250, 11737, 250]), ("\u{F908}\u{F908}", [171, 97, 230, 171, 97, 230]),
+            ("Ab\u{2001}\u{2001}c", [4826, 447, 223, 447, 223, 66]), ("Ab\u{2003}\u{2003}c", [4826, 447, 225, 447, 225, 66]),
+        ]
+        for order in [cases, cases.reversed()] {
+            for (text, ids) in order {
+                XCTAssertEqual(tok.encode(text), ids, text.unicodeScalars.map { String($0.value, radix: 16) }.joined(separator: " "))
+                XCTAssertTrue(try tok.decode(tok.encode(text)).utf8.elementsEqual(text.utf8))
+            }
+        }
+    }
+
     func testKnownIds() throws {
         XCTAssertEqual(sharedTokenizer.encode("Hello world"), [15496, 995])
         XCTAssertEqual(sharedTokenizer.endOfTextId, 50256)

@@ -51,7 +51,7 @@ extension RawDataset {
                 guard case let .string(asin)? = obj["asin"] else {
                     throw RecDataError.row(file: metadata, line: number, field: "asin", problem: "is missing")
                 }
-                d.itemText[asin] = describeProduct(obj)
+                d.itemText[ExactString(asin)] = describeProduct(obj)
             }
         }
         return d

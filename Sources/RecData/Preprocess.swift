@@ -58,11 +58,12 @@ public struct PreparedDataset: Sendable {
         var stats = DatasetStatistics()
         stats.rawInteractions = raw.interactions.count
         // 1. one interaction per (user, item): the first one in the file
-        var seenPairs = Set<String>()
+        // Ids are matched byte for byte (ExactString), as the files and the reference do.
+        var seenPairs = Set<ExactString>()
         var rows: [(order: Int, RawInteraction)] = []
         rows.reserveCapacity(raw.interactions.count)
         for (k, x) in raw.interactions.enumerated() {
-            if seenPairs.insert(x.user + "\u{1F}" + x.item).inserted { rows.append((k, x)) } else { stats.duplicatesDropped += 1 }
+            if seenPairs.insert(ExactString(x.user + "\u{1F}" + x.item)).inserted { rows.append((k, x)) } else { stats.duplicatesDropped += 1 }
         }
         // 2. explicit ratings above the threshold
         if let threshold = options.minRating, raw.hasRatings {
@@ -74,9 +75,9 @@ public struct PreparedDataset: Sendable {
         if options.kcore > 1 {
             let before = rows.count
             while true {
-                var uc: [String: Int] = [:], ic: [String: Int] = [:]
-                for (_, x) in rows { uc[x.user, default: 0] += 1; ic[x.item, default: 0] += 1 }
-                let kept = rows.filter { uc[$0.1.user]! >= options.kcore && ic[$0.1.item]! >= options.kcore }
+                var uc: [ExactString: Int] = [:], ic: [ExactString: Int] = [:]
+                for (_, x) in rows { uc[ExactString(x.user), default: 0] += 1; ic[ExactString(x.item), default: 0] += 1 }
+                let kept = rows.filter { uc[ExactString($0.1.user)]! >= options.kcore && ic[ExactString($0.1.item)]! >= options.kcore }
                 if kept.count == rows.count { break }
                 rows = kept
             }
@@ -86,25 +87,27 @@ public struct PreparedDataset: Sendable {
             throw RecDataError.empty("no interaction is left after filtering (\(stats.droppedByRating) dropped by rating, \(stats.droppedByKCore) by the \(options.kcore)-core)")
         }
         // 4. users in first-appearance order, then shuffled
-        var byUser: [String: [(order: Int, RawInteraction)]] = [:]
+        var byUser: [ExactString: [(order: Int, RawInteraction)]] = [:]
         var userOrder: [String] = []
         for r in rows {
-            if byUser[r.1.user] == nil { userOrder.append(r.1.user) }
-            byUser[r.1.user, default: []].append(r)
+            let u = ExactString(r.1.user)
+            if byUser[u] == nil { userOrder.append(r.1.user) }
+            byUser[u, default: []].append(r)
         }
         var rng = SplitMix64(seed: options.seed)
         userOrder.shuffle(using: &rng)
         users = userOrder
         // 5. items numbered as first met, each user's history oldest first (file order on ties)
-        var itemIndex: [String: Int] = [:]
+        var itemIndex: [ExactString: Int] = [:]
         items = []
         train = []; validation = []; test = []; reviews = []
         for u in userOrder {
-            let history = byUser[u]!.sorted { ($0.1.timestamp ?? 0, $0.order) < ($1.1.timestamp ?? 0, $1.order) }
+            let history = byUser[ExactString(u)]!.sorted { ($0.1.timestamp ?? 0, $0.order) < ($1.1.timestamp ?? 0, $1.order) }
             var indices: [Int] = []
             for (_, x) in history {
-                if itemIndex[x.item] == nil { itemIndex[x.item] = items.count; items.append(x.item) }
-                indices.append(itemIndex[x.item]!)
+                let key = ExactString(x.item)
+                if itemIndex[key] == nil { itemIndex[key] = items.count; items.append(x.item) }
+                indices.append(itemIndex[key]!)
             }
             // 6. random hold-out, seeded
             let n = history.count
@@ -123,8 +126,8 @@ public struct PreparedDataset: Sendable {
             }
             train.append(tr); validation.append(va); test.append(te)
         }
-        itemText = items.map { raw.itemText[$0] }
-        userText = users.map { raw.userText[$0] }
+        itemText = items.map { raw.itemText[ExactString($0)] }
+        userText = users.map { raw.userText[ExactString($0)] }
         stats.users = users.count
         stats.items = items.count
         stats.train = train.reduce(0) { $0 + $1.count }

@@ -18,8 +18,9 @@ public struct RawDataset: Sendable {
     public var name: String
     public var format: String
     public var interactions: [RawInteraction] = []
-    public var itemText: [String: String] = [:]
-    public var userText: [String: String] = [:]
+    /// Descriptions by item and user id (ids matched byte for byte).
+    public var itemText: [ExactString: String] = [:]
+    public var userText: [ExactString: String] = [:]
     /// Files read, for the fingerprint.
     public var sources: [String] = []
     /// Whether the ratings are explicit (a rating filter applies) or all interactions are positive.

@@ -85,13 +85,13 @@ extension RawDataset {
             let items = try AtomicTable(path: base + ".item")
             d.sources.append(base + ".item")
             guard let id = items.index(of: "item_id") else { throw RecDataError.header(file: base + ".item", problem: "needs an item_id field") }
-            for row in items.rows { d.itemText[row[id]] = describeItem(fields: items.fields.map(\.name), values: row, idField: id) }
+            for row in items.rows { d.itemText[ExactString(row[id])] = describeItem(fields: items.fields.map(\.name), values: row, idField: id) }
         }
         if FileManager.default.fileExists(atPath: base + ".user") {
             let users = try AtomicTable(path: base + ".user")
             d.sources.append(base + ".user")
             guard let id = users.index(of: "user_id") else { throw RecDataError.header(file: base + ".user", problem: "needs a user_id field") }
-            for row in users.rows { d.userText[row[id]] = describeUser(fields: users.fields.map(\.name), values: row, idField: id) }
+            for row in users.rows { d.userText[ExactString(row[id])] = describeUser(fields: users.fields.map(\.name), values: row, idField: id) }
         }
         return d
     }

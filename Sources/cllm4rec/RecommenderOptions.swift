@@ -40,12 +40,12 @@ struct LoadedRecommender {
 
     /// Index of an external user id.
     func user(_ id: String) throws -> Int {
-        guard let u = dataset.users.firstIndex(of: id) else { throw CLIError("unknown user \"\(id)\" (ids as in the dataset, e.g. \"\(dataset.users[0])\")") }
+        guard let u = dataset.users.firstIndex(exactly: id) else { throw CLIError("unknown user \"\(id)\" (ids as in the dataset, e.g. \"\(dataset.users[0])\")") }
         return u
     }
 
     func item(_ id: String) throws -> Int {
-        guard let j = dataset.items.firstIndex(of: id) else { throw CLIError("unknown item \"\(id)\" (ids as in the dataset, e.g. \"\(dataset.items[0])\")") }
+        guard let j = dataset.items.firstIndex(exactly: id) else { throw CLIError("unknown item \"\(id)\" (ids as in the dataset, e.g. \"\(dataset.items[0])\")") }
         return j
     }
 

@@ -51,6 +51,25 @@ final class RecBoleFormatTests: XCTestCase {
         XCTAssertEqual(d.itemText[d.items.firstIndex(of: "i3")!], "Up (2009). Genres: Animation.")
     }
 
+    /// Ids that differ in bytes but are canonically equivalent ("Jos\u{E9}", "Jose\u{301}") are
+    /// different users and items, as in the files and in pandas; Swift's String == would merge them.
+    func testCanonicallyEquivalentIdsStayDistinct() throws {
+        var raw = RawDataset(name: "t", format: "test")
+        let nfc = "Jos\u{E9}", nfd = "Jose\u{301}", ohm = "\u{2126}", omega = "\u{3A9}"  // Ω sign and Ω letter
+        for (u, i) in [(nfc, ohm), (nfd, ohm), (nfc, omega), (nfd, "x"), (nfc, ohm)] { raw.interactions.append(RawInteraction(user: u, item: i)) }
+        raw.itemText[ExactString(ohm)] = "ohm sign"
+        raw.itemText[ExactString(omega)] = "omega"
+        let d = try PreparedDataset(raw, options: PrepareOptions(minRating: nil, kcore: 0, seed: 1))
+        XCTAssertEqual(d.statistics.duplicatesDropped, 1)  // only the exact repeat (nfc, ohm)
+        XCTAssertEqual(d.users.count, 2)
+        XCTAssertEqual(d.items.count, 3)
+        XCTAssertEqual(Set(d.users.map { Array($0.utf8) }), [Array(nfc.utf8), Array(nfd.utf8)])
+        let j = try XCTUnwrap(d.items.firstIndex(exactly: omega))
+        XCTAssertEqual(d.itemText[j], "omega")
+        XCTAssertEqual(d.itemText[try XCTUnwrap(d.items.firstIndex(exactly: ohm))], "ohm sign")
+        XCTAssertNotEqual(d.items.firstIndex(exactly: ohm), j)
+    }
+
     func testKCoreRemovesEverythingReportsIt() {
         XCTAssertTrue(errorMessage { try PreparedDataset(try RawDataset.recBole(path: fixture("tiny.inter")), options: PrepareOptions()) }
             .hasPrefix("no interaction is left after filtering"))

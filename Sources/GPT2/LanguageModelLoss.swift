@@ -22,11 +22,6 @@ extension GPT2Model {
         let c = width
         let ids = sequences.flatMap { $0 }
         let n = ids.count
-        var inputs = [Float](repeating: 0, count: n * c)
-        inputs.withUnsafeMutableBufferPointer { embed(ids, into: $0.baseAddress!) }
-        let hidden = inputs.withUnsafeBufferPointer {
-            forward(inputs: $0.baseAddress!, lengths: sequences.map(\.count), dropout: dropout, seed: seed, forBackward: gradient)
-        }
         // Rows that predict something: every row but the last of each sequence.
         var rows: [Int] = [], targets: [Int32] = []
         var start = 0
@@ -35,34 +30,35 @@ extension GPT2Model {
             start += s.count
         }
         let m = rows.count
-        guard m > 0 else { return (0, 0, gradient ? inputs.map { _ in 0 } : nil) }
-        var gathered = [Float](repeating: 0, count: m * c)
-        gathered.withUnsafeMutableBufferPointer { g in
-            for (k, r) in rows.enumerated() { (g.baseAddress! + k * c).update(from: hidden + r * c, count: c) }
-        }
-        let scratch = headScratch(rows: m)
-        var dGathered = gradient ? [Float](repeating: 0, count: m * c) : []
-        let total = gathered.withUnsafeBufferPointer { g in
-            targets.withUnsafeBufferPointer { t in
-                dGathered.withUnsafeMutableBufferPointer { d in
-                    ChunkedCrossEntropy.lossAndGradient(hidden: g.baseAddress!, rows: m, width: c, head: params.tensor(.wte).baseAddress!,
-                                                        vocab: config.vocabSize, targets: t.baseAddress!, gradScale: 1 / Float(m),
-                                                        dHidden: gradient ? d.baseAddress! : nil,
-                                                        dHead: gradient ? weightGradients?.gradient(.wte) : nil, scratch: scratch)
-                }
-            }
+        // Buffers reused across calls (grown, never shrunk): no page faults per step.
+        let inputs = lossBuffer(0, n * c), gathered = lossBuffer(1, m * c)
+        let dGathered = lossBuffer(2, gradient ? m * c : 0), dHidden = lossBuffer(3, gradient ? n * c : 0)
+        embed(ids, into: inputs)
+        let hidden = forward(inputs: inputs, lengths: sequences.map(\.count), dropout: dropout, seed: seed, forBackward: gradient)
+        guard m > 0 else { return (0, 0, gradient ? [Float](repeating: 0, count: n * c) : nil) }
+        for (k, r) in rows.enumerated() { (gathered + k * c).update(from: hidden + r * c, count: c) }
+        let total = targets.withUnsafeBufferPointer { t in
+            ChunkedCrossEntropy.lossAndGradient(hidden: gathered, rows: m, width: c, head: params.tensor(.wte).baseAddress!,
+                                                vocab: config.vocabSize, targets: t.baseAddress!, gradScale: 1 / Float(m),
+                                                dHidden: gradient ? dGathered : nil,
+                                                dHead: gradient ? weightGradients?.gradient(.wte) : nil, scratch: headScratch(rows: m))
         }
         guard gradient else { return (total / Double(m), m, nil) }
-        var dHidden = [Float](repeating: 0, count: n * c)
-        dHidden.withUnsafeMutableBufferPointer { d in
-            for (k, r) in rows.enumerated() { (d.baseAddress! + r * c).update(from: dGathered.withUnsafeBufferPointer { $0.baseAddress! + k * c }, count: c) }
-        }
-        let dIn = dHidden.withUnsafeBufferPointer { backward(dHidden: $0.baseAddress!) }
+        dHidden.update(repeating: 0, count: n * c)  // rows that predict nothing get no gradient
+        for (k, r) in rows.enumerated() { (dHidden + r * c).update(from: dGathered + k * c, count: c) }
+        let dIn = backward(dHidden: dHidden)
         if let dwte = weightGradients?.gradient(.wte) {
             // The lookup half of the tied wte's gradient (the head half came with the loss).
             for (r, id) in ids.enumerated() { axpy(1, dIn + r * c, dwte + id * c, c) }
         }
         return (total / Double(m), m, Array(UnsafeBufferPointer(start: dIn, count: n * c)))
+    }
+
+    /// Loss scratch `k` (inputs, gathered rows, their gradient, hidden-state gradient), at least
+    /// `count` floats.
+    func lossBuffer(_ k: Int, _ count: Int) -> UnsafeMutablePointer<Float> {
+        if lossBuffers[k].count < max(count, 1) { lossBuffers[k] = FloatBuffer(count: max(count, 1) + count / 4) }
+        return lossBuffers[k].pointer.baseAddress!
     }
 
     /// Scratch for chunked logits: one chunk of rows (`ChunkedCrossEntropy.defaultChunkRows`) over the vocabulary.

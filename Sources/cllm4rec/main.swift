@@ -10,6 +10,7 @@ struct CLLM4RecCommand: ParsableCommand {
             merges.txt). Start with `cllm4rec import-gpt2 PATH` for real GPT-2 weights, or \
             `cllm4rec init-gpt2` for a randomly initialised one.
             """,
+        version: "cllm4rec 0.1.0",
         subcommands: [ImportGPT2.self, InitGPT2.self, Tokenize.self, Generate.self, Perplexity.self, MergeLoRA.self, ExtendVocab.self, Pretrain.self, Finetune.self, Evaluate.self])
 }
 

@@ -55,7 +55,7 @@ public enum GPT2Checkpoint {
     private static func canonicalNames(_ source: TensorSource) throws -> [String: TensorHeader] {
         var byName: [String: TensorHeader] = [:]
         for h in source.tensorHeaders {
-            let n = h.name.hasPrefix("transformer.") ? String(h.name.dropFirst("transformer.".count)) : h.name
+            let n = GPT2Tensor.unprefixed(h.name)
             if byName[n] != nil { throw GPT2Error.duplicateTensor(file: source.path, tensor: n) }
             byName[n] = h
         }
@@ -87,11 +87,11 @@ public enum GPT2Checkpoint {
     /// Copies every tensor of `source` into `params`, failing on any missing, unused or mis-shaped one.
     static func fill(_ params: GPT2Parameters, from source: TensorSource) throws -> GPT2ImportReport {
         let byName = try canonicalNames(source)
-        let prefixed = source.tensorHeaders.contains { $0.name.hasPrefix("transformer.") }
+        let prefixed = source.tensorHeaders.contains { $0.name.hasPrefix(GPT2Tensor.modelPrefix) }
         var used = Set<String>()
         for (name, shape, dst) in params.namedTensors {
             guard let h = byName[name] else {
-                throw GPT2Error.missingTensor(file: source.path, tensor: (prefixed ? "transformer." : "") + name, expectedShape: shape)
+                throw GPT2Error.missingTensor(file: source.path, tensor: (prefixed ? GPT2Tensor.modelPrefix : "") + name, expectedShape: shape)
             }
             guard h.shape == shape else {
                 throw GPT2Error.shapeMismatch(file: source.path, tensor: h.name, expected: shape, found: h.shape)
@@ -102,7 +102,7 @@ public enum GPT2Checkpoint {
         var dropped: [String] = []
         var hadHead = false
         for h in source.tensorHeaders {
-            let n = h.name.hasPrefix("transformer.") ? String(h.name.dropFirst("transformer.".count)) : h.name
+            let n = GPT2Tensor.unprefixed(h.name)
             if used.contains(n) { continue }
             if isAttentionBuffer(n) {
                 dropped.append(h.name)
@@ -136,7 +136,7 @@ public enum GPT2Checkpoint {
     public static func save(_ params: GPT2Parameters, to dir: String, vocabPath: String, mergesPath: String) throws {
         let folder = try StagedFolder(dir)
         let entries = params.namedTensors.map {
-            SafeTensorsWriter.Entry(name: "transformer." + $0.name, shape: $0.shape, values: UnsafeBufferPointer($0.values))
+            SafeTensorsWriter.Entry(name: GPT2Tensor.modelPrefix + $0.name, shape: $0.shape, values: UnsafeBufferPointer($0.values))
         }
         try SafeTensorsWriter.write(entries, metadata: ["format": "pt"], to: folder.path("model.safetensors"))
         try folder.write("config.json", bytes: Array(params.config.jsonData()) + [0x0A])

@@ -39,6 +39,15 @@ public enum GPT2Tensor: Int, CaseIterable, Sendable {
         }
     }
 
+    /// The prefix `GPT2LMHeadModel` puts before every transformer tensor (`transformer.wte.weight`);
+    /// the Hub's older files and this project's names go without it.
+    public static let modelPrefix = "transformer."
+
+    /// `name` without `modelPrefix`, if it has it: "transformer.h.0.ln_1.weight" -> "h.0.ln_1.weight".
+    public static func unprefixed(_ name: String) -> String {
+        name.hasPrefix(modelPrefix) ? String(name.dropFirst(modelPrefix.count)) : name
+    }
+
     /// The Hugging Face name, without the `transformer.` prefix. This table is the only place
     /// checkpoint names appear.
     public func hfName(layer: Int) -> String {

@@ -59,8 +59,7 @@ public final class WeightGradients: @unchecked Sendable {
     ///     matches("transformer.ln_f.bias", "ln_f.bias")             // true
     ///     matches("h.1.*", "h.11.mlp.c_fc.weight")                  // false: "h.1." is not "h.11"
     static func matches(_ pattern: String, _ name: String) -> Bool {
-        let p = pattern.hasPrefix("transformer.") ? String(pattern.dropFirst("transformer.".count)) : pattern
-        return fnmatch(p, name, 0) == 0
+        fnmatch(GPT2Tensor.unprefixed(pattern), name, 0) == 0
     }
 
     private static func key(_ t: GPT2Tensor, _ layer: Int) -> Int { t.rawValue &* 1_000_000 &+ layer }
@@ -74,7 +73,7 @@ public final class WeightGradients: @unchecked Sendable {
 
     /// The gradient by Hugging Face name (with or without `transformer.`), or nil when frozen.
     public func gradient(named name: String) -> UnsafeMutableBufferPointer<Float>? {
-        let n = name.hasPrefix("transformer.") ? String(name.dropFirst("transformer.".count)) : name
+        let n = GPT2Tensor.unprefixed(name)
         return entries.first { $0.name == n }?.buffer.pointer
     }
 

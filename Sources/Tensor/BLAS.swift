@@ -19,7 +19,7 @@ public enum BLAS {
                             b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
                             c: UnsafeMutablePointer<Float>, ldc: Int) {
         if m == 0 || n == 0 { return }
-        OpenBLAS.shared.sgemm(OpenBLAS.rowMajor, transA ? OpenBLAS.trans : OpenBLAS.noTrans,
+        OpenBLAS.entryPoints.sgemm(OpenBLAS.rowMajor, transA ? OpenBLAS.trans : OpenBLAS.noTrans,
                               transB ? OpenBLAS.trans : OpenBLAS.noTrans,
                               Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
@@ -28,21 +28,21 @@ public enum BLAS {
     @inline(__always)
     public static func rowTimesMatrix(k: Int, n: Int, x: UnsafePointer<Float>, w: UnsafePointer<Float>, ldw: Int,
                                       beta: Float = 0, y: UnsafeMutablePointer<Float>) {
-        OpenBLAS.shared.sgemv(OpenBLAS.rowMajor, OpenBLAS.trans, Int32(k), Int32(n), 1, w, Int32(ldw), x, 1, beta, y, 1)
+        OpenBLAS.entryPoints.sgemv(OpenBLAS.rowMajor, OpenBLAS.trans, Int32(k), Int32(n), 1, w, Int32(ldw), x, 1, beta, y, 1)
     }
 
     /// y[M] = A[M, K] x[K] + beta * y.
     @inline(__always)
     public static func matrixTimesVector(m: Int, k: Int, a: UnsafePointer<Float>, lda: Int, x: UnsafePointer<Float>,
                                          beta: Float = 0, y: UnsafeMutablePointer<Float>) {
-        OpenBLAS.shared.sgemv(OpenBLAS.rowMajor, OpenBLAS.noTrans, Int32(m), Int32(k), 1, a, Int32(lda), x, 1, beta, y, 1)
+        OpenBLAS.entryPoints.sgemv(OpenBLAS.rowMajor, OpenBLAS.noTrans, Int32(m), Int32(k), 1, a, Int32(lda), x, 1, beta, y, 1)
     }
 
     /// Threads OpenBLAS uses for each product (and `Parallel` for the loops between products).
     public static var threads: Int {
-        get { Int(OpenBLAS.shared.getThreads()) }
+        get { Int(OpenBLAS.entryPoints.getThreads()) }
         set {
-            OpenBLAS.shared.setThreads(Int32(max(1, newValue)))
+            OpenBLAS.entryPoints.setThreads(Int32(max(1, newValue)))
             Parallel.threads = max(1, newValue)
         }
     }
@@ -75,10 +75,16 @@ public struct OpenBLAS: @unchecked Sendable {
     /// `Haswell`, `Zen`, ...), or `openblas` to leave the choice to OpenBLAS and `OPENBLAS_CORETYPE`.
     public static let coreTypeVariable = "CLLM4REC_BLAS_CORETYPE"
 
-    let sgemm: SGEMM
-    let sgemv: SGEMV
-    let setThreads: SetThreads
-    let getThreads: GetThreads
+    /// The C functions the products call; all plain pointers, so the hot path copies no Strings.
+    struct EntryPoints {
+        let sgemm: SGEMM
+        let sgemv: SGEMV
+        let setThreads: SetThreads
+        let getThreads: GetThreads
+    }
+    let entries: EntryPoints
+    /// `shared`'s entry points, resolved once.
+    static let entryPoints = shared.entries
     /// The kernel set OpenBLAS runs (`openblas_get_corename`), e.g. "SkylakeX".
     public let coreName: String
     /// OpenBLAS's build description (`openblas_get_config`), e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH ...".
@@ -104,8 +110,7 @@ public struct OpenBLAS: @unchecked Sendable {
 
     private static let loaded: Result<OpenBLAS, BLASError> = Result {
         () throws(BLASError) -> OpenBLAS in
-        let env = ProcessEnvironment()
-        let choice = kernelChoice(override: env[coreTypeVariable], openblasCoreType: env["OPENBLAS_CORETYPE"],
+        let choice = kernelChoice(override: environment(coreTypeVariable), openblasCoreType: environment("OPENBLAS_CORETYPE"),
                                   cpuHasAVX512: cllm4rec_cpu_has_avx512() != 0)
         return try open(choice: choice)
     }
@@ -146,7 +151,7 @@ public struct OpenBLAS: @unchecked Sendable {
     static let libraryNames = ["libopenblas.so.0", "libopenblas.so", "libopenblas.dylib"]
 
     static func open(choice: KernelChoice) throws(BLASError) -> OpenBLAS {
-        let saved = getenv("OPENBLAS_CORETYPE").map { String(cString: $0) }
+        let saved = environment("OPENBLAS_CORETYPE")
         if let core = choice.coreType { setenv("OPENBLAS_CORETYPE", core, 1) }
         var handle: UnsafeMutableRawPointer?
         var failures: [String] = []
@@ -179,18 +184,17 @@ public struct OpenBLAS: @unchecked Sendable {
             reason += "; this OpenBLAS build has no \(core) kernels"
         }
         return OpenBLAS(
-            sgemm: try symbol("cblas_sgemm", as: SGEMM.self), sgemv: try symbol("cblas_sgemv", as: SGEMV.self),
-            setThreads: try symbol("openblas_set_num_threads", as: SetThreads.self),
-            getThreads: try symbol("openblas_get_num_threads", as: GetThreads.self),
+            entries: EntryPoints(
+                sgemm: try symbol("cblas_sgemm", as: SGEMM.self), sgemv: try symbol("cblas_sgemv", as: SGEMV.self),
+                setThreads: try symbol("openblas_set_num_threads", as: SetThreads.self),
+                getThreads: try symbol("openblas_get_num_threads", as: GetThreads.self)),
             coreName: running,
             config: config().map { String(cString: $0).trimmingTrailingSpaces } ?? "OpenBLAS", reason: reason)
     }
 }
 
-/// The process environment as a dictionary lookup, without Foundation.
-private struct ProcessEnvironment {
-    subscript(name: String) -> String? { getenv(name).map { String(cString: $0) } }
-}
+/// The value of environment variable `name`, without Foundation.
+private func environment(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
 
 private extension String {
     var trimmingTrailingSpaces: String {

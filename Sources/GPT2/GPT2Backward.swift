@@ -89,7 +89,7 @@ extension GPT2Model {
             BLAS.gemm(transA: true, m: inp, n: out, k: n, a: x, lda: inp, b: dy, ldb: out, beta: 1, c: dw, ldc: out)
         }
         if let db = weightGradients?.gradient(b, layer: l) {
-            for r in 0..<n { axpy(1, dy + r * out, db, out) }
+            addColumnSums(dy, rows: n, cols: out, into: db)
         }
         guard let lora, let t = loraT, let last else { return }
         let r = lora.rank, s = lora.scaling

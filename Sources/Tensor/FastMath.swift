@@ -79,6 +79,12 @@ public func axpy(_ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointe
     while i < n { y[i] += a * x[i]; i += 1 }
 }
 
+/// y[cols] += Σ_r x[r, cols] over `rows` contiguous rows: a bias's gradient.
+@inline(__always)
+public func addColumnSums(_ x: UnsafePointer<Float>, rows: Int, cols: Int, into y: UnsafeMutablePointer<Float>) {
+    for r in 0..<rows { axpy(1, x + r * cols, y, cols) }
+}
+
 /// y = x + z over n floats (y may alias x or z).
 @inline(__always)
 public func add(_ x: UnsafePointer<Float>, _ z: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {

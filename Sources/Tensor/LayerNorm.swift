@@ -34,10 +34,10 @@ public enum LayerNorm {
     public static func parameterBackward(dweight: UnsafeMutablePointer<Float>?, dbias: UnsafeMutablePointer<Float>?,
                                          dout: UnsafePointer<Float>, x: UnsafePointer<Float>,
                                          mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, rows: Int, width c: Int) {
+        if let dbias { addColumnSums(dout, rows: rows, cols: c, into: dbias) }
+        guard let dweight else { return }
         for r in 0..<rows {
             let xr = x + r * c, dr = dout + r * c
-            if let dbias { axpy(1, dr, dbias, c) }
-            guard let dweight else { continue }
             let m = Vec8(repeating: mean[r]), s = Vec8(repeating: rstd[r])
             var i = 0
             while i + 8 <= c {

@@ -135,10 +135,10 @@ public final class GPT2Model: @unchecked Sendable {
         linear(.attn, layer: l, x: a.ln1, rows: n, w: .qkvw, b: .qkvb, y: a.qkv, loraT: a.loraT(.attn, lora), dropout: dropout, seed: seed)
 
         let attnP = dropout ? config.attnPdrop : 0
-        // attOffset: where this sequence's probabilities are stored (all kept for backward, else
-        // one reused slot); streamOffset: where its dropout stream starts, the same either way, so
-        // a forward with or without `forBackward` draws the same masks.
-        var row = 0, attOffset = 0, streamOffset = 0
+        // attOffset: where this sequence's probabilities start among all of the batch's. It seeds
+        // its dropout stream whether or not they are kept, so a forward with or without
+        // `forBackward` draws the same masks; without, every sequence reuses the first slot.
+        var row = 0, attOffset = 0
         let scratch = acts.pointer.baseAddress! + layout.attScratch
         for (s, len) in lengths.enumerated() {
             let q: UnsafeMutablePointer<Float> = a.qkv + row * 3 * c
@@ -155,11 +155,10 @@ public final class GPT2Model: @unchecked Sendable {
                 k = UnsafePointer(kc); v = UnsafePointer(vc); ldkv = c
             }
             CausalAttention.forward(q: q, ldq: 3 * c, k: k, v: v, ldkv: ldkv, y: a.atty + row * c, ldy: c, rows: len, past: past[s],
-                                    heads: config.nHead, headSize: hs, probs: a.att + attOffset, scratch: scratch,
-                                    dropout: attnP, seed: seedFor(seed, layer: l, site: 1) &+ UInt64(streamOffset))
+                                    heads: config.nHead, headSize: hs, probs: a.att + (layout.slots > 1 ? attOffset : 0), scratch: scratch,
+                                    dropout: attnP, seed: seedFor(seed, layer: l, site: 1) &+ UInt64(attOffset))
             row += len
-            streamOffset += config.nHead * len * (past[s] + len)
-            if layout.slots > 1 { attOffset = streamOffset }
+            attOffset += config.nHead * len * (past[s] + len)
         }
 
         let tmp = acts.pointer.baseAddress! + layout.scratchWide

@@ -4,8 +4,8 @@ import Dispatch
 import Glibc
 #endif
 
-/// Splits the element-wise and row-wise loops (LayerNorm, GELU, dropout, residual adds, softmax
-/// rows) across threads, so the second core is not idle between matrix products. Every element
+/// Splits the element-wise and row-wise loops (LayerNorm, GELU, dropout, residual adds) across
+/// threads, so the second core is not idle between matrix products. Every element
 /// runs the same code whatever the split (parts start at multiples of `align`, which keeps SIMD
 /// lanes and scalar tails where they were), so results do not depend on the thread count.
 public enum Parallel {

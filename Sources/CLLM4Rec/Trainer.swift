@@ -107,6 +107,12 @@ public final class Trainer {
         var rng = SplitMix64(seed: seed)
         let o = state.options
         var out: [MicroBatch] = []
+        /// Language-model documents, shuffled, in micro-batches of `o.batch`.
+        func appendBatches(_ docs: [Document], head: Head) {
+            var docs = docs
+            docs.shuffle(using: &rng)
+            for s in stride(from: 0, to: docs.count, by: o.batch) { out.append(.lm(Array(docs[s..<min(docs.count, s + o.batch)]), head)) }
+        }
         switch kind {
         case .collaborative:
             var docs: [Document] = []
@@ -117,8 +123,7 @@ public final class Trainer {
                 let prompt = c.prompt(k).map(Int.init)
                 docs.append(Document(tokens: prompt + items, promptLength: prompt.count))
             }
-            docs.shuffle(using: &rng)
-            for s in stride(from: 0, to: docs.count, by: o.batch) { out.append(.lm(Array(docs[s..<min(docs.count, s + o.batch)]), .items)) }
+            appendBatches(docs, head: .items)
         case .content:
             var docs: [Document] = []
             for c in [corpora.reviews, corpora.itemText, corpora.userText] {
@@ -132,8 +137,7 @@ public final class Trainer {
                     docs.append(Document(tokens: prompt + main, promptLength: prompt.count))
                 }
             }
-            docs.shuffle(using: &rng)
-            for s in stride(from: 0, to: docs.count, by: o.batch) { out.append(.lm(Array(docs[s..<min(docs.count, s + o.batch)]), .vocabulary)) }
+            appendBatches(docs, head: .vocabulary)
         case .recommendation:
             var users = Array(0..<dataset.users.count).filter { !dataset.train[$0].isEmpty }
             users.shuffle(using: &rng)

@@ -67,6 +67,10 @@ public struct OpenBLAS: @unchecked Sendable {
     typealias SetThreads = @convention(c) (Int32) -> Void
     typealias GetThreads = @convention(c) () -> Int32
     typealias GetString = @convention(c) () -> UnsafeMutablePointer<CChar>?
+    /// LAPACK's Fortran interface (`dpotrf_`, `dpotri_`): uplo, n, a, lda, info, and the hidden
+    /// length of the uplo string that gfortran passes last.
+    typealias DPOTRx = @convention(c) (UnsafePointer<CChar>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Double>?,
+                                       UnsafePointer<Int32>?, UnsafeMutablePointer<Int32>?, Int) -> Void
 
     // CBLAS enumerations (cblas.h): CblasRowMajor, CblasNoTrans, CblasTrans.
     static let rowMajor: Int32 = 101, noTrans: Int32 = 111, trans: Int32 = 112
@@ -81,6 +85,9 @@ public struct OpenBLAS: @unchecked Sendable {
         let sgemv: SGEMV
         let setThreads: SetThreads
         let getThreads: GetThreads
+        /// LAPACK, when the library carries it (Debian's OpenBLAS does).
+        let dpotrf: DPOTRx?
+        let dpotri: DPOTRx?
     }
     let entries: EntryPoints
     /// `shared`'s entry points, resolved once.
@@ -187,7 +194,9 @@ public struct OpenBLAS: @unchecked Sendable {
             entries: EntryPoints(
                 sgemm: try symbol("cblas_sgemm", as: SGEMM.self), sgemv: try symbol("cblas_sgemv", as: SGEMV.self),
                 setThreads: try symbol("openblas_set_num_threads", as: SetThreads.self),
-                getThreads: try symbol("openblas_get_num_threads", as: GetThreads.self)),
+                getThreads: try symbol("openblas_get_num_threads", as: GetThreads.self),
+                dpotrf: dlsym(handle, "dpotrf_").map { unsafeBitCast($0, to: DPOTRx.self) },
+                dpotri: dlsym(handle, "dpotri_").map { unsafeBitCast($0, to: DPOTRx.self) }),
             coreName: running,
             config: config().map { String(cString: $0).trimmingTrailingSpaces } ?? "OpenBLAS", reason: reason)
     }

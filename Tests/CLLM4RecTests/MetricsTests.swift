@@ -1,3 +1,4 @@
+import Tensor
 import XCTest
 
 @testable import CLLM4Rec
@@ -40,20 +41,42 @@ final class MetricsTests: XCTestCase {
 }
 
 final class EASETests: XCTestCase {
-    func testInverseAndWeights() {
-        // G = [[4, 2, 0], [2, 3, 1], [0, 1, 2]]: G · inverse(G) = I.
-        let g: [Double] = [4, 2, 0, 2, 3, 1, 0, 1, 2]
-        let p = EASE.inverseSPD(g, n: 3)
-        for r in 0..<3 {
-            for c in 0..<3 {
-                let v = (0..<3).reduce(0.0) { $0 + g[r * 3 + $1] * p[$1 * 3 + c] }
-                XCTAssertEqual(v, r == c ? 1 : 0, accuracy: 1e-12)
+    /// LAPACK's Cholesky inverse: G · G⁻¹ = I on a small and a 60 x 60 random SPD matrix.
+    func testInverseOfSPDMatrices() throws {
+        for n in [3, 60] {
+            var g = [Double](repeating: 0, count: n * n)
+            if n == 3 {
+                g = [4, 2, 0, 2, 3, 1, 0, 1, 2]
+            } else {
+                var rng = SplitMix64(seed: 3)
+                let x = (0..<(n * n)).map { _ in Double(rng.next() % 1000) / 1000 - 0.5 }
+                for r in 0..<n { for c in 0..<n { g[r * n + c] = (0..<n).reduce(0.0) { $0 + x[r * n + $1] * x[c * n + $1] } + (r == c ? 1 : 0) } }
+            }
+            var p = g
+            try LAPACK.invertSPD(&p, n: n)
+            for r in 0..<n {
+                for c in 0..<n {
+                    var v = 0.0
+                    for m in 0..<n { v += g[r * n + m] * p[m * n + c] }
+                    XCTAssertEqual(v, r == c ? 1 : 0, accuracy: 1e-9, "n \(n) (\(r), \(c))")
+                }
             }
         }
-        // Two users: {0, 1} and {1, 2}; XᵀX = [[1,1,0],[1,2,1],[0,1,1]], λ = 1.
-        let b = EASE.weights(train: [[0, 1], [1, 2]], items: 3, lambda: 1)
-        let q = EASE.inverseSPD([2, 1, 0, 1, 3, 1, 0, 1, 2], n: 3)
-        for r in 0..<3 { for c in 0..<3 { XCTAssertEqual(b[r * 3 + c], r == c ? 0 : -q[r * 3 + c] / q[c * 3 + c], accuracy: 1e-12) } }
-        XCTAssertGreaterThan(b[0 * 3 + 1], 0)  // items bought together attract
+    }
+
+    func testNotPositiveDefiniteIsAnError() {
+        var a: [Double] = [1, 2, 2, 1]  // eigenvalues 3 and -1
+        XCTAssertThrowsError(try LAPACK.invertSPD(&a, n: 2)) { XCTAssertTrue("\($0)".contains("not positive definite"), "\($0)") }
+    }
+
+    /// Two users {0, 1} and {1, 2}, λ = 1: XᵀX + I = [[2,1,0],[1,3,1],[0,1,2]], whose inverse is
+    /// [[5,-2,1],[-2,4,-2],[1,-2,5]] / 8 (by cofactors), so B[r][c] = -P[r][c] / P[c][c].
+    func testWeightsByHand() throws {
+        let e = try EASE(train: [[0, 1], [1, 2]], items: 3, lambda: 1)
+        let expected: [Double] = [0, 0.5, -0.2, 0.4, 0, 0.4, -0.2, 0.5, 0]
+        for k in 0..<9 { XCTAssertEqual(e.weights[k], expected[k], accuracy: 1e-12, "B[\(k / 3)][\(k % 3)]") }
+        var s = [Float](repeating: 0, count: 3)
+        s.withUnsafeMutableBufferPointer { e.scores(history: [0], into: $0) }
+        XCTAssertEqual(s, [0, 0.5, -0.2])
     }
 }

@@ -11,7 +11,10 @@ terms and the gradients with respect to the trained embedding tables:
   recommendation: mean over prompts of -sum_j t_j log softmax(h_last . V_rec^T)_j
                  + lambda * sum ||z_rec - sg(z_con)||^2 over the prompts' ID tokens and the targets
 Sequences are right-padded with an attention mask on the PyTorch side (packed on the Swift side).
-Writes Tests/CLLM4RecTests/Fixtures/heads.safetensors (+ the documents in its metadata).
+  scores:        h_last . V_rec^T for the recommendation prompts (no gradient), what ranking uses
+Writes Tests/CLLM4RecTests/Fixtures/heads.safetensors (+ the documents in its metadata), and
+adam.safetensors: torch.optim.Adam (lr 1e-2, betas 0.9/0.999, eps 1e-8) on 13 parameters over 5
+steps of given gradients, the parameters after each step.
 Run from the repository root: python3 Tools/make_cllm4rec_fixtures.py
 """
 import json, os
@@ -123,6 +126,10 @@ def main():
                 "content.grad.user": m.users.grad, "content.grad.item": m.items.grad})
 
     m = CLLM4RecReference(gpt2, tables["user.recommendation"], tables["item.recommendation"])
+    with torch.no_grad():
+        h = m.hidden([p for p, _ in REC_PROMPTS])
+        last = torch.stack([h[b, len(p) - 1] for b, (p, _) in enumerate(REC_PROMPTS)])
+        out["recommendation.scores"] = last @ m.items.T
     loss, reg = rec_step(m, REC_PROMPTS, (tables["user.content"], tables["item.content"]))
     out.update({"recommendation.loss": loss.reshape(1), "recommendation.mr": reg.reshape(1),
                 "recommendation.grad.user": m.users.grad, "recommendation.grad.item": m.items.grad})
@@ -132,6 +139,24 @@ def main():
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     save_file({k: v.detach().contiguous() for k, v in out.items()}, OUT, metadata=meta)
     print("wrote", OUT, {k: round(float(v), 5) for k, v in out.items() if v.numel() == 1})
+    write_adam_fixture()
+
+
+def write_adam_fixture():
+    torch.manual_seed(11)
+    p = torch.nn.Parameter(torch.randn(13))
+    grads = torch.randn(5, 13) * torch.tensor([1.0, 0.1, 10.0, 0.0, 1.0] * 2 + [1.0, 1.0, 1.0])
+    adam = torch.optim.Adam([p], lr=1e-2, betas=(0.9, 0.999), eps=1e-8)
+    out = {"initial": p.detach().clone(), "grads": grads.clone()}
+    after = []
+    for k in range(5):
+        p.grad = grads[k].clone()
+        adam.step()
+        after.append(p.detach().clone())
+    out["after"] = torch.stack(after)
+    path = os.path.join(os.path.dirname(OUT), "adam.safetensors")
+    save_file({k: v.contiguous() for k, v in out.items()}, path)
+    print("wrote", path)
 
 
 if __name__ == "__main__":

@@ -66,8 +66,29 @@ final class HeadParityTests: XCTestCase {
         XCTAssertEqual(r.regularization, Double(try ref.floats("recommendation.mr").values[0]), accuracy: 1e-4)
         assertClose(g.users.pointer, try ref.floats("recommendation.grad.user"), "user gradient")
         assertClose(g.items.pointer, try ref.floats("recommendation.grad.item"), "item gradient (input + head + MR)")
-        // Scores used for ranking agree with the training forward pass.
-        let s = model.scores(prompts: raw.map { $0[0] }, copy: .recommendation)
-        XCTAssertEqual(s.count, 2 * 5)
+        // Scores used for ranking equal PyTorch's h_last · V_recᵀ for the same prompts.
+        var s = model.scores(prompts: raw.map { $0[0] }, copy: .recommendation)
+        let want = try ref.floats("recommendation.scores")
+        XCTAssertEqual(want.shape, [2, 5])
+        s.withUnsafeMutableBufferPointer { assertClose($0, want, "ranking scores") }
+    }
+
+    /// `Adam` takes the same steps as `torch.optim.Adam` (lr 1e-2, β 0.9/0.999, ε 1e-8), with
+    /// gradients of very different sizes and an all-zero coordinate; `gradScale` scales the gradient.
+    func testAdamMatchesTorch() throws {
+        let ref = try SafeTensorsFile(path: testsRoot + "/CLLM4RecTests/Fixtures/adam.safetensors")
+        let initial = try ref.floats("initial").values, grads = try ref.floats("grads").values, after = try ref.floats("after").values
+        for scale: Float in [1, 0.5] {
+            let adam = Adam(count: 13)
+            var p = initial
+            for step in 0..<5 {
+                // With gradScale 0.5 the stored gradient is given doubled.
+                let g = (0..<13).map { grads[step * 13 + $0] / scale }
+                p.withUnsafeMutableBufferPointer { adam.update($0.baseAddress!, grad: g, lr: 1e-2, gradScale: scale) }
+                for i in 0..<13 {
+                    XCTAssertEqual(p[i], after[step * 13 + i], accuracy: 2e-6 * max(1, abs(after[step * 13 + i])), "step \(step + 1), parameter \(i), scale \(scale)")
+                }
+            }
+        }
     }
 }

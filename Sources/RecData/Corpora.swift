@@ -33,7 +33,8 @@ public struct Corpus: Equatable, Sendable {
 /// The tokenized documents of docs/CLLM4REC.md §3, built once per dataset and cached:
 /// collaborative (`user_i has interacted with` + training items), reviews (`user_i wrote the
 /// following review for item_j:` + text, training pairs only), item and user text (`item_j is
-/// described as:` + text), and the finetuning prompt's two fixed parts.
+/// described as:` + text), and the finetuning prompt's two fixed parts. Text main texts end with
+/// `<|endoftext|>`, which the content head learns to predict like any word.
 public struct Corpora: Equatable, Sendable {
     public var contextLength: Int
     public var collaborative: Corpus
@@ -50,6 +51,12 @@ public struct Corpora: Equatable, Sendable {
     /// items, texts their end.
     public static func build(_ d: PreparedDataset, tokenizer t: IDTokenizer, contextLength: Int) -> Corpora {
         func room(_ prompt: [Int]) -> Int { max(0, contextLength - prompt.count) }
+        /// A text's tokens ended by <|endoftext|> (so that generated reviews stop by themselves),
+        /// cut at the end to fit the context.
+        func textMain(_ text: String, room: Int) -> [Int] {
+            guard room > 0 else { return [] }
+            return Array(t.base.encode(" " + text).prefix(room - 1)) + [t.base.endOfTextId]
+        }
         var collab = Corpus(name: "collaborative")
         for (u, items) in d.train.enumerated() {
             let p = t.encode("user_\(u) has interacted with")
@@ -58,19 +65,19 @@ public struct Corpora: Equatable, Sendable {
         var reviews = Corpus(name: "reviews")
         for r in d.reviews {
             let p = t.encode("user_\(r.user) wrote the following review for item_\(r.item):")
-            reviews.append(prompt: p, main: Array(t.base.encode(" " + r.text).prefix(room(p))), user: r.user, item: r.item)
+            reviews.append(prompt: p, main: textMain(r.text, room: room(p)), user: r.user, item: r.item)
         }
         var itemText = Corpus(name: "item-text")
         for (j, text) in d.itemText.enumerated() {
             guard let text, !text.isEmpty else { continue }
             let p = t.encode("item_\(j) is described as:")
-            itemText.append(prompt: p, main: Array(t.base.encode(" " + text).prefix(room(p))), user: -1, item: j)
+            itemText.append(prompt: p, main: textMain(text, room: room(p)), user: -1, item: j)
         }
         var userText = Corpus(name: "user-text")
         for (u, text) in d.userText.enumerated() {
             guard let text, !text.isEmpty else { continue }
             let p = t.encode("user_\(u) is described as:")
-            userText.append(prompt: p, main: Array(t.base.encode(" " + text).prefix(room(p))), user: u, item: -1)
+            userText.append(prompt: p, main: textMain(text, room: room(p)), user: u, item: -1)
         }
         let placeholder = { (ids: [Int]) in ids.map { $0 == t.firstUserId ? Int32(-1) : Int32($0) } }
         return Corpora(contextLength: contextLength, collaborative: collab, reviews: reviews, itemText: itemText, userText: userText,

@@ -35,7 +35,12 @@ final class CorporaTests: XCTestCase {
         XCTAssertEqual(c.finetunePrompt(userToken: 50258, items: [50260, 50261]), [50258, 468, 49236, 351, 50260, 50261, 11, 50258, 481, 9427, 351])
         let x = d.items.firstIndex(of: "x")!
         XCTAssertEqual(Array(c.itemText.prompt(0)), [Int32(50259 + x), 318, 3417, 355, 25])
-        XCTAssertEqual(Array(c.itemText.main(0)), [10977, 8362, 357, 21908, 737, 5215, 411, 25, 23535, 11, 8990, 338, 11, 22329, 13])
+        // Text main texts end with <|endoftext|> (50256), so that generated reviews stop by themselves.
+        XCTAssertEqual(Array(c.itemText.main(0)), [10977, 8362, 357, 21908, 737, 5215, 411, 25, 23535, 11, 8990, 338, 11, 22329, 13, 50256])
+        for k in 0..<c.reviews.count { XCTAssertEqual(c.reviews.main(k).last, 50256) }
+        // Cut to the context, the end-of-text token stays.
+        let short = Corpora.build(d, tokenizer: t, contextLength: 9)
+        XCTAssertEqual(Array(short.itemText.main(0)), [10977, 8362, 357, 50256])
         // Reviews come from training pairs only.
         XCTAssertEqual(c.reviews.count, d.statistics.train)
         let r = 0

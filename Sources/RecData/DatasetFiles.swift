@@ -13,6 +13,8 @@ struct IdsFile: Codable {
 /// `splits.json`: item indices per user, oldest first.
 struct SplitsFile: Codable {
     var train: [[Int]], validation: [[Int]], test: [[Int]]
+    /// Users kept out of training (absent when there are none).
+    var heldout: HeldoutUsers?
 }
 
 /// `dataset.json`: where the data came from and what preprocessing made of it.
@@ -39,7 +41,7 @@ extension PreparedDataset {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
         try folder.write("ids.json", bytes: Array(try e.encode(IdsFile(users: users, items: items, userText: userText, itemText: itemText))))
-        try folder.write("splits.json", bytes: Array(try e.encode(SplitsFile(train: train, validation: validation, test: test))))
+        try folder.write("splits.json", bytes: Array(try e.encode(SplitsFile(train: train, validation: validation, test: test, heldout: heldout.users.isEmpty ? nil : heldout))))
         try folder.write("corpora.bin", bytes: corpora.encoded())
         let manifest = DatasetManifest(
             name: name, format: raw.format,
@@ -68,11 +70,15 @@ extension PreparedDataset {
         let n = ids.users.count
         guard splits.train.count == n, splits.validation.count == n, splits.test.count == n, ids.userText.count == n,
               ids.itemText.count == ids.items.count,
-              (splits.train + splits.validation + splits.test).allSatisfy({ $0.allSatisfy { $0 >= 0 && $0 < ids.items.count } })
+              (splits.train + splits.validation + splits.test).allSatisfy({ $0.allSatisfy { $0 >= 0 && $0 < ids.items.count } }),
+              splits.heldout.map({ h in
+                  h.foldIn.count == h.users.count && h.test.count == h.users.count
+                      && (h.foldIn + h.test).allSatisfy { $0.allSatisfy { $0 >= 0 && $0 < ids.items.count } }
+              }) ?? true
         else { throw RecDataError.io(file: dir, problem: "ids.json and splits.json disagree; run extend-vocab again") }
         let d = PreparedDataset(name: manifest.name, users: ids.users, items: ids.items, train: splits.train, validation: splits.validation,
                                 test: splits.test, reviews: [], itemText: ids.itemText, userText: ids.userText,
-                                statistics: manifest.statistics, options: manifest.options)
+                                statistics: manifest.statistics, options: manifest.options, heldout: splits.heldout ?? HeldoutUsers())
         return (d, manifest, corpora)
     }
 }

@@ -27,7 +27,7 @@ extension Trainer {
             add("adam.v.\(key)", a.v.pointer.baseAddress!, [a.count])
             state.adamSteps[key] = a.step
         }
-        if let lora = model.backbone.lora {
+        if trainsLoRA, let lora = model.backbone.lora {
             add("lora.weights", lora.weights.pointer.baseAddress!, [lora.weights.count])
             add("lora.grad", lora.gradients.pointer.baseAddress!, [lora.gradients.count])
         }
@@ -55,6 +55,9 @@ extension Trainer {
         }
     }
 
+    /// Restores the run: every tensor of the checkpoint must be one this run has, with exactly the
+    /// number of values of its live buffer (a corrupt or foreign file is a typed error, never a
+    /// write out of bounds); every tensor the run needs to continue must be there.
     func loadCheckpoint() throws {
         let saved = try Trainer.savedState(checkpointDir)
         guard saved.stage == state.stage else { throw CLLM4RecError.invalidFile(checkpointDir, "is a \(saved.stage.rawValue) checkpoint") }
@@ -62,35 +65,62 @@ extension Trainer {
         let path = checkpointDir + "/checkpoint.safetensors"
         let file = try SafeTensorsSource(path: path)
         let e = model.embeddings
-        for h in file.tensorHeaders {
-            let parts = h.name.split(separator: ".").map(String.init)
-            func into(_ p: UnsafeMutablePointer<Float>, _ count: Int) throws {
-                guard h.count == count else { throw CLLM4RecError.invalidFile(path, "tensor \"\(h.name)\" has \(h.count) values, expected \(count)") }
-                try file.read(h.name, into: UnsafeMutableBufferPointer(start: p, count: count))
-            }
+        func bad(_ name: String, _ why: String) -> CLLM4RecError { .invalidFile(path, "tensor \"\(name)\" \(why)") }
+        func into(_ name: String, _ count: Int, _ p: UnsafeMutablePointer<Float>) throws {
+            guard let h = file.tensorHeaders.first(where: { $0.name == name }) else { throw bad(name, "is missing") }
+            guard h.count == count else { throw bad(name, "has \(h.count) values; this run's tensor has \(count)") }
+            try file.read(name, into: UnsafeMutableBufferPointer(start: p, count: count))
+        }
+        /// The live buffer of a tensor name, or nil for a name this run does not have.
+        func target(_ name: String) throws -> (count: Int, pointer: UnsafeMutablePointer<Float>)? {
+            let parts = name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
             switch parts.first {
             case "emb", "best", "grad":
-                guard parts.count == 3, let c = IDEmbeddings.Copy(rawValue: parts[2]) else { throw CLLM4RecError.invalidFile(path, "unexpected tensor \"\(h.name)\"") }
+                guard parts.count == 3, ["user", "item"].contains(parts[1]), let c = IDEmbeddings.Copy(rawValue: parts[2]) else { return nil }
                 let isUser = parts[1] == "user"
                 let count = (isUser ? e.users : e.items) * e.width
                 switch parts[0] {
-                case "emb": e.add(c); try into(isUser ? e.user(c) : e.item(c), count)
-                case "best": best.add(c); try into(isUser ? best.user(c) : best.item(c), count)
+                case "emb": e.add(c); return (count, isUser ? e.user(c) : e.item(c))
+                case "best": best.add(c); return (count, isUser ? best.user(c) : best.item(c))
                 default:
                     let g = gradients(c)
-                    try into((isUser ? g.users : g.items).pointer.baseAddress!, count)
+                    return (count, (isUser ? g.users : g.items).pointer.baseAddress!)
                 }
             case "adam":
+                // adam.m.user.collaborative, adam.v.lora, ...
+                guard parts.count >= 3, parts[1] == "m" || parts[1] == "v" else { return nil }
                 let key = parts.dropFirst(2).joined(separator: ".")
-                let a = adam(key, count: h.count)
-                try into(parts[1] == "m" ? a.m.pointer.baseAddress! : a.v.pointer.baseAddress!, h.count)
+                let count: Int
+                if key == "lora" {
+                    guard trainsLoRA, let lora = model.backbone.lora else { throw bad(name, "is LoRA state, but this run trains no adapter") }
+                    count = lora.weights.count
+                } else {
+                    let k = key.split(separator: ".").map(String.init)
+                    guard k.count == 2, ["user", "item"].contains(k[0]), IDEmbeddings.Copy(rawValue: k[1]) != nil else { return nil }
+                    count = (k[0] == "user" ? e.users : e.items) * e.width
+                }
+                let a = adam(key, count: count)
                 a.step = state.adamSteps[key] ?? 0
+                return (count, parts[1] == "m" ? a.m.pointer.baseAddress! : a.v.pointer.baseAddress!)
             case "lora":
-                guard let lora = model.backbone.lora else { throw CLLM4RecError.invalidFile(path, "has LoRA tensors but this run has no adapter") }
-                try into(parts[1] == "weights" ? lora.weights.pointer.baseAddress! : lora.gradients.pointer.baseAddress!, h.count)
+                guard parts.count == 2, parts[1] == "weights" || parts[1] == "grad" else { return nil }
+                guard trainsLoRA, let lora = model.backbone.lora else { throw bad(name, "is LoRA state, but this run trains no adapter") }
+                return (lora.weights.count, parts[1] == "weights" ? lora.weights.pointer.baseAddress! : lora.gradients.pointer.baseAddress!)
             default:
-                throw CLLM4RecError.invalidFile(path, "unexpected tensor \"\(h.name)\"")
+                return nil
             }
+        }
+        for h in file.tensorHeaders {
+            guard let (count, p) = try target(h.name) else { throw bad(h.name, "is not part of a cllm4rec checkpoint") }
+            try into(h.name, count, p)
+        }
+        for key in state.adamSteps.keys {
+            for moment in ["m", "v"] where !file.tensorHeaders.contains(where: { $0.name == "adam.\(moment).\(key)" }) {
+                throw bad("adam.\(moment).\(key)", "is missing (the state lists an optimizer for \(key))")
+            }
+        }
+        if trainsLoRA && !file.tensorHeaders.contains(where: { $0.name == "lora.weights" }) {
+            throw bad("lora.weights", "is missing (this run trains an adapter)")
         }
     }
 
@@ -110,12 +140,14 @@ extension Trainer {
             "options": (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(state.options))) ?? [:],
             "dataset": dataset.name, "users": dataset.users.count, "items": dataset.items.count,
         ]
-        if let b = state.best { summary[state.stage == .pretrain ? "best_round_loss" : "best_validation_score"] = b }
+        if let b = state.best { summary["best_validation_score"] = b }
         if let p = state.bestPhase { summary["best_epoch"] = p + 1 }
+        for (c, v) in state.bestObjective { summary["best_\(c)_objective"] = v }
+        for (c, p) in state.bestObjectivePhase { summary["best_\(c)_epoch"] = p + 1 }
         if let v = state.lastValidation { summary["last_validation"] = v.values }
         let data = try JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys])
         try staged.write("training-\(state.stage.rawValue).json", bytes: Array(data))
         try staged.commit()
-        if let lora = model.backbone.lora { try lora.save(to: folder.file("adapter")) }
+        if trainsLoRA, let lora = model.backbone.lora { try lora.save(to: folder.file("adapter")) }
     }
 }

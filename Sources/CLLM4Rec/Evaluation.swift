@@ -1,7 +1,9 @@
+import Foundation
 import RecData
 import Tensor
 
-/// Full-ranking evaluation over all J items (docs/CLLM4REC.md §7).
+/// Full-ranking evaluation over all J items (docs/CLLM4REC.md §7): for every user with held-out
+/// items, the items of their history are the prompt's input and are left out of the ranking.
 public struct Evaluator {
     public var recallAt = [20, 40]
     public var ndcgAt = [100]
@@ -9,13 +11,20 @@ public struct Evaluator {
     public var batch = 32
 
     public init(recallAt: [Int] = [20, 40], ndcgAt: [Int] = [100], batch: Int = 32) {
+        precondition(batch > 0, "evaluation batch must be positive")
         self.recallAt = recallAt; self.ndcgAt = ndcgAt; self.batch = batch
     }
 
     var depth: Int { (recallAt + ndcgAt).max() ?? 100 }
 
-    /// The model: prompt = all training items (shuffled with `seed`), training items excluded
-    /// from the ranking, `relevant[u]` the held-out items.
+    /// Adds one user's ranking to `report`.
+    func add(_ scores: UnsafeBufferPointer<Float>, history: [Int], relevant: [Int], to report: inout MetricReport) {
+        let ranked = RankingMetrics.topK(scores, k: depth, excluded: Set(history))
+        report.add(ranked: ranked, relevant: Set(relevant), recallAt: recallAt, ndcgAt: ndcgAt)
+    }
+
+    /// The model on known users: prompt = the user's training items (shuffled with `seed`), training
+    /// items excluded from the ranking, `relevant[u]` the held-out items.
     public func evaluate(model: RecModel, corpora: Corpora, dataset: PreparedDataset, relevant: [[Int]], copy: IDEmbeddings.Copy,
                          seed: UInt64, progress: ((Int, Int) -> Void)? = nil) -> MetricReport {
         var report = MetricReport()
@@ -30,9 +39,8 @@ public struct Evaluator {
             let scores = model.scores(prompts: prompts, copy: copy)
             scores.withUnsafeBufferPointer { s in
                 for (k, u) in chunk.enumerated() {
-                    let row = UnsafeBufferPointer(rebasing: s[(k * model.items)..<((k + 1) * model.items)])
-                    let ranked = RankingMetrics.topK(row, k: depth, excluded: Set(dataset.train[u]))
-                    report.add(ranked: ranked, relevant: Set(relevant[u]), recallAt: recallAt, ndcgAt: ndcgAt)
+                    add(UnsafeBufferPointer(rebasing: s[(k * model.items)..<((k + 1) * model.items)]), history: dataset.train[u],
+                        relevant: relevant[u], to: &report)
                 }
             }
             start += chunk.count
@@ -41,16 +49,53 @@ public struct Evaluator {
         return report.averaged()
     }
 
-    /// The most-popular baseline: items ranked by their number of training interactions.
-    public func popularity(dataset: PreparedDataset, relevant: [[Int]]) -> MetricReport {
-        var counts = [Float](repeating: 0, count: dataset.items.count)
-        for t in dataset.train { for i in t { counts[i] += 1 } }
+    /// The model on users it never saw (strong generalization): each history is folded in
+    /// (`FoldInOptions`), then scored with its items left out; `relevant` are the items to find.
+    /// Also returns the mean fold-in time per user in seconds (scoring excluded).
+    public func evaluateNewUsers(model: RecModel, corpora: Corpora, histories: [[Int]], relevant: [[Int]], foldIn: FoldInOptions,
+                                 seed: UInt64, progress: ((Int, Int) -> Void)? = nil) -> (report: MetricReport, foldInSeconds: Double) {
+        var report = MetricReport()
+        let users = Array(0..<histories.count).filter { !relevant[$0].isEmpty }
+        var foldInTime = 0.0
+        var start = 0
+        while start < users.count {
+            let chunk = Array(users[start..<min(users.count, start + batch)])
+            let t0 = Date()
+            let rows = chunk.map { u in model.foldIn(history: histories[u], corpora: corpora, options: foldIn, seed: seed &+ UInt64(u)) }
+            foldInTime += Date().timeIntervalSince(t0)
+            let scores = model.scores(newUsers: rows, histories: chunk.map { histories[$0] }, corpora: corpora, seed: seed)
+            scores.withUnsafeBufferPointer { s in
+                for (k, u) in chunk.enumerated() {
+                    add(UnsafeBufferPointer(rebasing: s[(k * model.items)..<((k + 1) * model.items)]), history: histories[u],
+                        relevant: relevant[u], to: &report)
+                }
+            }
+            start += chunk.count
+            progress?(start, users.count)
+        }
+        return (report.averaged(), users.isEmpty ? 0 : foldInTime / Double(users.count))
+    }
+
+    /// The most-popular baseline: items ranked by their number of training interactions, each
+    /// user's history left out.
+    public func popularity(train: [[Int]], items: Int, histories: [[Int]], relevant: [[Int]]) -> MetricReport {
+        var counts = [Float](repeating: 0, count: items)
+        for t in train { for i in t { counts[i] += 1 } }
         var report = MetricReport()
         counts.withUnsafeBufferPointer { c in
-            for u in 0..<dataset.users.count where !relevant[u].isEmpty {
-                report.add(ranked: RankingMetrics.topK(c, k: depth, excluded: Set(dataset.train[u])), relevant: Set(relevant[u]),
-                           recallAt: recallAt, ndcgAt: ndcgAt)
-            }
+            for u in 0..<histories.count where !relevant[u].isEmpty { add(c, history: histories[u], relevant: relevant[u], to: &report) }
+        }
+        return report.averaged()
+    }
+
+    /// EASE fitted on the training interactions, each history scored and left out (a new user's
+    /// history is folded in by construction: scores are a sum over its items).
+    public func ease(_ model: EASE, histories: [[Int]], relevant: [[Int]]) -> MetricReport {
+        var report = MetricReport()
+        var scores = [Float](repeating: 0, count: model.items)
+        for u in 0..<histories.count where !relevant[u].isEmpty {
+            scores.withUnsafeMutableBufferPointer { model.scores(history: histories[u], into: $0) }
+            scores.withUnsafeBufferPointer { add($0, history: histories[u], relevant: relevant[u], to: &report) }
         }
         return report.averaged()
     }

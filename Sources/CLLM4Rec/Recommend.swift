@@ -21,38 +21,6 @@ extension RecModel {
         }
     }
 
-    /// Recommendations for a history the model never saw: a new user token is added and its
-    /// embedding alone is fitted (`steps` Adam steps of the finetuning objective: hide 20% of the
-    /// history, predict it from the rest), then the history is scored as for a known user. Nothing
-    /// else changes: no retraining.
-    public func recommendForNewUser(history: [Int], corpora: Corpora, k: Int, steps: Int = 30, learningRate: Float = 1e-2,
-                                    seed: UInt64) -> [Recommendation] {
-        precondition(!history.isEmpty)
-        let e = IDEmbeddings(users: users + 1, items: items, width: width, copies: [.recommendation])
-        e.user(.recommendation).update(from: embeddings.user(.recommendation), count: users * width)
-        e.item(.recommendation).update(from: embeddings.item(.recommendation), count: items * width)
-        // Start from the mean user.
-        let newRow = e.user(.recommendation) + users * width
-        for u in 0..<users { axpy(1 / Float(users), embeddings.user(.recommendation) + u * width, newRow, width) }
-        let m = RecModel(backbone: backbone, embeddings: e)
-        let g = IDGradients(model: m)
-        let adam = Adam(count: width)
-        var rng = SplitMix64(seed: seed)
-        let userToken = m.firstUser + users
-        for _ in 0..<steps where history.count > 1 {
-            var order = history.shuffled(using: &rng)
-            let hide = max(1, Int(Double(order.count) * 0.2))
-            let hidden = Array(order.prefix(hide))
-            order.removeFirst(hide)
-            let prompt = corpora.finetunePrompt(userToken: userToken, items: order.map { m.firstItem + $0 })
-            g.zero()
-            _ = m.recommendationStep(prompts: [prompt], targets: [hidden], copy: .recommendation, other: nil, lambda: 0,
-                                     dropout: false, seed: 0, grads: g)
-            adam.update(newRow, grad: g.users.pointer.baseAddress! + users * width, lr: learningRate)
-        }
-        return m.recommend(user: users, history: history, corpora: corpora, k: k, exclude: Set(history), seed: seed)
-    }
-
     /// Review text for (user, item) from the content model: the prompt `user_i wrote the following
     /// review for item_j:` with content embeddings, continued by the vocabulary head.
     public func review(user u: Int, item j: Int, tokenizer: IDTokenizer, options: SamplingOptions,

@@ -27,9 +27,13 @@ struct TrainerState: Codable {
     var accumulated = 0
     var adamSteps: [String: Int] = [:]
     var running = RunningSums()
-    var roundLoss = 0.0
+    /// Finetuning: the best validation score and its epoch.
     var best: Double? = nil
     var bestPhase: Int? = nil
+    /// Pretraining: each copy's lowest epoch objective (mean LM loss + MR per micro-batch) and its
+    /// epoch, tracked separately as the reference does.
+    var bestObjective: [String: Double] = [:]
+    var bestObjectivePhase: [String: Int] = [:]
     var lastValidation: MetricReport? = nil
     var finished = false
 }
@@ -75,14 +79,19 @@ public final class Trainer {
         if resume { try loadCheckpoint() }
     }
 
-    func copies(_ kind: PhaseKind) -> (train: IDEmbeddings.Copy, other: IDEmbeddings.Copy) {
+    /// The copy a phase trains and the copy its mutual regularization pulls toward (none in the
+    /// content-only warm-up, as in the reference).
+    func copies(_ kind: PhaseKind, phase: Int) -> (train: IDEmbeddings.Copy, other: IDEmbeddings.Copy?) {
         switch (state.stage, kind) {
         case (_, .collaborative): return (.collaborative, .content)
         case (_, .recommendation): return (.recommendation, .content)
-        case (.pretrain, .content): return (.content, .collaborative)
+        case (.pretrain, .content): return (.content, phase < state.options.warmupEpochs ? nil : .collaborative)
         case (.finetune, .content): return (.content, .recommendation)
         }
     }
+
+    /// Whether this run trains the LoRA adapter (a loaded adapter without `loraRank` stays frozen).
+    var trainsLoRA: Bool { state.options.loraRank > 0 && model.backbone.lora != nil }
 
     func gradients(_ c: IDEmbeddings.Copy) -> IDGradients {
         if let g = grads[c] { return g }
@@ -165,7 +174,7 @@ public final class Trainer {
         let totalPhases = schedule.count
         while state.phase < totalPhases {
             let kind = schedule[state.phase]
-            let (train, other) = copies(kind)
+            let (train, other) = copies(kind, phase: state.phase)
             let batches = plan(kind, seed: state.phaseSeed)
             let g = gradients(train)
             let phaseStart = Date()
@@ -215,10 +224,10 @@ public final class Trainer {
         let e = model.embeddings
         adam("user.\(copy.rawValue)", count: e.users * e.width).update(e.user(copy), grad: g.users.pointer.baseAddress!, lr: lr, gradScale: s)
         adam("item.\(copy.rawValue)", count: e.items * e.width).update(e.item(copy), grad: g.items.pointer.baseAddress!, lr: lr, gradScale: s)
-        if let lora = model.backbone.lora {
+        if trainsLoRA, let lora = model.backbone.lora {
             adam("lora", count: lora.weights.count).update(lora.weights.pointer.baseAddress!, grad: lora.gradients.pointer.baseAddress!, lr: lr, gradScale: s)
-            lora.zeroGradients()
         }
+        model.backbone.lora?.zeroGradients()
         g.zero()
         state.accumulated = 0
     }
@@ -236,9 +245,9 @@ public final class Trainer {
                              state.running.tokens, state.running.seconds, Double(state.running.tokens) / max(state.running.seconds, 1e-9))
         switch (state.stage, kind) {
         case (.finetune, .recommendation) where validationDue:
+            // One prompt order for every validation of the run, so epochs differ only by the model.
             let report = Evaluator(batch: o.evaluationBatch).evaluate(model: model, corpora: corpora, dataset: dataset,
-                                                                      relevant: dataset.validation, copy: .recommendation,
-                                                                      seed: o.seed &+ UInt64(state.phase))
+                                                                      relevant: dataset.validation, copy: .recommendation, seed: o.seed)
             state.lastValidation = report
             for (k, v) in report.values { line["val_" + k] = v }
             summary += String(format: "; validation R@20 %.4f R@40 %.4f N@100 %.4f", report.values["recall@20"] ?? 0,
@@ -246,20 +255,22 @@ public final class Trainer {
             if state.best.map({ report.selectionScore > $0 }) ?? true {
                 state.best = report.selectionScore
                 state.bestPhase = state.phase
+                // The content copy of the best epoch goes with it (reviews of the kept model).
                 best.copy(from: model.embeddings, .recommendation)
+                best.copy(from: model.embeddings, .content)
                 summary += " (best)"
             }
-        case (.pretrain, .collaborative):
-            state.roundLoss = state.running.meanLoss
-        case (.pretrain, .content) where state.phase >= o.warmupEpochs:
-            let roundLoss = state.roundLoss + state.running.meanLoss
-            line["round_loss"] = roundLoss
-            if state.best.map({ roundLoss < $0 }) ?? true {
-                state.best = roundLoss
-                state.bestPhase = state.phase
-                best.copy(from: model.embeddings, .collaborative)
-                best.copy(from: model.embeddings, .content)
-                summary += String(format: " (best round, loss %.4f)", roundLoss)
+        case (.pretrain, _):
+            // Each copy is kept at the epoch of its own lowest objective, the loss it backpropagates:
+            // mean LM loss + MR per micro-batch (the warm-up epochs count for the content copy).
+            let objective = state.running.meanLoss + state.running.regularization / Double(max(state.step, 1))
+            line["objective"] = objective
+            let c = copies(kind, phase: state.phase).train
+            if state.bestObjective[c.rawValue].map({ objective < $0 }) ?? true {
+                state.bestObjective[c.rawValue] = objective
+                state.bestObjectivePhase[c.rawValue] = state.phase
+                best.copy(from: model.embeddings, c)
+                summary += String(format: " (best %@, objective %.4f)", c.rawValue, objective)
             }
         default: break
         }

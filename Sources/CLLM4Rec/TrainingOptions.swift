@@ -1,8 +1,8 @@
 /// Hyper-parameters of pretraining and finetuning. Defaults are the reference values
 /// (docs/CLLM4REC.md §5); every paper-vs-code choice is a field with the paper's choice as default.
 public struct TrainingOptions: Codable, Sendable, Equatable {
-    public enum ItemOrder: String, Codable, Sendable { case shuffle, fixed }
-    public enum Target: String, Codable, Sendable { case holdout, all }
+    public enum ItemOrder: String, Codable, Sendable, CaseIterable { case shuffle, fixed }
+    public enum Target: String, Codable, Sendable, CaseIterable { case holdout, all }
 
     public var learningRate: Float = 1e-3
     public var batch = 20

@@ -1,0 +1,87 @@
+import GPT2
+import RecData
+import Tensor
+
+/// How a user the model never saw is given an embedding from their history ("fold-in"): the new
+/// user token starts at the mean of the known users' recommendation embeddings, then `steps` Adam
+/// steps of the finetuning objective fit that one row (each step hides max(1, floor(0.2 n)) random
+/// items of the history and predicts them from the rest); nothing else changes.
+public struct FoldInOptions: Codable, Sendable, Equatable {
+    /// Adam steps on the new user's row (0: the mean user embedding).
+    public var steps = 20
+    public var learningRate: Float = 1e-2
+    /// Share of the history hidden at each step.
+    public var maskFraction = 0.2
+    public init(steps: Int = 20, learningRate: Float = 1e-2) { self.steps = steps; self.learningRate = learningRate }
+}
+
+extension RecModel {
+    /// The mean of the known users' rows of `copy`: where a new user starts.
+    func meanUser(_ copy: IDEmbeddings.Copy) -> [Float] {
+        var mean = [Float](repeating: 0, count: width)
+        mean.withUnsafeMutableBufferPointer { m in
+            for u in 0..<users { axpy(1 / Float(users), embeddings.user(copy) + u * width, m.baseAddress!, width) }
+        }
+        return mean
+    }
+
+    /// This model with extra users appended to the recommendation copy (the backbone is shared;
+    /// only the recommendation tables are copied).
+    func withNewUsers(_ rows: [[Float]]) -> RecModel {
+        let e = IDEmbeddings(users: users + rows.count, items: items, width: width, copies: [.recommendation])
+        e.user(.recommendation).update(from: embeddings.user(.recommendation), count: users * width)
+        e.item(.recommendation).update(from: embeddings.item(.recommendation), count: items * width)
+        for (k, r) in rows.enumerated() { (e.user(.recommendation) + (users + k) * width).update(from: r, count: width) }
+        return RecModel(backbone: backbone, embeddings: e)
+    }
+
+    /// The recommendation embedding of a new user with this history (item indices), fitted as
+    /// `FoldInOptions` says; deterministic for a seed. A one-item history is fitted like any other:
+    /// the prompt then holds no item and the step predicts that item.
+    public func foldIn(history: [Int], corpora: Corpora, options: FoldInOptions, seed: UInt64) -> [Float] {
+        var row = meanUser(.recommendation)
+        guard options.steps > 0, !history.isEmpty else { return row }
+        let m = withNewUsers([row])
+        let g = IDGradients(model: m)
+        let adam = Adam(count: width)
+        var rng = SplitMix64(seed: seed)
+        let userToken = m.firstUser + users
+        let newRow = m.embeddings.user(.recommendation) + users * width
+        for _ in 0..<options.steps {
+            var order = history.shuffled(using: &rng)
+            let hide = max(1, Int(Double(order.count) * options.maskFraction))
+            let hidden = Array(order.prefix(hide))
+            order.removeFirst(hide)
+            let prompt = corpora.finetunePrompt(userToken: userToken, items: order.map { m.firstItem + $0 })
+            g.zero()
+            _ = m.recommendationStep(prompts: [prompt], targets: [hidden], copy: .recommendation, other: nil, lambda: 0,
+                                     dropout: false, seed: 0, grads: g)
+            adam.update(newRow, grad: g.users.pointer.baseAddress! + users * width, lr: options.learningRate)
+        }
+        row.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: newRow, count: width) }
+        return row
+    }
+
+    /// Scores [histories.count, J] for new users with these embeddings and histories (the prompt
+    /// holds each history, shuffled with `seed`), in one batched forward pass.
+    public func scores(newUsers rows: [[Float]], histories: [[Int]], corpora: Corpora, seed: UInt64) -> [Float] {
+        precondition(rows.count == histories.count)
+        let m = withNewUsers(rows)
+        var rng = SplitMix64(seed: seed)
+        let prompts = histories.enumerated().map { k, h in
+            corpora.finetunePrompt(userToken: m.firstUser + users + k, items: h.shuffled(using: &rng).map { m.firstItem + $0 })
+        }
+        return m.scores(prompts: prompts, copy: .recommendation)
+    }
+
+    /// Recommendations for a history the model never saw: the history is folded in (nothing is
+    /// retrained), then scored as for a known user, its own items left out.
+    public func recommendForNewUser(history: [Int], corpora: Corpora, k: Int, foldIn options: FoldInOptions = FoldInOptions(),
+                                    exclude: Set<Int>? = nil, seed: UInt64) -> [Recommendation] {
+        let row = foldIn(history: history, corpora: corpora, options: options, seed: seed)
+        let s = scores(newUsers: [row], histories: [history], corpora: corpora, seed: seed)
+        return s.withUnsafeBufferPointer { p in
+            RankingMetrics.topK(p, k: k, excluded: exclude ?? Set(history)).map { Recommendation(item: $0, score: p[$0]) }
+        }
+    }
+}

@@ -3,25 +3,50 @@ import CLLM4Rec
 import Foundation
 import WeightIO
 
+/// The splits `evaluate` scores.
+enum EvaluationSplit: String, ExpressibleByArgument, CaseIterable {
+    case test, val
+    case heldoutUsers = "heldout-users"
+}
+
+/// The embeddings `evaluate` scores with.
+enum ScoredCopy: String, ExpressibleByArgument, CaseIterable {
+    case recommendation, collaborative
+    var copy: IDEmbeddings.Copy { self == .recommendation ? .recommendation : .collaborative }
+}
+
+/// The baselines `evaluate` can print next to the model.
+enum Baseline: String, CaseIterable {
+    case popularity, ease, none
+}
+
 /// `cllm4rec evaluate`: full-ranking metrics on a split, next to the popularity baseline.
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Recall@K and NDCG@K over all items, training items excluded.",
+        abstract: "Recall@K and NDCG@K over all items, the user's own items excluded.",
         discussion: """
-            Each user with held-out items gets the prompt of all their training items (shuffled), the \
-            recommendation head scores every item, training items are excluded, and Recall@K = hits in the \
-            top K / min(K, |held out|), NDCG@K with IDCG over min(K, |held out|) positions, averaged over \
-            users (docs/CLLM4REC.md §7). Written to evaluation-<split>.json.
+            test / val: each user with held-out items gets the prompt of all their training items \
+            (shuffled), the recommendation head scores every item, training items are excluded, and \
+            Recall@K = hits in the top K / min(K, |held out|), NDCG@K with IDCG over min(K, |held out|) \
+            positions, averaged over users (docs/CLLM4REC.md §7). heldout-users (folders made with \
+            `extend-vocab --heldout-users N`): users the model never saw; 80% of each one's items are \
+            folded in (--fold-in-steps, --fold-in-lr; nothing is retrained) and the other 20% are to be \
+            found ("strong generalization", Liang et al. 2018); popularity and EASE see the same 80%. \
+            Works on a folder that was never trained (the collaborative embeddings are then scored). \
+            Written to evaluation-<split>.json.
             """)
 
     @Argument(help: "Recommender folder.")
     var recommender: String
 
-    @Option(help: "test or val.")
-    var split: String = "test"
+    @Option(help: "test, val, or heldout-users.")
+    var split: EvaluationSplit = .test
 
-    @Option(help: "Baselines to report alongside, comma-separated: popularity (most popular in training), ease (EASE, λ = 200), or none.")
+    @Option(help: "Baselines to report alongside, comma-separated: popularity (most popular in training), ease (EASE, --ease-lambda), or none.")
     var baseline: String = "popularity"
+
+    @Option(help: "EASE's L2 regularization λ (> 0; 200 in the reference anchors, near 500 is best on MovieLens-1M).")
+    var easeLambda: Double = 200
 
     @Option(help: "Cut-offs for Recall, comma-separated.")
     var k: String = "20,40"
@@ -29,66 +54,136 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Cut-offs for NDCG, comma-separated.")
     var ndcgK: String = "100"
 
-    @Option(help: "Embeddings to score with: recommendation (after finetuning) or collaborative.")
-    var copy: String?
+    @Option(help: "Embeddings to score with: recommendation (after finetuning; the default when present) or collaborative.")
+    var copy: ScoredCopy?
 
-    @Option(help: "Users scored per forward pass.")
+    @Option(help: "Users scored per forward pass (>= 1).")
     var batch: Int = 32
 
-    @Option(help: "Seed of the prompts' item order.")
+    @Option(help: "Seed of the prompts' item order (and of fold-in).")
     var seed: UInt64 = 98765
+
+    @Option(help: "heldout-users: Adam steps that fit each new user's embedding, comma-separated for one row each (0: the mean user).")
+    var foldInSteps: String = String(FoldInOptions().steps)
+
+    @OptionGroup var foldIn: FoldInRate
 
     @OptionGroup var engine: EngineOptions
 
-    /// "20,40" -> [20, 40]; anything but positive integers is refused, naming the flag.
-    func cutoffs(_ list: String, flag: String) throws -> [Int] {
-        try list.split(separator: ",").map { s -> Int in
-            guard let v = Int(s.trimmingCharacters(in: .whitespaces)), v > 0 else { throw ValidationError("\(flag) takes positive integers") }
+    func baselines() throws -> [Baseline] {
+        try baseline.split(separator: ",", omittingEmptySubsequences: false).map {
+            guard let b = Baseline(rawValue: $0.trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("--baseline takes popularity, ease or none, comma-separated (got \"\(baseline)\")")
+            }
+            return b
+        }
+    }
+
+    func stepsList() throws -> [Int] {
+        try foldInSteps.split(separator: ",", omittingEmptySubsequences: false).map {
+            guard let v = Int($0.trimmingCharacters(in: .whitespaces)), (0...10_000).contains(v) else {
+                throw ValidationError("--fold-in-steps takes comma-separated integers in 0...10000 (got \"\(foldInSteps)\")")
+            }
             return v
         }
     }
 
+    func validate() throws {
+        _ = try FlagRules.cutoffs(k, "--k")
+        _ = try FlagRules.cutoffs(ndcgK, "--ndcg-k")
+        _ = try baselines()
+        _ = try stepsList()
+        try FlagRules.positive(easeLambda, "--ease-lambda")
+        try FlagRules.inRange(1...100_000, batch, "--batch")
+    }
+
     func run() throws {
         try engine.apply()
-        let recallAt = try cutoffs(k, flag: "--k"), ndcgAt = try cutoffs(ndcgK, flag: "--ndcg-k")
-        guard ["test", "val", "validation"].contains(split) else { throw ValidationError("--split must be test or val") }
-        let baselines = baseline.split(separator: ",").map(String.init)
-        for b in baselines where !["popularity", "ease", "none"].contains(b) { throw ValidationError("--baseline takes popularity, ease or none") }
+        let recallAt = try FlagRules.cutoffs(k, "--k"), ndcgAt = try FlagRules.cutoffs(ndcgK, "--ndcg-k")
+        let baselines = try baselines()
         let rec = try LoadedRecommender(path: recommender)
-        let embeddingsCopy: IDEmbeddings.Copy
-        if let copy {
-            guard let c = IDEmbeddings.Copy(rawValue: copy), c != .content else { throw ValidationError("--copy must be recommendation or collaborative") }
-            embeddingsCopy = c
-        } else {
-            embeddingsCopy = rec.model.embeddings.has(.recommendation) ? .recommendation : .collaborative
+        let d = rec.dataset
+        let scored: IDEmbeddings.Copy = copy?.copy ?? (rec.model.embeddings.has(.recommendation) ? .recommendation : .collaborative)
+        guard rec.model.embeddings.has(scored) else { throw CLIError("\(recommender) has no \(scored.rawValue) embeddings; run finetune first") }
+        if copy == nil && scored == .collaborative { print("note: \(recommender) is not finetuned; scoring with the collaborative embeddings") }
+        let histories: [[Int]], relevant: [[Int]]
+        switch split {
+        case .test: (histories, relevant) = (d.train, d.test)
+        case .val: (histories, relevant) = (d.train, d.validation)
+        case .heldoutUsers:
+            guard !d.heldout.users.isEmpty else {
+                throw CLIError("\(recommender) has no held-out users: make the folder with `extend-vocab --heldout-users N`")
+            }
+            (histories, relevant) = (d.heldout.foldIn, d.heldout.test)
         }
-        if !rec.model.embeddings.has(embeddingsCopy) { throw CLIError("\(recommender) has no \(embeddingsCopy.rawValue) embeddings; run finetune first") }
-        if embeddingsCopy == .collaborative && !rec.model.embeddings.has(.recommendation) {
-            rec.model.embeddings.copy(.collaborative, to: .recommendation)  // score with the collaborative tables (not finetuned)
-        }
-        let relevant = split == "test" ? rec.dataset.test : rec.dataset.validation
         let evaluator = Evaluator(recallAt: recallAt, ndcgAt: ndcgAt, batch: batch)
         let progress = ProgressReporter(interval: 10)
+        var rows: [(name: String, report: MetricReport, extra: [String: Any])] = []
         let started = Date()
-        let report = evaluator.evaluate(model: rec.model, corpora: rec.corpora, dataset: rec.dataset, relevant: relevant,
-                                        copy: .recommendation, seed: seed) { done, total in
-            progress.update("evaluating \(done)/\(total) users", fraction: Double(done) / Double(max(total, 1)), force: done == total)
+        if split == .heldoutUsers {
+            // Fold-in fits the recommendation table: score the named copy through it.
+            if scored != .recommendation { rec.model.embeddings.copy(scored, to: .recommendation) }
+            for steps in try stepsList() {
+                let options = FoldInOptions(steps: steps, learningRate: foldIn.foldInLr)
+                let (report, perUser) = evaluator.evaluateNewUsers(model: rec.model, corpora: rec.corpora, histories: histories, relevant: relevant,
+                                                                   foldIn: options, seed: seed) { done, total in
+                    progress.update("fold-in (\(steps) steps) \(done)/\(total) users", fraction: Double(done) / Double(max(total, 1)), force: done == total)
+                }
+                rows.append(("cllm4rec, fold-in \(steps) steps", report,
+                             ["fold_in_steps": steps, "fold_in_lr": Double(foldIn.foldInLr), "fold_in_ms_per_user": perUser * 1000]))
+            }
+        } else {
+            let report = evaluator.evaluate(model: rec.model, corpora: rec.corpora, dataset: d, relevant: relevant, copy: scored,
+                                            seed: seed) { done, total in
+                progress.update("evaluating \(done)/\(total) users", fraction: Double(done) / Double(max(total, 1)), force: done == total)
+            }
+            rows.append(("cllm4rec (\(scored.rawValue))", report, [:]))
         }
-        let seconds = Date().timeIntervalSince(started)
+        let modelSeconds = Date().timeIntervalSince(started)
+        if baselines.contains(.popularity) {
+            rows.append(("popularity", evaluator.popularity(train: d.train, items: d.items.count, histories: histories, relevant: relevant), [:]))
+        }
+        if baselines.contains(.ease) {
+            let t0 = Date()
+            let ease = try EASE(train: d.train, items: d.items.count, lambda: easeLambda)
+            let fit = Date().timeIntervalSince(t0)
+            rows.append(("ease (λ = \(formatted(easeLambda)))", evaluator.ease(ease, histories: histories, relevant: relevant),
+                         ["lambda": easeLambda, "fit_seconds": fit]))
+        }
+        let users = rows[0].report.users
         let columns = recallAt.map { "recall@\($0)" } + ndcgAt.map { "ndcg@\($0)" }
-        var rows: [(String, MetricReport)] = [("cllm4rec (\(embeddingsCopy.rawValue))", report)]
-        if baselines.contains("popularity") { rows.append(("popularity", evaluator.popularity(dataset: rec.dataset, relevant: relevant))) }
-        if baselines.contains("ease") { rows.append(("ease", evaluator.ease(dataset: rec.dataset, relevant: relevant))) }
-        print("split \(split): \(report.users) users with held-out items, \(rec.dataset.items.count) items ranked (\(String(format: "%.1f", seconds)) s)")
-        print("model".padding(toLength: 28, withPad: " ", startingAt: 0) + columns.map { $0.leftPad(11) }.joined())
-        for (name, r) in rows {
-            print(name.padding(toLength: 28, withPad: " ", startingAt: 0) + columns.map { String(format: "%.4f", r.values[$0] ?? 0).leftPad(11) }.joined())
+        print("split \(split.rawValue): \(users) users with held-out items, \(d.items.count) items ranked (model \(String(format: "%.1f", modelSeconds)) s)")
+        let width = max(28, rows.map(\.name.count).max()! + 2)
+        print("model".padding(toLength: width, withPad: " ", startingAt: 0) + columns.map { $0.leftPad(11) }.joined()
+              + (split == .heldoutUsers ? "  fold-in ms/user".leftPad(18) : ""))
+        for (name, r, extra) in rows {
+            var line = name.padding(toLength: width, withPad: " ", startingAt: 0) + columns.map { String(format: "%.4f", r.values[$0] ?? 0).leftPad(11) }.joined()
+            if let ms = extra["fold_in_ms_per_user"] as? Double { line += String(format: "%.1f", ms).leftPad(18) }
+            print(line)
         }
-        var json: [String: Any] = ["split": split, "users": report.users, "seconds": seconds, "copy": embeddingsCopy.rawValue]
-        for (name, r) in rows { json[name.hasPrefix("cllm4rec") ? "cllm4rec" : name] = r.values }
+        var json: [String: Any] = ["split": split.rawValue, "users": users, "seconds": modelSeconds, "copy": scored.rawValue]
+        var models: [[String: Any]] = []
+        for (name, r, extra) in rows {
+            var entry = extra
+            entry["name"] = name
+            entry["metrics"] = r.values
+            models.append(entry)
+        }
+        json["results"] = models
         let data = try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
-        let out = rec.folder.file("evaluation-\(split == "validation" ? "val" : split).json")
+        let out = rec.folder.file("evaluation-\(split.rawValue).json")
         try AtomicFile.write(path: out, bytes: Array(data) + [0x0A])
         print("wrote \(out)")
     }
+}
+
+/// 200.0 -> "200", 0.5 -> "0.5".
+func formatted(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v) }
+
+/// The fold-in learning rate, shared by `evaluate` and `generate`.
+struct FoldInRate: ParsableArguments {
+    @Option(help: "Adam learning rate of fold-in (> 0).")
+    var foldInLr: Float = FoldInOptions().learningRate
+
+    func validate() throws { try FlagRules.positive(foldInLr, "--fold-in-lr") }
 }

@@ -19,7 +19,12 @@ struct ExtendVocab: ParsableCommand {
             writes a recommender folder: recommender.json (the backbone), embeddings.safetensors \
             (collaborative and content copies of one embedding per user and item), ids.json, \
             splits.json, corpora.bin (the tokenized documents) and dataset.json (statistics and a \
-            fingerprint of the source files). Nothing is written unless everything succeeded.
+            fingerprint of the source files). Nothing is written unless everything succeeded. An OUTPUT \
+            that already holds a recommender is refused; --force replaces it whole (checkpoints, adapter \
+            and results of the old one included). --split-from uses a split made by another tool \
+            instead (RecBole benchmark files; the filters then do not apply); --export-split writes this \
+            split for other tools; --heldout-users keeps users out of training for `evaluate --split \
+            heldout-users`.
             """)
 
     @Argument(help: "Dataset: a RecBole folder or .inter file, an Amazon reviews .json[.gz], or a .csv/.tsv.")
@@ -32,7 +37,7 @@ struct ExtendVocab: ParsableCommand {
     var output: String
 
     @Option(help: "recbole, amazon or csv (default: from the path).")
-    var format: String?
+    var format: DatasetFormat?
 
     @Option(help: "Amazon metadata file (.json[.gz], JSON or Python-literal lines).")
     var meta: String?
@@ -46,11 +51,23 @@ struct ExtendVocab: ParsableCommand {
     @Option(help: "Minimum interactions per user and per item, applied until stable (0: off).")
     var kcore: Int = 5
 
+    @Option(help: "Use the split in this folder's RecBole benchmark files (NAME.train.inter, NAME.valid.inter, NAME.test.inter) as is: no rating filter, no k-core; DATASET still gives texts and timestamps.")
+    var splitFrom: String?
+
+    @Option(help: "Also write the split as RecBole benchmark files into this folder (NAME.train/valid/test.inter), for other tools.")
+    var exportSplit: String?
+
+    @Option(help: "Keep this many users (chosen at random, seeded) entirely out of training, for `evaluate --split heldout-users`.")
+    var heldoutUsers: Int = 0
+
+    @Flag(help: "Replace an OUTPUT folder that already holds a recommender, as a whole.")
+    var force = false
+
     @Option(help: "Seed of the user shuffle, the split and the embedding initialisation.")
     var seed: UInt64 = 98765
 
     @Option(help: "normal: N(0, 0.02²); text-mean: content embeddings from the mean word embedding of each entity's text.")
-    var `init`: String = "normal"
+    var `init`: EmbeddingInit = .normal
 
     @Option(help: "CSV: user column.") var userColumn: String = "user_id"
     @Option(help: "CSV: item column.") var itemColumn: String = "item_id"
@@ -60,34 +77,56 @@ struct ExtendVocab: ParsableCommand {
     @Option(help: "CSV: delimiter (default: tab for .tsv, comma otherwise).") var delimiter: String?
 
     func validate() throws {
-        guard ["normal", "text-mean"].contains(`init`) else { throw ValidationError("--init must be normal or text-mean") }
-        guard kcore >= 0 else { throw ValidationError("--kcore must be >= 0") }
-        if let format, !["recbole", "amazon", "csv"].contains(format) { throw ValidationError("--format must be recbole, amazon or csv") }
-        if let delimiter, delimiter.count != 1 { throw ValidationError("--delimiter must be one character") }
+        try FlagRules.inRange(0...1_000_000, kcore, "--kcore")
+        try FlagRules.finite(minRating, "--min-rating")
+        try FlagRules.inRange(0...100_000_000, heldoutUsers, "--heldout-users")
+        if let delimiter, delimiter.count != 1 { throw ValidationError("--delimiter must be one character (got \"\(delimiter)\")") }
+        if let exportSplit, let splitFrom, URL(fileURLWithPath: exportSplit).standardizedFileURL == URL(fileURLWithPath: splitFrom).standardizedFileURL {
+            throw ValidationError("--export-split and --split-from name the same folder")
+        }
     }
 
-    func detectedFormat() -> String {
+    func detectedFormat() -> DatasetFormat {
         if let format { return format }
         let p = dataset.lowercased()
-        if p.hasSuffix(".json") || p.hasSuffix(".json.gz") || p.hasSuffix(".jsonl") || p.hasSuffix(".jsonl.gz") { return "amazon" }
-        if p.hasSuffix(".csv") || p.hasSuffix(".tsv") || p.hasSuffix(".csv.gz") || p.hasSuffix(".tsv.gz") { return "csv" }
-        return "recbole"
+        if p.hasSuffix(".json") || p.hasSuffix(".json.gz") || p.hasSuffix(".jsonl") || p.hasSuffix(".jsonl.gz") { return .amazon }
+        if p.hasSuffix(".csv") || p.hasSuffix(".tsv") || p.hasSuffix(".csv.gz") || p.hasSuffix(".tsv.gz") { return .csv }
+        return .recbole
+    }
+
+    /// Refuses to write over a folder that holds anything unless it is a recommender and --force
+    /// is given (then it is replaced whole at the end).
+    func checkOutput() throws {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: output, isDirectory: &isDir) else { return }
+        guard isDir.boolValue else { throw CLIError("\(output) is a file, not a folder") }
+        let contents = (try? FileManager.default.contentsOfDirectory(atPath: output)) ?? []
+        if contents.isEmpty { return }
+        let isRecommender = contents.contains("recommender.json")
+        guard isRecommender else {
+            throw CLIError("\(output) is not empty and holds no recommender: choose another --output (nothing is overwritten)")
+        }
+        guard force else {
+            throw CLIError("\(output) already holds a recommender: pass --force to replace it whole (its checkpoints, adapter and results go with it), or choose another --output")
+        }
     }
 
     func run() throws {
         let started = Date()
+        try checkOutput()
+        let model = BundledFiles.resolve(self.model, requiring: ["config.json", "vocab.json", "merges.txt"])
         let fmt = detectedFormat()
         let raw: RawDataset
         switch fmt {
-        case "amazon": raw = try RawDataset.amazon(reviews: dataset, metadata: meta)
-        case "csv":
+        case .amazon: raw = try RawDataset.amazon(reviews: dataset, metadata: meta)
+        case .csv:
             let cols = CSVColumns(user: userColumn, item: itemColumn, rating: ratingColumn.isEmpty ? nil : ratingColumn,
                                   timestamp: timeColumn.isEmpty ? nil : timeColumn, text: textColumn)
             raw = try RawDataset.csv(path: dataset, columns: cols, delimiter: delimiter?.first)
         default: raw = try RawDataset.recBole(path: dataset)
         }
-        let options = PrepareOptions(minRating: implicit ? nil : minRating, kcore: kcore, seed: seed)
-        let prepared = try PreparedDataset(raw, options: options)
+        let options = PrepareOptions(minRating: implicit ? nil : minRating, kcore: kcore, seed: seed, heldoutUsers: heldoutUsers > 0 ? heldoutUsers : nil)
+        let prepared = try splitFrom.map { try PreparedDataset(raw: raw, splitFrom: $0, options: options) } ?? PreparedDataset(raw, options: options)
 
         let config = try GPT2Config.load(path: model + "/config.json")
         let base = try GPT2Tokenizer(vocabPath: model + "/vocab.json", mergesPath: model + "/merges.txt")
@@ -98,35 +137,53 @@ struct ExtendVocab: ParsableCommand {
         let corpora = Corpora.build(prepared, tokenizer: tok, contextLength: config.nPositions)
 
         var wte: [Float]? = nil
-        if `init` == "text-mean" {
+        if `init` == .textMean {
             let (params, _) = try GPT2Checkpoint.load(path: model)
             wte = Array(params.tensor(.wte))
         }
         let (embeddings, textInit) = initialEmbeddings(users: prepared.users.count, items: prepared.items.count, width: config.nEmbd,
                                                        seed: seed, textMean: wte, corpora: corpora)
 
-        let folder = try StagedFolder(output)
+        let folder = try StagedFolder(replacingWhole: output)
         try prepared.write(to: folder, raw: raw, corpora: corpora)
         try embeddings.save(to: folder.path("embeddings.safetensors"))
         let manifest = RecommenderManifest(backbone: model, backboneAbsolute: URL(fileURLWithPath: model).standardizedFileURL.path,
                                            users: prepared.users.count, items: prepared.items.count, width: config.nEmbd,
-                                           initialization: `init`, seed: seed)
+                                           initialization: `init`.rawValue, seed: seed)
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
         try folder.write("recommender.json", bytes: Array(try e.encode(manifest)) + [0x0A])
+        if let exportSplit { try prepared.exportSplit(to: exportSplit, raw: raw) }
         try folder.commit()
 
         let s = prepared.statistics
         print("dataset \(raw.name) (\(fmt)): \(s.rawInteractions) interactions read")
-        print("  dropped: \(s.duplicatesDropped) duplicate pairs, \(s.droppedByRating) rated <= \(implicit ? "-" : String(minRating)), \(s.droppedByKCore) by the \(kcore)-core")
+        if let splitFrom {
+            print("  split read from \(splitFrom) as is (no rating filter, no k-core)")
+        } else {
+            print("  dropped: \(s.duplicatesDropped) duplicate pairs, \(s.droppedByRating) rated <= \(implicit ? "-" : String(minRating)), \(s.droppedByKCore) by the \(kcore)-core")
+        }
         print("  users \(s.users), items \(s.items), interactions \(s.train + s.validation + s.test) (train \(s.train) / validation \(s.validation) / test \(s.test)), sparsity \(String(format: "%.4f", s.sparsity))")
-        print("  vocabulary \(base.count) + \(s.users) users + \(s.items) items = \(tok.count) tokens; embeddings width \(config.nEmbd), init \(`init`)" +
-              (`init` == "text-mean" ? " (\(textInit.users) users, \(textInit.items) items from text)" : ""))
+        print("  vocabulary \(base.count) + \(s.users) users + \(s.items) items = \(tok.count) tokens; embeddings width \(config.nEmbd), init \(`init`.rawValue)" +
+              (`init` == .textMean ? " (\(textInit.users) users, \(textInit.items) items from text)" : ""))
         for c in corpora.all {
             print("  corpus \(c.name.padding(toLength: 13, withPad: " ", startingAt: 0)) \(String(c.count).leftPad(7)) documents \(String(c.tokenCount).leftPad(10)) tokens")
         }
+        if let h = s.heldoutUsers {
+            print("  held out of training: \(h) users with \(s.heldoutInteractions ?? 0) interactions (80% folded in, 20% to find: evaluate --split heldout-users)")
+        }
+        if let exportSplit { print("  split written as RecBole benchmark files to \(exportSplit)/") }
         print("  wrote \(output)/ in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
     }
+}
+
+/// Dataset file formats `extend-vocab` reads.
+enum DatasetFormat: String, ExpressibleByArgument, CaseIterable { case recbole, amazon, csv }
+
+/// How `extend-vocab` initialises the new embeddings.
+enum EmbeddingInit: String, ExpressibleByArgument, CaseIterable {
+    case normal
+    case textMean = "text-mean"
 }
 
 extension String {

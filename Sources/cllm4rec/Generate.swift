@@ -40,14 +40,19 @@ struct Generate: ParsableCommand {
     @Flag(help: "Write a review of --item by --user.")
     var review = false
 
-    @Option(help: "Most tokens to generate.")
+    @Option(help: "Most tokens to generate (>= 1; a review also stops at <|endoftext|>).")
     var maxNewTokens: Int = 50
 
     @Option(help: "Softmax temperature; 0 means greedy.")
     var temperature: Float = 1
 
-    @Option(help: "Recommendations: how many items (default 20). Text and reviews: sample only from the K most likely tokens (default 0: no limit).")
+    @Option(help: "Recommendations: how many items (>= 1, default 20). Text and reviews: sample only from the K most likely tokens (default 0: no limit).")
     var topK: Int?
+
+    @Option(help: "--history: Adam steps that fit the new user's embedding (0: the mean user).")
+    var foldInSteps: Int = FoldInOptions().steps
+
+    @OptionGroup var foldIn: FoldInRate
 
     @Option(help: "Sample only from the most likely tokens whose probabilities sum to P (1: no limit).")
     var topP: Float = 1
@@ -61,9 +66,13 @@ struct Generate: ParsableCommand {
     @Flag(help: "Print the generated token ids instead of text.")
     var ids = false
 
+    /// Whether this run lists items (top-k is then a count of items, not a sampling cut-off).
+    var recommends: Bool { recommender != nil && !review }
+
     func validate() throws {
-        guard temperature >= 0 else { throw ValidationError("--temperature must be >= 0") }
-        guard (topK ?? 0) >= 0 else { throw ValidationError("--top-k must be >= 0") }
+        try FlagRules.nonNegative(temperature, "--temperature")
+        if recommends { try FlagRules.inRange(1...1_000_000, topK ?? 20, "--top-k") } else { try FlagRules.atLeast(0, topK, "--top-k") }
+        try FlagRules.inRange(0...10_000, foldInSteps, "--fold-in-steps")
         if recommender == nil {
             guard prompt != nil else { throw ValidationError("give a recommender folder with --user/--history/--review, or --prompt TEXT") }
         } else {
@@ -71,9 +80,9 @@ struct Generate: ParsableCommand {
             if review { guard user != nil && item != nil else { throw ValidationError("--review needs --user and --item") } }
             else { guard (user == nil) != (history == nil) else { throw ValidationError("give exactly one of --user and --history") } }
         }
-        guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
-        guard repetitionPenalty > 0 else { throw ValidationError("--repetition-penalty must be > 0") }
-        guard maxNewTokens >= 0 else { throw ValidationError("--max-new-tokens must be >= 0") }
+        try FlagRules.between(topP, 0, 1, "--top-p", includingUpper: true)
+        try FlagRules.positive(repetitionPenalty, "--repetition-penalty")
+        try FlagRules.inRange(1...1_000_000, maxNewTokens, "--max-new-tokens")
     }
 
     func sampling(maxNew: Int, stop: Int) -> SamplingOptions {
@@ -131,8 +140,9 @@ struct Generate: ParsableCommand {
         } else {
             let items = try history!.split(separator: ",").map { try rec.item(String($0).trimmingCharacters(in: .whitespaces)) }
             guard !items.isEmpty else { throw CLIError("--history is empty") }
-            recs = rec.model.recommendForNewUser(history: items, corpora: rec.corpora, k: k, seed: seed)
-            print("top \(k) for a new user with \(items.count) items (folded in, no retraining):")
+            let options = FoldInOptions(steps: foldInSteps, learningRate: foldIn.foldInLr)
+            recs = rec.model.recommendForNewUser(history: items, corpora: rec.corpora, k: k, foldIn: options, seed: seed)
+            print("top \(k) for a new user with \(items.count) items (folded in with \(foldInSteps) steps, no retraining):")
         }
         for (r, x) in recs.enumerated() {
             print(String(format: "%3d. %@ %@ (score %.3f)", r + 1, rec.dataset.items[x.item].padding(toLength: 8, withPad: " ", startingAt: 0) as NSString,

@@ -37,7 +37,7 @@ struct ImportGPT2: ParsableCommand {
         let name = isDir.boolValue ? source.lastPathComponent : source.deletingLastPathComponent().lastPathComponent
         let out = output ?? "Models/" + (name.isEmpty || name == "." ? "imported" : name)
         let tokDir = isDir.boolValue && FileManager.default.fileExists(atPath: path + "/vocab.json")
-            && FileManager.default.fileExists(atPath: path + "/merges.txt") ? path : tokenizer
+            && FileManager.default.fileExists(atPath: path + "/merges.txt") ? path : BundledFiles.tokenizerFolder(tokenizer)
         for f in ["vocab.json", "merges.txt"] where !FileManager.default.fileExists(atPath: tokDir + "/" + f) {
             throw CLIError("\(tokDir)/\(f) not found: pass --tokenizer DIR with vocab.json and merges.txt")
         }

@@ -26,14 +26,19 @@ struct InitGPT2: ParsableCommand {
     @Option(help: "Folder with vocab.json and merges.txt to copy.")
     var tokenizer: String = "Models/gpt2"
 
-    func run() throws {
-        guard let c = GPT2Config.preset(config) else {
+    func validate() throws {
+        guard GPT2Config.preset(config) != nil else {
             throw ValidationError("unknown --config \"\(config)\"; choose small, medium, large, xl, distil or tiny")
         }
+    }
+
+    func run() throws {
+        let c = GPT2Config.preset(config)!
         let params = GPT2Parameters(config: c)
         var g = SplitMix64(seed: seed)
         params.initializeRandomly(using: &g)
         let out = output ?? "Models/random-\(config)"
+        let tokenizer = BundledFiles.tokenizerFolder(self.tokenizer)
         try GPT2Checkpoint.save(params, to: out, vocabPath: tokenizer + "/vocab.json", mergesPath: tokenizer + "/merges.txt")
         print("wrote \(out)/: random GPT-2 \(config) (seed \(seed)), \(c.nLayer) layers, width \(c.nEmbd), \(grouped(params.count)) parameters")
     }

@@ -16,6 +16,8 @@ struct EngineOptions: ParsableArguments {
             """))
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    func validate() throws { try FlagRules.inRange(1...1024, threads, "--threads") }
+
     /// Opens OpenBLAS with its kernel set chosen and sets its thread count.
     func apply() throws {
         do { try OpenBLAS.load() } catch { throw CLIError(error.description) }
@@ -25,13 +27,14 @@ struct EngineOptions: ParsableArguments {
 
 /// A model folder: config.json, model.safetensors, vocab.json, merges.txt.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "Model folder (config.json, model.safetensors, vocab.json, merges.txt).")
+    @Option(help: "Model folder (config.json, model.safetensors, vocab.json, merges.txt); a relative path is also looked up next to the executable.")
     var model: String = "Models/gpt2"
 
     @Option(help: "A LoRA adapter folder (adapter_model.safetensors + adapter_config.json) to apply.")
     var adapter: String?
 
     func load() throws -> (GPT2Model, GPT2Tokenizer) {
+        let model = BundledFiles.modelFolder(self.model)
         for f in ["config.json", "model.safetensors", "vocab.json", "merges.txt"] where !FileManager.default.fileExists(atPath: model + "/" + f) {
             throw CLIError("\(model)/\(f) not found: import a model with `cllm4rec import-gpt2` or make one with `cllm4rec init-gpt2`")
         }

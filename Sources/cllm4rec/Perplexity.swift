@@ -19,8 +19,10 @@ struct Perplexity: ParsableCommand {
     @Argument(help: "A UTF-8 text file.")
     var file: String
 
-    @Option(help: "Window length in tokens (default: the model's context).")
+    @Option(help: "Window length in tokens (>= 2; default and most: the model's context).")
     var window: Int?
+
+    func validate() throws { try FlagRules.atLeast(2, window, "--window") }
 
     func run() throws {
         try engine.apply()

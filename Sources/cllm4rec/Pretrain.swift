@@ -11,8 +11,10 @@ struct Pretrain: ParsableCommand {
             (vocabulary head tied to GPT-2's wte), each regularized toward the other copy with weight λ. The \
             backbone stays frozen; dropout is on. Adam (β 0.9/0.999, ε 1e-8) on the mean of --accumulate \
             micro-batches. Reference values: 10 warm-up epochs, 100 rounds, lr 1e-3, λ 1, batch 20 x 8. \
-            The embeddings of the round with the lowest training loss are kept. A checkpoint is written \
-            after every epoch and on Ctrl-C; --resume continues exactly.
+            The warm-up epochs have no mutual regularization. Each copy is kept at the epoch of its own \
+            lowest objective (its mean LM loss plus its MR per micro-batch; warm-up epochs count for the \
+            content copy), as the reference does. A checkpoint is written after every epoch and on \
+            Ctrl-C; --resume continues exactly.
             """)
 
     @Argument(help: "Recommender folder (made by extend-vocab).")
@@ -29,10 +31,17 @@ struct Pretrain: ParsableCommand {
 
     @OptionGroup var flags: TrainingFlags
 
+    func validate() throws {
+        try FlagRules.inRange(0...100_000, warmupEpochs, "--warmup-epochs")
+        try FlagRules.inRange(0...100_000, rounds, "--rounds")
+        guard warmupEpochs + rounds > 0 else { throw ValidationError("--warmup-epochs and --rounds are both 0: nothing to train") }
+        try FlagRules.positive(learningRate, "--lr")
+    }
+
     func run() throws {
         var o = TrainingOptions()
         o.warmupEpochs = warmupEpochs; o.rounds = rounds; o.learningRate = learningRate
-        try flags.apply(to: &o)
+        flags.apply(to: &o)
         try runStage(.pretrain, path: recommender, options: o, flags: flags)
     }
 }
@@ -47,7 +56,8 @@ struct Finetune: ParsableCommand {
             `user_i has interacted with ..., user_i will interact with`, and predict the hidden items \
             (--target holdout, the paper) or all training items (--target all, the reference code) over all \
             items; then Recall@20/40 and NDCG@100 on the validation split; then one content epoch. \
-            Reference: 150 epochs, lr 1e-4. The epoch with the best Recall@20 + Recall@40 + NDCG@100 is kept.
+            Reference: 150 epochs, lr 1e-4. Validation prompts keep one item order for the whole run. The \
+            epoch with the best Recall@20 + Recall@40 + NDCG@100 is kept, with its content embeddings.
             """)
 
     @Argument(help: "Recommender folder (made by extend-vocab, usually pretrained).")
@@ -60,9 +70,9 @@ struct Finetune: ParsableCommand {
     var learningRate: Float = 1e-4
 
     @Option(help: "holdout: predict the hidden items (paper); all: every training item (reference code).")
-    var target: String = "holdout"
+    var target: TrainingOptions.Target = .holdout
 
-    @Option(help: "Share of each user's training items hidden per epoch.")
+    @Option(help: "Share of each user's training items hidden per epoch, in (0, 1) (at least one item is hidden).")
     var maskFraction: Double = 0.2
 
     @Option(help: "Users scored per forward pass during validation.")
@@ -76,14 +86,21 @@ struct Finetune: ParsableCommand {
 
     @OptionGroup var flags: TrainingFlags
 
+    func validate() throws {
+        try FlagRules.inRange(1...100_000, epochs, "--epochs")
+        try FlagRules.positive(learningRate, "--lr")
+        try FlagRules.between(maskFraction, 0, 1, "--mask-fraction")
+        try FlagRules.inRange(1...100_000, evaluationBatch, "--evaluation-batch")
+        try FlagRules.inRange(0...100_000, contentEvery, "--content-every")
+        try FlagRules.inRange(1...100_000, validateEvery, "--validate-every")
+    }
+
     func run() throws {
         var o = TrainingOptions()
         o.epochs = epochs; o.learningRate = learningRate; o.maskFraction = maskFraction; o.evaluationBatch = evaluationBatch
-        guard contentEvery >= 0, validateEvery >= 1 else { throw ValidationError("--content-every must be >= 0 and --validate-every >= 1") }
         o.contentEvery = contentEvery; o.validateEvery = validateEvery
-        guard let t = TrainingOptions.Target(rawValue: target) else { throw ValidationError("--target must be holdout or all") }
-        o.target = t
-        try flags.apply(to: &o)
+        o.target = target
+        flags.apply(to: &o)
         try runStage(.finetune, path: recommender, options: o, flags: flags)
     }
 }

@@ -57,7 +57,7 @@ struct LoadedRecommender {
 
 /// Flags shared by pretrain and finetune.
 struct TrainingFlags: ParsableArguments {
-    @Option(help: "Mutual-regularization weight λ (reference: 1).")
+    @Option(help: "Mutual-regularization weight λ >= 0 (reference: 1; 0 turns it off).")
     var lambda: Float = 1
 
     @Option(help: "Documents per micro-batch (reference: 20 per GPU).")
@@ -73,7 +73,7 @@ struct TrainingFlags: ParsableArguments {
     var seed: UInt64 = 98765
 
     @Option(help: "Collaborative documents' item order: shuffle (paper: stochastic item reordering) or fixed (reference code: ascending).")
-    var itemOrder: String = "shuffle"
+    var itemOrder: TrainingOptions.ItemOrder = .shuffle
 
     @Flag(help: "Do not predict the first main token from the prompt (the reference code's behaviour; the paper predicts it).")
     var skipFirstMain = false
@@ -81,13 +81,20 @@ struct TrainingFlags: ParsableArguments {
     @Flag(help: "Turn GPT-2's dropout off during training (the reference keeps it on).")
     var noDropout = false
 
-    @Option(help: "LoRA rank on the backbone (0: off, the reference). An existing adapter/ is continued.")
+    @Option(help: ArgumentHelp(
+        "LoRA rank on the backbone (0: no adapter is trained, the reference).",
+        discussion: """
+            With --lora-rank R > 0 a new adapter is trained and written to adapter/, or the folder's \
+            adapter/ (which must have rank R) goes on training, with the alpha, dropout and targets it \
+            was made with. Without it an existing adapter/ is applied but stays frozen: not trained, \
+            not rewritten.
+            """))
     var loraRank: Int = 0
 
-    @Option(help: "LoRA alpha.")
+    @Option(help: "LoRA alpha (> 0) of a new adapter.")
     var loraAlpha: Float = 16
 
-    @Option(help: "LoRA dropout.")
+    @Option(help: "LoRA dropout of a new adapter, in [0, 1).")
     var loraDropout: Float = 0.05
 
     @Option(help: "LoRA projections, comma-separated: c_attn, attn.c_proj, c_fc, mlp.c_proj (c_proj: both projections).")
@@ -98,14 +105,25 @@ struct TrainingFlags: ParsableArguments {
 
     @OptionGroup var engine: EngineOptions
 
-    func apply(to o: inout TrainingOptions) throws {
-        guard batch > 0, accumulate > 0 else { throw ValidationError("--batch and --accumulate must be positive") }
-        guard let order = TrainingOptions.ItemOrder(rawValue: itemOrder) else { throw ValidationError("--item-order must be shuffle or fixed") }
+    func validate() throws {
+        try FlagRules.nonNegative(lambda, "--lambda")
+        try FlagRules.inRange(1...100_000, batch, "--batch")
+        try FlagRules.inRange(1...100_000, accumulate, "--accumulate")
+        try FlagRules.atLeast(1, maxMainTokens, "--max-main-tokens")
+        try FlagRules.inRange(0...4096, loraRank, "--lora-rank")
+        try FlagRules.positive(loraAlpha, "--lora-alpha")
+        try FlagRules.between(loraDropout, 0, 1, "--lora-dropout", includingLower: true)
+        let targets = loraTargets.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        for t in targets where LoRATarget.parse(t) == nil {
+            throw ValidationError("--lora-targets: unknown projection \"\(t)\" (choose from c_attn, attn.c_proj, c_fc, mlp.c_proj, c_proj)")
+        }
+    }
+
+    func apply(to o: inout TrainingOptions) {
         o.lambda = lambda; o.batch = batch; o.accumulate = accumulate; o.maxMainTokens = maxMainTokens; o.seed = seed
-        o.itemOrder = order; o.predictFirstMain = !skipFirstMain; o.dropout = !noDropout
+        o.itemOrder = itemOrder; o.predictFirstMain = !skipFirstMain; o.dropout = !noDropout
         o.loraRank = loraRank; o.loraAlpha = loraAlpha; o.loraDropout = loraDropout
         o.loraTargets = loraTargets.split(separator: ",").map(String.init)
-        for t in o.loraTargets where LoRATarget.parse(t) == nil { throw ValidationError("unknown LoRA target \"\(t)\"") }
     }
 }
 
@@ -118,19 +136,23 @@ func runStage(_ stage: Stage, path: String, options: TrainingOptions, flags: Tra
     if flags.resume && Trainer.savedOptions(folder: folder, stage: stage) == nil {
         throw CLIError("\(path): no \(stage.rawValue) checkpoint to resume from")
     }
-    if effective.loraRank > 0 {
-        let config = rec.model.backbone.config
-        if FileManager.default.fileExists(atPath: folder.file("adapter/adapter_model.safetensors")) {
-            rec.model.backbone.lora = try LoRA.load(path: folder.file("adapter"), config: config)
-        } else {
-            let lora = LoRA(config: config, rank: effective.loraRank, alpha: effective.loraAlpha, dropout: effective.loraDropout,
-                            targets: effective.loraTargets.flatMap { LoRATarget.parse($0) ?? [] })
-            var g = SplitMix64(seed: effective.seed)
-            lora.initialize(using: &g)
-            rec.model.backbone.lora = lora
+    if !flags.resume && FileManager.default.fileExists(atPath: folder.file("checkpoint-\(stage.rawValue)/checkpoint.safetensors")) {
+        print("note: starting a new \(stage.rawValue) run; the stopped one in checkpoint-\(stage.rawValue)/ is replaced (--resume continues it)")
+    }
+    let adapterPath = folder.file("adapter/adapter_model.safetensors")
+    if FileManager.default.fileExists(atPath: adapterPath) {
+        let lora = try LoRA.load(path: folder.file("adapter"), config: rec.model.backbone.config)
+        if effective.loraRank > 0 && lora.rank != effective.loraRank {
+            throw CLIError("\(folder.file("adapter")) has rank \(lora.rank), not the --lora-rank \(effective.loraRank) given: pass --lora-rank \(lora.rank) to continue it, or remove adapter/ to start a new one")
         }
-    } else if FileManager.default.fileExists(atPath: folder.file("adapter/adapter_model.safetensors")) {
-        rec.model.backbone.lora = try LoRA.load(path: folder.file("adapter"), config: rec.model.backbone.config)  // frozen
+        rec.model.backbone.lora = lora
+        print(effective.loraRank > 0 ? "adapter/: rank \(lora.rank), continued" : "adapter/: rank \(lora.rank), applied frozen (--lora-rank \(lora.rank) trains it)")
+    } else if effective.loraRank > 0 {
+        let lora = LoRA(config: rec.model.backbone.config, rank: effective.loraRank, alpha: effective.loraAlpha, dropout: effective.loraDropout,
+                        targets: effective.loraTargets.flatMap { LoRATarget.parse($0) ?? [] })
+        var g = SplitMix64(seed: effective.seed)
+        lora.initialize(using: &g)
+        rec.model.backbone.lora = lora
     }
     let trainer = try Trainer(stage: stage, options: effective, model: rec.model, corpora: rec.corpora, dataset: rec.dataset,
                               folder: folder, resume: flags.resume)
@@ -142,3 +164,6 @@ func runStage(_ stage: Stage, path: String, options: TrainingOptions, flags: Tra
         throw ExitCode(130)
     }
 }
+
+extension TrainingOptions.ItemOrder: ExpressibleByArgument {}
+extension TrainingOptions.Target: ExpressibleByArgument {}

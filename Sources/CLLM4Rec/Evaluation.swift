@@ -77,12 +77,29 @@ public struct Evaluator {
     }
 
     /// The most-popular baseline: items ranked by their number of training interactions, each
-    /// user's history left out.
-    public func popularity(train: [[Int]], items: Int, histories: [[Int]], relevant: [[Int]]) -> MetricReport {
-        var counts = [Float](repeating: 0, count: items)
+    /// user's history left out. Ties go to the smaller external id (numerically when both ids are
+    /// integers; numbers before other ids, those by their bytes), as `numpy.unique` numbering with a
+    /// stable sort ranks them: the ranking then depends on the data only, not on how this tool
+    /// numbered the items.
+    public func popularity(train: [[Int]], itemIds: [String], histories: [[Int]], relevant: [[Int]]) -> MetricReport {
+        let j = itemIds.count
+        var counts = [Int](repeating: 0, count: j)
         for t in train { for i in t { counts[i] += 1 } }
+        let numeric = itemIds.map { Int($0) }
+        let order = (0..<j).sorted { a, b in
+            if counts[a] != counts[b] { return counts[a] > counts[b] }
+            switch (numeric[a], numeric[b]) {
+            case let (x?, y?): return x != y ? x < y : a < b
+            case (.some, nil): return true
+            case (nil, .some): return false
+            case (nil, nil): return itemIds[a].utf8.lexicographicallyPrecedes(itemIds[b].utf8)
+            }
+        }
+        // Scores that rank as `order` does (exact in Float for up to 2^24 items).
+        var scores = [Float](repeating: 0, count: j)
+        for (position, i) in order.enumerated() { scores[i] = Float(j - position) }
         var report = MetricReport()
-        counts.withUnsafeBufferPointer { c in
+        scores.withUnsafeBufferPointer { c in
             for u in 0..<histories.count where !relevant[u].isEmpty { add(c, history: histories[u], relevant: relevant[u], to: &report) }
         }
         return report.averaged()

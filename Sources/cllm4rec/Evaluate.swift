@@ -141,7 +141,7 @@ struct Evaluate: ParsableCommand {
         }
         let modelSeconds = Date().timeIntervalSince(started)
         if baselines.contains(.popularity) {
-            rows.append(("popularity", evaluator.popularity(train: d.train, items: d.items.count, histories: histories, relevant: relevant), [:]))
+            rows.append(("popularity", evaluator.popularity(train: d.train, itemIds: d.items, histories: histories, relevant: relevant), [:]))
         }
         if baselines.contains(.ease) {
             let t0 = Date()

@@ -40,6 +40,24 @@ final class MetricsTests: XCTestCase {
     }
 }
 
+final class PopularityTests: XCTestCase {
+    /// Equal counts rank by external id: integers numerically ("9" before "10"), then other ids by
+    /// their bytes ("a" before "b"); a higher count always first.
+    func testTiesGoToTheSmallerExternalId() {
+        let ids = ["b", "10", "a", "9", "7"]
+        let train = [[0, 1, 2, 3], [4], [4]]  // "7" twice, the others once
+        let e = Evaluator(recallAt: [1, 2, 3, 4], ndcgAt: [])
+        func hitsAt(_ relevant: Int) -> [Double] {
+            let r = e.popularity(train: train, itemIds: ids, histories: [[]], relevant: [[relevant]])
+            return [1, 2, 3, 4].map { r.values["recall@\($0)"]! }
+        }
+        XCTAssertEqual(hitsAt(4), [1, 1, 1, 1])  // "7": most popular
+        XCTAssertEqual(hitsAt(3), [0, 1, 1, 1])  // "9"
+        XCTAssertEqual(hitsAt(1), [0, 0, 1, 1])  // "10"
+        XCTAssertEqual(hitsAt(2), [0, 0, 0, 1])  // "a"
+    }
+}
+
 final class EASETests: XCTestCase {
     /// LAPACK's Cholesky inverse: G · G⁻¹ = I on a small and a 60 x 60 random SPD matrix.
     func testInverseOfSPDMatrices() throws {

@@ -1,0 +1,212 @@
+import Foundation
+import GPT2
+import RecData
+import Tensor
+import WeightIO
+import XCTest
+
+@testable import CLLM4Rec
+
+/// The review findings of docs/CLLM4REC.md §5 against the trainer: each test fails on the code
+/// before its fix.
+final class FidelityTests: XCTestCase {
+    /// The model and options of `TrainerTests`.
+    struct Helper {
+        func freshModel(_ d: PreparedDataset, _ c: Corpora) throws -> RecModel {
+            let backbone = GPT2Model(params: try GPT2Checkpoint.load(path: testsRoot + "/GPT2Tests/Fixtures/tiny-gpt2/hf").0)
+            let (e, _) = initialEmbeddings(users: d.users.count, items: d.items.count, width: 32, seed: 1, textMean: nil, corpora: c)
+            return RecModel(backbone: backbone, embeddings: e)
+        }
+
+        func options() -> TrainingOptions {
+            var o = TrainingOptions()
+            o.batch = 3; o.accumulate = 2; o.warmupEpochs = 1; o.rounds = 2; o.epochs = 2; o.learningRate = 1e-2; o.seed = 11
+            return o
+        }
+    }
+    let helper = Helper()
+
+    func setUpRun(_ stage: Stage, _ o: TrainingOptions, folder: RecommenderFolder? = nil) throws -> (Trainer, RecModel, PreparedDataset, RecommenderFolder) {
+        let (d, c, _) = try tinySetup()
+        let model = try helper.freshModel(d, c)
+        let f = folder ?? tempFolder()
+        let t = try Trainer(stage: stage, options: o, model: model, corpora: c, dataset: d, folder: f, resume: false)
+        t.log = { _ in }
+        return (t, model, d, f)
+    }
+
+    func tempFolder() -> RecommenderFolder {
+        let p = FileManager.default.temporaryDirectory.appendingPathComponent("fid-\(UUID())").path
+        try! FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: p) }
+        return RecommenderFolder(p)
+    }
+
+    func metrics(_ f: RecommenderFolder) throws -> [[String: Any]] {
+        try String(contentsOfFile: f.file("metrics.jsonl"), encoding: .utf8).split(separator: "\n").map {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+        }
+    }
+
+    func values(_ p: UnsafeMutablePointer<Float>, _ n: Int) -> [Float] { Array(UnsafeBufferPointer(start: p, count: n)) }
+
+    /// Warm-up epochs are content-only: no MR term, so λ changes nothing there.
+    func testWarmupHasNoMutualRegularization() throws {
+        var o = helper.options()
+        o.warmupEpochs = 2; o.rounds = 0; o.lambda = 5
+        let (t1, m1, d, f1) = try setUpRun(.pretrain, o)
+        XCTAssertEqual(try t1.run(), .finished)
+        for line in try metrics(f1) { XCTAssertEqual(line["mr"] as? Double, 0, "warm-up epoch \(line["epoch"]!)") }
+        o.lambda = 0
+        let (t2, m2, _, _) = try setUpRun(.pretrain, o)
+        XCTAssertEqual(try t2.run(), .finished)
+        XCTAssertEqual(values(m1.embeddings.user(.content), d.users.count * 32), values(m2.embeddings.user(.content), d.users.count * 32))
+        // The rounds after it do regularize.
+        o.lambda = 5; o.rounds = 1
+        let (t3, _, _, f3) = try setUpRun(.pretrain, o)
+        XCTAssertEqual(try t3.run(), .finished)
+        XCTAssertGreaterThan(try metrics(f3).last!["mr"] as! Double, 0)
+    }
+
+    /// Each pretraining copy is kept at the epoch of its own lowest objective (loss + MR per
+    /// micro-batch), the warm-up counting for the content copy.
+    func testEachCopyKeptAtItsOwnBestEpoch() throws {
+        var o = helper.options()
+        o.warmupEpochs = 2; o.rounds = 4; o.lambda = 0.5; o.learningRate = 0.05
+        let (t, _, d, f) = try setUpRun(.pretrain, o)
+        XCTAssertEqual(try t.run(), .finished)
+        let lines = try metrics(f)
+        var bestEpoch: [String: (Int, Double)] = [:]
+        for l in lines {
+            let kind = l["kind"] as! String, objective = l["objective"] as! Double
+            let loss = l["loss"] as! Double, mr = l["mr"] as! Double
+            XCTAssertGreaterThanOrEqual(objective, loss)
+            if mr == 0 { XCTAssertEqual(objective, loss, accuracy: 1e-12) }
+            if bestEpoch[kind].map({ objective < $0.1 }) ?? true { bestEpoch[kind] = (l["epoch"] as! Int, objective) }
+        }
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: f.file("training-pretrain.json")))) as! [String: Any]
+        XCTAssertEqual(summary["best_collaborative_epoch"] as? Int, bestEpoch["collaborative"]!.0)
+        XCTAssertEqual(summary["best_content_epoch"] as? Int, bestEpoch["content"]!.0)
+        XCTAssertEqual(summary["best_content_objective"] as! Double, bestEpoch["content"]!.1, accuracy: 1e-12)
+        XCTAssertGreaterThan(d.users.count, 0)
+    }
+
+    /// Finetuning keeps the content copy of the best validation epoch, not the last one: with one
+    /// epoch, that is the content copy before the epoch's content phase changed it.
+    func testFinetuneKeepsContentOfBestEpoch() throws {
+        var o = helper.options()
+        o.epochs = 1; o.contentEvery = 1
+        let (t, m, d, f) = try setUpRun(.finetune, o)
+        let before = values(m.embeddings.item(.content), d.items.count * 32)
+        XCTAssertEqual(try t.run(), .finished)
+        let after = values(m.embeddings.item(.content), d.items.count * 32)
+        XCTAssertNotEqual(after, before, "the content epoch trained the content copy")
+        let saved = try IDEmbeddings.load(path: f.file("embeddings.safetensors"), users: d.users.count, items: d.items.count, width: 32)
+        XCTAssertEqual(values(saved.item(.content), d.items.count * 32), before)
+    }
+
+    /// Validation uses one prompt order for the whole run: a model that does not change scores the
+    /// same every epoch.
+    func testValidationOrderIsFixedPerRun() throws {
+        var o = helper.options()
+        o.epochs = 4; o.contentEvery = 0; o.learningRate = 0
+        let (t, _, _, f) = try setUpRun(.finetune, o)
+        XCTAssertEqual(try t.run(), .finished)
+        let scores = try metrics(f).map { l in ["val_recall@20", "val_recall@40", "val_ndcg@100"].map { l[$0] as! Double } }
+        XCTAssertEqual(scores.count, 4)
+        for s in scores { XCTAssertEqual(s, scores[0]) }
+    }
+
+    /// A loaded adapter without `loraRank` is applied but neither trained nor written back.
+    func testLoadedAdapterStaysFrozenWithoutRank() throws {
+        var o = helper.options()
+        o.epochs = 1
+        let (d, c, _) = try tinySetup()
+        let f = tempFolder()
+        for rank in [0, 4] {
+            let model = try helper.freshModel(d, c)
+            let lora = LoRA(config: model.backbone.config, rank: 4, alpha: 8, targets: [.attn])
+            var g = SplitMix64(seed: 1)
+            lora.initialize(using: &g)
+            // A non-zero B, so that the adapter changes the forward pass.
+            for k in 0..<lora.weights.count { lora.weights[k] += 0.01 }
+            model.backbone.lora = lora
+            let initial = Array(lora.weights.pointer)
+            o.loraRank = rank
+            let t = try Trainer(stage: .finetune, options: o, model: model, corpora: c, dataset: d, folder: f, resume: false)
+            t.log = { _ in }
+            XCTAssertEqual(try t.run(), .finished)
+            if rank == 0 {
+                XCTAssertEqual(Array(lora.weights.pointer), initial, "a frozen adapter moved")
+                XCTAssertFalse(FileManager.default.fileExists(atPath: f.file("adapter/adapter_model.safetensors")), "a frozen adapter was written")
+            } else {
+                XCTAssertNotEqual(Array(lora.weights.pointer), initial, "--lora-rank trains the adapter")
+                XCTAssertTrue(FileManager.default.fileExists(atPath: f.file("adapter/adapter_model.safetensors")))
+            }
+        }
+    }
+
+    // MARK: corrupt checkpoints
+
+    /// Writes a checkpoint of a stopped run, lets `edit` change its tensors, and resumes from it.
+    func resumeError(_ edit: (inout [(name: String, tensor: FloatTensor)]) -> Void) throws -> String {
+        let o = helper.options()
+        let (t, _, d, f) = try setUpRun(.pretrain, o)
+        t.stopAfterSteps = 3
+        XCTAssertEqual(try t.run(), .interrupted)
+        let path = f.file("checkpoint-pretrain/checkpoint.safetensors")
+        let file = try SafeTensorsFile(path: path)
+        var tensors = try file.tensors.map { (name: $0.name, tensor: try file.floats($0.name)) }
+        edit(&tensors)
+        try SafeTensorsWriter.write(tensors, metadata: file.metadata ?? [:], to: path)
+        let (_, c, _) = try tinySetup()
+        do {
+            _ = try Trainer(stage: .pretrain, options: o, model: try helper.freshModel(d, c), corpora: c, dataset: d, folder: f, resume: true)
+        } catch let e as CLLM4RecError {
+            return e.description
+        }
+        XCTFail("a corrupt checkpoint was accepted")
+        return ""
+    }
+
+    func testCheckpointTensorsAreCheckedAgainstLiveSizes() throws {
+        // An Adam moment with more values than the table it belongs to: a write out of bounds before.
+        var message = try resumeError { ts in
+            let k = ts.firstIndex { $0.name.hasPrefix("adam.m.") }!
+            ts[k].tensor = FloatTensor(shape: [ts[k].tensor.values.count * 4], values: [Float](repeating: 0, count: ts[k].tensor.values.count * 4))
+        }
+        XCTAssertTrue(message.contains("adam.m.") && message.contains("this run's tensor has"), message)
+        message = try resumeError { $0.append((name: "adam", tensor: FloatTensor(shape: [1], values: [0]))) }
+        XCTAssertTrue(message.contains("\"adam\" is not part of a cllm4rec checkpoint"), message)
+        message = try resumeError { $0.append((name: "lora", tensor: FloatTensor(shape: [1], values: [0]))) }
+        XCTAssertTrue(message.contains("\"lora\" is not part of a cllm4rec checkpoint"), message)
+        message = try resumeError { $0.append((name: "lora.weights", tensor: FloatTensor(shape: [1], values: [0]))) }
+        XCTAssertTrue(message.contains("this run trains no adapter"), message)
+        message = try resumeError { ts in ts.removeAll { $0.name.hasPrefix("adam.v.") } }
+        XCTAssertTrue(message.contains("is missing"), message)
+        message = try resumeError { ts in
+            let k = ts.firstIndex { $0.name == "emb.user.content" }!
+            ts[k].tensor = FloatTensor(shape: [2], values: [0, 0])
+        }
+        XCTAssertTrue(message.contains("emb.user.content"), message)
+    }
+
+    // MARK: fold-in
+
+    /// A one-item history is fitted like any other (before: no step at all), deterministically.
+    func testFoldInOfOneItem() throws {
+        let (d, c, _) = try tinySetup()
+        let model = try helper.freshModel(d, c)
+        model.embeddings.copy(.collaborative, to: .recommendation)
+        let mean = model.foldIn(history: [3], corpora: c, options: FoldInOptions(steps: 0), seed: 1)
+        var expected = [Float](repeating: 0, count: 32)
+        for u in 0..<d.users.count { for k in 0..<32 { expected[k] += model.embeddings.user(.recommendation)[u * 32 + k] / Float(d.users.count) } }
+        for k in 0..<32 { XCTAssertEqual(mean[k], expected[k], accuracy: 1e-6) }
+        let fitted = model.foldIn(history: [3], corpora: c, options: FoldInOptions(steps: 5, learningRate: 0.1), seed: 1)
+        XCTAssertNotEqual(fitted, mean)
+        XCTAssertEqual(model.foldIn(history: [3], corpora: c, options: FoldInOptions(steps: 5, learningRate: 0.1), seed: 1), fitted)
+        // The fitted user scores its item higher than the mean user does.
+        let s = model.scores(newUsers: [mean, fitted], histories: [[], []], corpora: c, seed: 0)
+        XCTAssertGreaterThan(s[model.items + 3] - s[model.items...].max()!, s[3] - s[..<model.items].max()!)
+    }
+}

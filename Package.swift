@@ -43,5 +43,7 @@ let package = Package(
         .testTarget(name: "WeightIOTests", dependencies: ["WeightIO"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], exclude: ["Fixtures"]),
         .testTarget(name: "GPT2Tests", dependencies: ["GPT2", "WeightIO", "Tensor"], exclude: ["Fixtures"]),
+        // Runs the built command-line tool end to end (the dependency makes SwiftPM build it first).
+        .testTarget(name: "CLITests", dependencies: ["cllm4rec"]),
     ]
 )

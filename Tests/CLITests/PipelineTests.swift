@@ -1,0 +1,146 @@
+import Foundation
+import XCTest
+
+/// The whole tool, run as a user runs it, on a tiny dataset and a tiny random backbone, from a
+/// working directory outside the repository.
+final class PipelineTests: XCTestCase {
+    var work = ""
+
+    func cli(_ args: String..., expect status: Int32 = 0, file: StaticString = #filePath, line: UInt = #line) throws -> CLI.Result {
+        let r = try CLI.run(args, in: work)
+        XCTAssertEqual(r.status, status, "cllm4rec \(args.joined(separator: " ")):\n\(r.all)", file: file, line: line)
+        return r
+    }
+
+    func json(_ path: String) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: work + "/" + path))) as! [String: Any]
+    }
+
+    /// metrics of the first result row of an evaluation JSON.
+    func modelMetrics(_ path: String) throws -> [String: Double] {
+        ((try json(path)["results"] as! [[String: Any]])[0]["metrics"] as! [String: Double])
+    }
+
+    override func setUp() {
+        work = temporaryFolder(self, "pipeline")
+    }
+
+    /// extend-vocab -> pretrain -> finetune -> evaluate -> generate, from a temporary directory: the
+    /// tokenizer files are found next to the executable.
+    func testEndToEnd() throws {
+        // Works from any directory: the default tokenizer folder is found next to the executable.
+        try cli("init-gpt2", "--config", "tiny", "--seed", "1", "--output", "model")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: work + "/model/vocab.json"))
+        try writeTinyDataset(to: work + "/data")
+        let ev = try cli("extend-vocab", "data", "--model", "model", "--output", "rec", "--kcore", "0")
+        XCTAssertTrue(ev.out.contains("users 12, items 10"), ev.out)
+
+        // A folder never trained: the untrained model next to the baselines.
+        let untrained = try cli("evaluate", "rec", "--baseline", "popularity,ease", "--threads", "1")
+        XCTAssertTrue(untrained.out.contains("not finetuned; scoring with the collaborative embeddings"), untrained.out)
+        XCTAssertTrue(untrained.out.contains("popularity") && untrained.out.contains("ease (λ = 200)"), untrained.out)
+
+        try cli("pretrain", "rec", "--warmup-epochs", "1", "--rounds", "1", "--batch", "4", "--accumulate", "1", "--threads", "1", "--lambda", "0.1")
+        try cli("evaluate", "rec", "--threads", "1")
+        let afterPretrain = try modelMetrics("rec/evaluation-test.json")
+        let pretrained = try json("rec/training-pretrain.json")
+        XCTAssertNotNil(pretrained["best_content_epoch"])
+
+        try cli("finetune", "rec", "--epochs", "2", "--batch", "4", "--accumulate", "1", "--lr", "1e-2", "--threads", "1")
+        try cli("evaluate", "rec", "--threads", "1")
+        let finetuned = try modelMetrics("rec/evaluation-test.json")
+        // --copy collaborative scores the collaborative tables (finetuning never changes them), not the
+        // recommendation ones whatever the label says.
+        let collab = try cli("evaluate", "rec", "--copy", "collaborative", "--threads", "1")
+        XCTAssertTrue(collab.out.contains("cllm4rec (collaborative)"), collab.out)
+        XCTAssertEqual(try modelMetrics("rec/evaluation-test.json"), afterPretrain)
+        XCTAssertEqual(try json("rec/evaluation-test.json")["copy"] as? String, "collaborative")
+        XCTAssertNotEqual(finetuned, afterPretrain)
+
+        let top = try cli("generate", "rec", "--user", "100", "--top-k", "3", "--threads", "1")
+        let listed = top.out.split(separator: "\n").filter { $0.hasPrefix("  ") && $0.contains("(score") }
+        XCTAssertEqual(listed.count, 3, top.out)
+        let one = try cli("generate", "rec", "--history", "203", "--top-k", "2", "--threads", "1")
+        XCTAssertTrue(one.out.contains("new user with 1 items"), one.out)
+        XCTAssertFalse(one.out.contains(" 203 "), "the history's own item is left out:\n\(one.out)")
+        let review = try cli("generate", "rec", "--review", "--user", "100", "--item", "203", "--max-new-tokens", "4", "--seed", "3", "--threads", "1")
+        XCTAssertTrue(review.out.hasPrefix("review by user 100 of item 203"), review.out)
+
+        // A folder that holds a recommender is not overwritten without --force, and --force replaces it whole.
+        let again = try cli("extend-vocab", "data", "--model", "model", "--output", "rec", "--kcore", "0", expect: 1)
+        XCTAssertTrue(again.err.contains("already holds a recommender: pass --force"), again.err)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: work + "/rec/checkpoint-finetune/checkpoint.safetensors"))
+        try cli("extend-vocab", "data", "--model", "model", "--output", "rec", "--kcore", "0", "--force")
+        let left = try FileManager.default.contentsOfDirectory(atPath: work + "/rec").sorted()
+        XCTAssertEqual(left, ["corpora.bin", "dataset.json", "embeddings.safetensors", "ids.json", "recommender.json", "splits.json"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: work).filter { $0.hasPrefix(".") }, [], "staging folders left behind")
+
+        // A non-empty folder that is not a recommender is never replaced.
+        let other = try cli("extend-vocab", "data", "--model", "model", "--output", "data", "--force", expect: 1)
+        XCTAssertTrue(other.err.contains("holds no recommender"), other.err)
+    }
+
+    /// Held-out users, and a split written for other tools and read back.
+    func testHeldoutUsersAndSharedSplits() throws {
+        try cli("init-gpt2", "--config", "tiny", "--seed", "1", "--output", "model")
+        try writeTinyDataset(to: work + "/data")
+        let ev = try cli("extend-vocab", "data", "--model", "model", "--output", "rec", "--kcore", "0", "--heldout-users", "3",
+                         "--export-split", "split")
+        XCTAssertTrue(ev.out.contains("held out of training: 3 users"), ev.out)
+        XCTAssertTrue(ev.out.contains("users 9, items 10"), ev.out)
+        let files = try FileManager.default.contentsOfDirectory(atPath: work + "/split").sorted()
+        XCTAssertEqual(files, ["tiny.heldout-foldin.inter", "tiny.heldout-test.inter", "tiny.test.inter", "tiny.train.inter", "tiny.valid.inter"])
+        let held = try cli("evaluate", "rec", "--split", "heldout-users", "--fold-in-steps", "0,3", "--baseline", "popularity,ease", "--threads", "1")
+        XCTAssertTrue(held.out.contains("split heldout-users: 3 users"), held.out)
+        XCTAssertTrue(held.out.contains("cllm4rec, fold-in 0 steps") && held.out.contains("cllm4rec, fold-in 3 steps"), held.out)
+        let results = try json("rec/evaluation-heldout-users.json")["results"] as! [[String: Any]]
+        XCTAssertEqual(results.map { $0["name"] as! String }, ["cllm4rec, fold-in 0 steps", "cllm4rec, fold-in 3 steps", "popularity", "ease (λ = 200)"])
+        XCTAssertNotNil(results[1]["fold_in_ms_per_user"] as? Double)
+        // The exported split, read back: the same baselines to the last digit (their ranking does not
+        // depend on how the tool numbers users and items).
+        try cli("extend-vocab", "data", "--model", "model", "--output", "rec2", "--split-from", "split")
+        try cli("evaluate", "rec", "--baseline", "popularity,ease", "--threads", "1")
+        try cli("evaluate", "rec2", "--baseline", "popularity,ease", "--threads", "1")
+        let a = try json("rec/evaluation-test.json")["results"] as! [[String: Any]]
+        let b = try json("rec2/evaluation-test.json")["results"] as! [[String: Any]]
+        XCTAssertEqual(a[1]["metrics"] as! [String: Double], b[1]["metrics"] as! [String: Double])
+        XCTAssertEqual(a[2]["metrics"] as! [String: Double], b[2]["metrics"] as! [String: Double])
+        let noHeld = try cli("evaluate", "rec2", "--split", "heldout-users", "--threads", "1", expect: 1)
+        XCTAssertTrue(noHeld.err.contains("has no held-out users"), noHeld.err)
+        let ds = try json("rec2/dataset.json")
+        XCTAssertNotNil((ds["options"] as! [String: Any])["splitFrom"])
+    }
+
+    /// An adapter made with --lora-rank goes on training only with the same rank; without the flag it
+    /// is applied frozen and left as it was.
+    func testAdapterIsTrainedOnlyWithLoRARank() throws {
+        try cli("init-gpt2", "--config", "tiny", "--seed", "1", "--output", "model")
+        try writeTinyDataset(to: work + "/data")
+        try cli("extend-vocab", "data", "--model", "model", "--output", "rec", "--kcore", "0")
+        try cli("pretrain", "rec", "--warmup-epochs", "1", "--rounds", "0", "--batch", "8", "--accumulate", "1", "--lora-rank", "2", "--threads", "1")
+        let adapter = work + "/rec/adapter/adapter_model.safetensors"
+        let trained = try Data(contentsOf: URL(fileURLWithPath: adapter))
+        let wrongRank = try cli("finetune", "rec", "--epochs", "1", "--batch", "8", "--lora-rank", "4", "--threads", "1", expect: 1)
+        XCTAssertTrue(wrongRank.err.contains("has rank 2, not the --lora-rank 4 given"), wrongRank.err)
+        let frozen = try cli("finetune", "rec", "--epochs", "1", "--batch", "8", "--threads", "1")
+        XCTAssertTrue(frozen.out.contains("adapter/: rank 2, applied frozen"), frozen.out)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: adapter)), trained)
+        let continued = try cli("finetune", "rec", "--epochs", "1", "--batch", "8", "--lora-rank", "2", "--threads", "1")
+        XCTAssertTrue(continued.out.contains("adapter/: rank 2, continued"), continued.out)
+        XCTAssertNotEqual(try Data(contentsOf: URL(fileURLWithPath: adapter)), trained)
+    }
+
+    /// The split of ../shared/data/ml-100k-split gives its README's baseline figures (skipped
+    /// without the data, which may not be committed).
+    func testSharedMovieLensSplitFigures() throws {
+        let shared = URL(fileURLWithPath: CLI.repo).deletingLastPathComponent().appendingPathComponent("shared/data").path
+        guard FileManager.default.fileExists(atPath: shared + "/ml-100k-split/ml-100k.train.inter"),
+              FileManager.default.fileExists(atPath: shared + "/ml-100k/ml-100k.inter") else { throw XCTSkip("shared MovieLens split not found") }
+        try cli("init-gpt2", "--config", "tiny", "--seed", "1", "--output", "model")
+        try cli("extend-vocab", shared + "/ml-100k", "--model", "model", "--output", "rec", "--split-from", shared + "/ml-100k-split")
+        let r = try cli("evaluate", "rec", "--baseline", "popularity,ease", "--batch", "256", "--threads", "2")
+        let lines = r.out.split(separator: "\n")
+        XCTAssertTrue(lines.contains { $0.hasPrefix("popularity ") && $0.hasSuffix("0.1953     0.2822     0.2009") }, r.out)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("ease (λ = 200) ") && $0.hasSuffix("0.3850     0.5210     0.3457") }, r.out)
+    }
+}

@@ -35,7 +35,7 @@ let package = Package(
             swiftSettings: fastMath),
         .executableTarget(
             name: "benchmarks",
-            dependencies: ["GPT2", "Tokenizer", "WeightIO", "Tensor"],
+            dependencies: ["GPT2", "Tokenizer", "WeightIO", "Tensor", "CLLM4Rec"],
             swiftSettings: fastMath),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "RecDataTests", dependencies: ["RecData", "Tokenizer", "WeightIO"], exclude: ["Fixtures"]),

@@ -6,13 +6,20 @@ import Tensor
 /// user token starts at the mean of the known users' recommendation embeddings, then `steps` Adam
 /// steps of the finetuning objective fit that one row (each step hides max(1, floor(0.2 n)) random
 /// items of the history and predicts them from the rest); nothing else changes.
+///
+/// Defaults chosen by measurement (Tools/bench_foldin.sh: MovieLens-100K, 100 held-out users, random
+/// distilgpt2-shaped backbone, Recall@20 + Recall@40 + NDCG@100 as in model selection): 5 steps at
+/// lr 1e-2 scored 0.988, against 0.968 for the mean user (0 steps), 0.976 for 10 steps, 0.985 for
+/// 20, and 0.965 / 0.979 for 5 / 10 steps at lr 3e-2. The differences are near the noise of 100
+/// users; 0 steps costs 0.2 ms a user against about 0.6 s for 5 (Intel Xeon 2.8 GHz, AVX-512, 2
+/// threads).
 public struct FoldInOptions: Codable, Sendable, Equatable {
     /// Adam steps on the new user's row (0: the mean user embedding).
-    public var steps = 20
+    public var steps = 5
     public var learningRate: Float = 1e-2
     /// Share of the history hidden at each step.
     public var maskFraction = 0.2
-    public init(steps: Int = 20, learningRate: Float = 1e-2) { self.steps = steps; self.learningRate = learningRate }
+    public init(steps: Int = 5, learningRate: Float = 1e-2) { self.steps = steps; self.learningRate = learningRate }
 }
 
 extension RecModel {

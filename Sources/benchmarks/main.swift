@@ -5,6 +5,7 @@ import Foundation
 let usage = """
     usage: benchmarks tokenizer TEXTFILE [--vocab DIR] [--runs N]
            benchmarks engine --model DIR [--threads N] [--repeats N] [--only forward|backward|generate]
+           benchmarks ease [--items 3000,6000] [--users 20000] [--per-user 30] [--threads N]
     """
 
 let args = Array(CommandLine.arguments.dropFirst())
@@ -20,6 +21,10 @@ case "engine":
     guard let model = option("--model") else { print(usage); exit(2) }
     try benchmarkEngine(modelDir: model, threads: Int(option("--threads") ?? "2") ?? 2, repeats: Int(option("--repeats") ?? "3") ?? 3,
                         only: option("--only"))
+case "ease":
+    try benchmarkEASE(items: (option("--items") ?? "3000,6000").split(separator: ",").compactMap { Int($0) },
+                      users: Int(option("--users") ?? "20000") ?? 20000, perUser: Int(option("--per-user") ?? "30") ?? 30,
+                      threads: Int(option("--threads") ?? "2") ?? 2)
 default:
     print(usage)
     exit(2)

@@ -64,7 +64,7 @@ struct Evaluate: ParsableCommand {
     var seed: UInt64 = 98765
 
     @Option(help: "heldout-users: Adam steps that fit each new user's embedding, comma-separated for one row each (0: the mean user).")
-    var foldInSteps: String = String(FoldInOptions().steps)
+    var foldInSteps: String = "0,\(FoldInOptions().steps)"
 
     @OptionGroup var foldIn: FoldInRate
 

@@ -123,7 +123,10 @@ public struct PythonLiteral {
                 if (0xD800..<0xDC00).contains(v), i + 6 <= s.count, s[i] == UInt8(ascii: "\\"), s[i + 1] == UInt8(ascii: "u") {
                     i += 2
                     let low = try hex(4)
-                    v = 0x10000 + ((v - 0xD800) << 10) + (low &- 0xDC00)
+                    // A high surrogate pairs with a low one only (found by fuzzing: "\\ud800\\u0041"
+                    // overflowed here, a trap with checks and garbage without).
+                    guard (0xDC00..<0xE000).contains(low) else { throw fail("a \\u high surrogate must be followed by a \\u low surrogate") }
+                    v = 0x10000 + ((v - 0xD800) << 10) + (low - 0xDC00)
                 }
                 try scalar(v)
             case UInt8(ascii: "U"): try scalar(try hex(8))

@@ -1,7 +1,7 @@
 // swift-tools-version:6.1
 // Coverage-guided fuzzing (libFuzzer + AddressSanitizer) of every file reader, one executable per
-// reader. Built only by Tools/fuzz.sh, with -sanitize=fuzzer,address and -parse-as-library (libFuzzer
-// supplies main); never by `swift test`.
+// reader (its main hands the harness to libFuzzer's driver). Built only by Tools/fuzz.sh, with
+// -sanitize=fuzzer,address; never by `swift test`.
 import PackageDescription
 
 let harnesses = [

@@ -2,9 +2,8 @@ import FuzzSupport
 import RecData
 
 /// Amazon review lines (JSON), and metadata lines (JSON or Python literals) after 00 FF 00.
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzAmazon(_ data: UnsafeRawPointer, _ count: Int) -> CInt {
-    let (reviews, meta) = TemporaryFile.split(UnsafeRawBufferPointer(start: data, count: count))
+func fuzzAmazon(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
+    let (reviews, meta) = TemporaryFile.split(inputBytes(data, count))
     let r = TemporaryFile.write(reviews, name: "reviews.json")
     let m = meta.count > 0 ? TemporaryFile.write(meta, name: "meta.json") : nil
     defer { TemporaryFile.clean() }
@@ -12,3 +11,5 @@ public func fuzzAmazon(_ data: UnsafeRawPointer, _ count: Int) -> CInt {
     _ = try? PreparedDataset(raw, options: PrepareOptions(minRating: nil, kcore: 0, seed: 1))
     return 0
 }
+
+runFuzzer(fuzzAmazon)

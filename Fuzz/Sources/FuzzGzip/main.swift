@@ -1,8 +1,10 @@
+import FuzzSupport
 import WeightIO
 
 /// gzip members (header flags, deflate stream, CRC-32 and size trailer).
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzGzip(_ data: UnsafeRawPointer, _ count: Int) -> CInt {
-    _ = try? gunzip(UnsafeRawBufferPointer(start: data, count: count), file: "fuzz.gz")
+func fuzzGzip(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
+    _ = try? gunzip(inputBytes(data, count), file: "fuzz.gz")
     return 0
 }
+
+runFuzzer(fuzzGzip)

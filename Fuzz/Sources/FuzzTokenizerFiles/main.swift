@@ -3,9 +3,8 @@ import Tokenizer
 
 /// vocab.json and merges.txt (the input cut in two at 00 FF 00), then a round trip of a fixed text
 /// through the tokenizer they make.
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzTokenizerFiles(_ data: UnsafeRawPointer, _ count: Int) -> CInt {
-    let (vocab, merges) = TemporaryFile.split(UnsafeRawBufferPointer(start: data, count: count))
+func fuzzTokenizerFiles(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
+    let (vocab, merges) = TemporaryFile.split(inputBytes(data, count))
     let v = TemporaryFile.write(vocab, name: "vocab.json"), m = TemporaryFile.write(merges, name: "merges.txt")
     defer { TemporaryFile.clean() }
     guard let tok = try? GPT2Tokenizer(vocabPath: v, mergesPath: m) else { return 0 }
@@ -13,3 +12,5 @@ public func fuzzTokenizerFiles(_ data: UnsafeRawPointer, _ count: Int) -> CInt {
     _ = try? tok.decode(ids)
     return 0
 }
+
+runFuzzer(fuzzTokenizerFiles)

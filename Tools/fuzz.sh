@@ -30,6 +30,6 @@ status=${PIPESTATUS[0]}
 set -e
 findings=$(ls "$work/findings" | wc -l)
 execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$work/log" | grep -o '[0-9]*$' || echo "?")
-cov=$(grep -E '^#[0-9]+ +DONE' "$work/log" | grep -o 'cov: [0-9]*' | grep -o '[0-9]*' || echo "?")
+cov=$(grep -o 'cov: [0-9]*' "$work/log" | tail -1 | grep -o '[0-9]*' || echo "?")
 echo "$name: $execs executions in $seconds s, $cov edges covered, $findings findings in $work/findings (libFuzzer exit $status)"
 exit "$status"

@@ -61,6 +61,11 @@ public final class GPT2Tokenizer: @unchecked Sendable {
         guard let maxId = vocab.values.max(), vocab.values.min()! >= 0 else {
             throw TokenizerError.invalidVocab(vocabPath, "is empty or has negative ids")
         }
+        // Ids are dense, so the largest is below the count (found by fuzzing: an id of 7.8e18 asked
+        // for an array of that size).
+        guard maxId < vocab.count else {
+            throw TokenizerError.invalidVocab(vocabPath, "id \(maxId) is outside 0..<\(vocab.count) (ids must be 0..<number of tokens)")
+        }
         var bytes = [[UInt8]?](repeating: nil, count: maxId + 1)
         var eot = -1
         for (token, id) in vocab {

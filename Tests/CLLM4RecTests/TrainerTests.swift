@@ -31,18 +31,25 @@ func tinySetup(width: Int = 32) throws -> (PreparedDataset, Corpora, IDTokenizer
     return (d, Corpora.build(d, tokenizer: t, contextLength: 64), t)
 }
 
-final class TrainerTests: XCTestCase {
-    func freshModel(_ d: PreparedDataset, _ c: Corpora) throws -> RecModel {
-        let backbone = GPT2Model(params: try GPT2Checkpoint.load(path: testsRoot + "/GPT2Tests/Fixtures/tiny-gpt2/hf").0)
-        let (e, _) = initialEmbeddings(users: d.users.count, items: d.items.count, width: 32, seed: 1, textMean: nil, corpora: c)
-        return RecModel(backbone: backbone, embeddings: e)
-    }
+/// The tiny GPT-2 fixture with fresh embeddings (width 32) for `tinySetup`'s dataset.
+func tinyRecModel(_ d: PreparedDataset, _ c: Corpora) throws -> RecModel {
+    let backbone = GPT2Model(params: try GPT2Checkpoint.load(path: testsRoot + "/GPT2Tests/Fixtures/tiny-gpt2/hf").0)
+    let (e, _) = initialEmbeddings(users: d.users.count, items: d.items.count, width: 32, seed: 1, textMean: nil, corpora: c)
+    return RecModel(backbone: backbone, embeddings: e)
+}
 
-    func options() -> TrainingOptions {
-        var o = TrainingOptions()
-        o.batch = 3; o.accumulate = 2; o.warmupEpochs = 1; o.rounds = 2; o.epochs = 2; o.learningRate = 1e-2; o.seed = 11
-        return o
-    }
+/// A short schedule over `tinySetup`'s dataset: batches of 3, accumulation 2, 1 + 2 pretraining
+/// epochs, 2 finetuning epochs.
+func tinyTrainingOptions() -> TrainingOptions {
+    var o = TrainingOptions()
+    o.batch = 3; o.accumulate = 2; o.warmupEpochs = 1; o.rounds = 2; o.epochs = 2; o.learningRate = 1e-2; o.seed = 11
+    return o
+}
+
+final class TrainerTests: XCTestCase {
+    func freshModel(_ d: PreparedDataset, _ c: Corpora) throws -> RecModel { try tinyRecModel(d, c) }
+
+    func options() -> TrainingOptions { tinyTrainingOptions() }
 
     func tempFolder() -> RecommenderFolder {
         let p = FileManager.default.temporaryDirectory.appendingPathComponent("rec-\(UUID())").path

@@ -22,14 +22,16 @@ mkdir -p "$work/corpus" "$work/findings"
 cp -n Fuzz/Seeds/"$name"/* "$work/corpus/" 2>/dev/null || true
 echo "fuzzing $name for $seconds s on one core ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))"
 set +e
+started=$(date +%s)
 # Foundation's known leak on empty files (Fuzz/lsan.supp); Swift's own crash handler would run inside
 # the sanitizer after a trap and confuse the report, so libFuzzer's report is the one kept.
 LSAN_OPTIONS="suppressions=$PWD/Fuzz/lsan.supp" SWIFT_BACKTRACE=enable=no "$bin" "$work/corpus" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -max_len=65536 \
   -artifact_prefix="$work/findings/" -print_final_stats=1 "$@" 2>&1 | tee "$work/log" | grep -E "^#[0-9]+ +(INITED|DONE)|ERROR|SUMMARY|stat::" 
 status=${PIPESTATUS[0]}
+elapsed=$(( $(date +%s) - started ))
 set -e
 findings=$(ls "$work/findings" | wc -l)
 execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$work/log" | grep -o '[0-9]*$' || echo "?")
 cov=$(grep -o 'cov: [0-9]*' "$work/log" | tail -1 | grep -o '[0-9]*' || echo "?")
-echo "$name: $execs executions in $seconds s, $cov edges covered, $findings findings in $work/findings (libFuzzer exit $status)"
+echo "$name: $execs executions in $elapsed s (of $seconds), $cov edges covered, $findings findings in $work/findings (libFuzzer exit $status)"
 exit "$status"

@@ -66,6 +66,9 @@ def main():
     put("FuzzRecBole", "tiny", read(R, "tiny.inter") + SEP + read(R, "tiny.item"))
     for f in ["bad_header.inter", "short_row.inter", "bad_rating.inter"]:
         put("FuzzRecBole", f, read(R, f))
+    h = b"user_id:token\titem_id:token\trating:float\n"
+    put("FuzzBenchmarkSplit", "small", h + b"1\t10\t5\n1\t11\t4\n2\t10\t3\n" + SEP + h + b"1\t12\t5\n" + SEP + h + b"1\t13\t5\n2\t12\t1\n")
+    put("FuzzBenchmarkSplit", "duplicate", h + b"1\t10\t5\n" + SEP + h + b"1\t10\t5\n" + SEP + h)
     put("FuzzAmazon", "2014", read(R, "reviews_2014.json") + SEP + read(R, "meta_2014.json"))
     put("FuzzAmazon", "2018", read(R, "reviews_2014.json") + SEP + read(R, "meta_2018.json"))
     put("FuzzAmazon", "unterminated", read(R, "reviews_unterminated.json"))

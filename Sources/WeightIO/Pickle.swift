@@ -58,11 +58,15 @@ public final class PickleList {
     public var items: [PickleValue] = []
     /// Nesting depth of the deepest value inside, kept to refuse hostile nesting.
     var depth = 1
+    /// Set once the list is taken off the stack into another value; it may not change after that.
+    var sealed = false
 }
 /// A pickled dict, keys in insertion order.
 public final class PickleDict {
     public var items: [(PickleValue, PickleValue)] = []
     var depth = 1
+    /// Set once the dict is taken off the stack into another value; it may not change after that.
+    var sealed = false
 }
 
 /// A storage named by a checkpoint's persistent id.
@@ -164,8 +168,21 @@ public struct RestrictedUnpickler {
             default: return slotDepth
             }
         }
+        /// A container taken off the stack goes into another value (or away): it is sealed, so that
+        /// no later opcode can change it. Otherwise a pickle could put a list into itself (a
+        /// reference cycle, leaked; found by fuzzing) or deepen a list after its parent recorded its
+        /// depth (unbounded nesting, whose release would overflow the stack). Pickles that Python's
+        /// pickler writes fill each container before using it elsewhere.
+        func seal(_ v: PickleValue) {
+            switch v {
+            case let .list(l): l.sealed = true
+            case let .dict(d): d.sealed = true
+            default: break
+            }
+        }
         func popSlot(_ at: Int) throws -> (PickleValue, Int) {
             guard case let .value(v, d)? = stack.popLast() else { throw malformed("stack underflow", at) }
+            seal(v)
             return (v, depthOf(v, d))
         }
         func pop(_ at: Int) throws -> PickleValue { try popSlot(at).0 }
@@ -182,6 +199,7 @@ public struct RestrictedUnpickler {
                 switch s {
                 case .mark: return (items.reversed(), try checked(depth, at))
                 case let .value(v, d):
+                    seal(v)
                     items.append(v)
                     depth = max(depth, depthOf(v, d) + 1)
                 }
@@ -302,22 +320,26 @@ public struct RestrictedUnpickler {
             case 0x61:  // APPEND
                 let (v, vd) = try popSlot(at)
                 guard case let .list(l) = try top(at) else { throw malformed("APPEND to a non-list", at) }
+                guard !l.sealed else { throw malformed("APPEND to a list already placed in another value", at) }
                 l.items.append(v)
                 l.depth = try checked(max(l.depth, vd + 1), at)
             case 0x65:  // APPENDS
                 let (vs, d) = try popToMark(at)
                 guard case let .list(l) = try top(at) else { throw malformed("APPENDS to a non-list", at) }
+                guard !l.sealed else { throw malformed("APPENDS to a list already placed in another value", at) }
                 l.items.append(contentsOf: vs)
                 l.depth = try checked(max(l.depth, d), at)
             case 0x73:  // SETITEM
                 let (v, vd) = try popSlot(at), (k, kd) = try popSlot(at)
                 guard case let .dict(d) = try top(at) else { throw malformed("SETITEM on a non-dict", at) }
+                guard !d.sealed else { throw malformed("SETITEM on a dict already placed in another value", at) }
                 d.items.append((k, v))
                 d.depth = try checked(max(d.depth, vd + 1, kd + 1), at)
             case 0x75:  // SETITEMS
                 let (items, depth) = try popToMark(at)
                 guard items.count % 2 == 0 else { throw malformed("SETITEMS with an odd number of items", at) }
                 guard case let .dict(d) = try top(at) else { throw malformed("SETITEMS on a non-dict", at) }
+                guard !d.sealed else { throw malformed("SETITEMS on a dict already placed in another value", at) }
                 d.depth = try checked(max(d.depth, depth), at)
                 for k in stride(from: 0, to: items.count, by: 2) { d.items.append((items[k], items[k + 1])) }
             case 0x30: _ = try pop(at)  // POP

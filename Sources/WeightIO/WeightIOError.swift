@@ -37,6 +37,25 @@ public enum WeightIOError: Error, CustomStringConvertible, Equatable {
     // PyTorch checkpoints
     case torchUnsupported(file: String, problem: String)
     case torchInvalidTensor(file: String, tensor: String, problem: String)
+    // GGUF
+    case ggufBadMagic(file: String, found: [UInt8])
+    case ggufUnsupportedVersion(file: String, version: UInt32, bigEndian: Bool)
+    case ggufTruncated(file: String, offset: Int, reading: String)
+    case ggufCountTooLarge(file: String, offset: Int, what: String, count: UInt64, remaining: Int)
+    case ggufInvalidUTF8(file: String, offset: Int, what: String)
+    case ggufUnknownValueType(file: String, key: String, offset: Int, type: UInt32)
+    case ggufInvalidValue(file: String, key: String, offset: Int, problem: String)
+    case ggufDuplicateKey(file: String, key: String, offset: Int)
+    case ggufInvalidAlignment(file: String, value: String)
+    case ggufDuplicateTensor(file: String, tensor: String, offset: Int)
+    case ggufInvalidTensorInfo(file: String, tensor: String, offset: Int, problem: String)
+    case ggufUnknownTensorType(file: String, tensor: String, type: UInt32, offset: Int)
+    case ggufMisalignedTensor(file: String, tensor: String, offset: UInt64, alignment: Int)
+    case ggufTensorOutOfBounds(file: String, tensor: String, offset: UInt64, bytes: Int, dataSize: Int)
+    case ggufOverlappingTensors(file: String, first: String, second: String)
+    case ggufUnsupportedTensorType(file: String, tensor: String, type: String, supported: [String])
+    case ggufMissingKey(file: String, key: String)
+    case ggufWrongValueType(file: String, key: String, expected: String, found: String)
 
     public var description: String {
         switch self {
@@ -79,6 +98,38 @@ public enum WeightIOError: Error, CustomStringConvertible, Equatable {
         case let .pickleMalformed(f, o, p): return "\(f): pickle malformed at offset \(o): \(p)"
         case let .torchUnsupported(f, p): return "\(f): \(p)"
         case let .torchInvalidTensor(f, t, p): return "\(f): tensor \"\(t)\": \(p)"
+        case let .ggufBadMagic(f, b):
+            return "\(f): not a GGUF file: it starts with \(b.map { String(format2: $0) }.joined(separator: " ")), not \"GGUF\" (47 47 55 46)"
+        case let .ggufUnsupportedVersion(f, v, big):
+            return big ? "\(f): big-endian GGUF files are not supported (version field reads \(v.byteSwapped) byte-swapped)"
+                : "\(f): GGUF version \(v) is not supported (versions 2 and 3 are)"
+        case let .ggufTruncated(f, o, what): return "\(f): file ends at byte \(o) while reading \(what) (truncated)"
+        case let .ggufCountTooLarge(f, o, what, n, rest):
+            return "\(f): \(what) at byte \(o) is \(n), more than the \(rest) bytes left in the file can hold"
+        case let .ggufInvalidUTF8(f, o, what): return "\(f): \(what) at byte \(o) is not valid UTF-8"
+        case let .ggufUnknownValueType(f, k, o, t): return "\(f): metadata \"\(k)\": value type \(t) at byte \(o) is not a GGUF type (0 to 12)"
+        case let .ggufInvalidValue(f, k, o, p): return "\(f): metadata \"\(k)\" at byte \(o): \(p)"
+        case let .ggufDuplicateKey(f, k, o): return "\(f): metadata key \"\(k)\" appears twice (again at byte \(o))"
+        case let .ggufInvalidAlignment(f, v): return "\(f): general.alignment must be a UINT32 power of two, found \(v)"
+        case let .ggufDuplicateTensor(f, t, o): return "\(f): tensor \"\(t)\" appears twice (again at byte \(o))"
+        case let .ggufInvalidTensorInfo(f, t, o, p): return "\(f): tensor \"\(t)\" (info at byte \(o)): \(p)"
+        case let .ggufUnknownTensorType(f, t, ty, o): return "\(f): tensor \"\(t)\": type \(ty) at byte \(o) is not a ggml type"
+        case let .ggufMisalignedTensor(f, t, o, a): return "\(f): tensor \"\(t)\": data offset \(o) is not a multiple of the alignment \(a)"
+        case let .ggufTensorOutOfBounds(f, t, o, n, size):
+            return "\(f): tensor \"\(t)\": \(n) bytes at data offset \(o) run past the \(size)-byte data section (truncated file?)"
+        case let .ggufOverlappingTensors(f, a, b): return "\(f): tensors \"\(a)\" and \"\(b)\" overlap in the data section"
+        case let .ggufUnsupportedTensorType(f, t, ty, ok):
+            return "\(f): tensor \"\(t)\" is \(ty), which this tool cannot dequantize (supported: \(ok.joined(separator: ", ")))"
+        case let .ggufMissingKey(f, k): return "\(f): metadata has no \"\(k)\""
+        case let .ggufWrongValueType(f, k, e, found): return "\(f): metadata \"\(k)\" is \(found), expected \(e)"
         }
+    }
+}
+
+extension String {
+    /// Two hex digits: 0x4b -> "4b".
+    init(format2 byte: UInt8) {
+        let h = String(byte, radix: 16)
+        self = h.count == 1 ? "0" + h : h
     }
 }

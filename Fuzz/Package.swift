@@ -6,7 +6,7 @@ import PackageDescription
 
 let harnesses = [
     "FuzzSafeTensors", "FuzzZip", "FuzzPickle", "FuzzTorchCheckpoint", "FuzzGzip", "FuzzJSON",
-    "FuzzTokenizerFiles", "FuzzRecBole", "FuzzBenchmarkSplit", "FuzzAmazon", "FuzzCSV", "FuzzPythonLiteral", "FuzzCorpora",
+    "FuzzTokenizerFiles", "FuzzGGUF", "FuzzRecBole", "FuzzBenchmarkSplit", "FuzzAmazon", "FuzzCSV", "FuzzPythonLiteral", "FuzzCorpora",
 ]
 
 let package = Package(

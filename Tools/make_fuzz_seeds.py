@@ -43,6 +43,7 @@ def main():
                       "d": ("I64", [1], struct.pack("<q", 7))}, {"format": "pt"})
     put("FuzzSafeTensors", "small.safetensors", st)
     put("FuzzSafeTensors", "empty.safetensors", safetensors({}))
+    put("FuzzGGUF", "quants.gguf", read(W, "quants.gguf"))
     for f in ["archive.zip", "zip64.zip", "badcrc.zip"]:
         put("FuzzZip", f, read(W, f))
     for f in ["dtypes_legacy.pt", "dtypes_zip.pt", "noncontiguous.pt"]:

@@ -21,6 +21,7 @@ let package = Package(
     products: [
         .executable(name: "cllm4rec", targets: ["cllm4rec"]),
         .library(name: "GPT2", targets: ["GPT2"]),
+        .library(name: "Llama", targets: ["Llama"]),
         // The readers, for the fuzzing package in Fuzz/.
         .library(name: "WeightIO", targets: ["WeightIO"]),
         .library(name: "Tokenizer", targets: ["Tokenizer"]),
@@ -35,7 +36,11 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: kernels),
         .target(name: "WeightIO", dependencies: ["CZlib"], swiftSettings: checked),
         .target(name: "Tokenizer", swiftSettings: checked),
-        .target(name: "GPT2", dependencies: ["Tensor", "WeightIO", "Tokenizer"], swiftSettings: checked),
+        // The seam between the method and the language model: the protocol every architecture
+        // implements, KV cache, sampling and generation.
+        .target(name: "Backbone", dependencies: ["Tensor", "WeightIO"], swiftSettings: checked),
+        .target(name: "GPT2", dependencies: ["Backbone", "Tensor", "WeightIO", "Tokenizer"], swiftSettings: checked),
+        .target(name: "Llama", dependencies: ["Backbone", "Tensor", "WeightIO", "Tokenizer"], swiftSettings: checked),
         .target(name: "RecData", dependencies: ["Tensor", "WeightIO", "Tokenizer"], swiftSettings: checked),
         .target(name: "CLLM4Rec", dependencies: ["GPT2", "RecData", "Tensor", "Tokenizer", "WeightIO"], swiftSettings: checked),
         .executableTarget(
@@ -54,6 +59,7 @@ let package = Package(
         .testTarget(name: "CLLM4RecTests", dependencies: ["CLLM4Rec", "GPT2", "RecData", "Tensor", "Tokenizer", "WeightIO"], exclude: ["Fixtures"]),
         .testTarget(name: "WeightIOTests", dependencies: ["WeightIO"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], exclude: ["Fixtures"]),
+        .testTarget(name: "LlamaTests", dependencies: ["Llama", "Backbone", "WeightIO", "Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "GPT2Tests", dependencies: ["GPT2", "WeightIO", "Tensor"], exclude: ["Fixtures"]),
         // Runs the built command-line tool end to end (the dependency makes SwiftPM build it first).
         .testTarget(name: "CLITests", dependencies: ["cllm4rec"]),

@@ -2,16 +2,6 @@ import Tensor
 
 /// Next-token prediction with the vocabulary head tied to `wte`.
 extension GPT2Model {
-    /// Logits [rows, V] of hidden states (for generation and tests; training uses the chunked loss).
-    public func logits(hidden: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
-        let wte = params.tensor(.wte).baseAddress!
-        if rows == 1 {
-            BLAS.matrixTimesVector(m: config.vocabSize, k: width, a: wte, lda: width, x: hidden, y: out)
-        } else {
-            BLAS.gemm(transB: true, m: rows, n: config.vocabSize, k: width, a: hidden, lda: width, b: wte, ldb: width, c: out, ldc: config.vocabSize)
-        }
-    }
-
     /// Mean cross-entropy of predicting each token of each sequence from the ones before it (as
     /// `GPT2LMHeadModel(labels=input_ids)`), and with `gradient`, d(mean loss)/d(input embeddings)
     /// [N, C] for the packed sequences; the tensors chosen in `weightGradients` get their

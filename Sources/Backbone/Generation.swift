@@ -1,13 +1,13 @@
 import Tensor
 
-extension GPT2Model {
+extension LanguageBackbone {
     /// Continues each prompt with a KV cache: the prompts are run once (packed), then every step
     /// feeds one new token per unfinished sequence. `onToken(sequence, token)` is called as each
     /// token is chosen (for streaming). Returns the new tokens of each prompt, stop token included.
     public func generate(prompts: [[Int]], options: SamplingOptions, onToken: ((Int, Int) -> Void)? = nil) -> [[Int]] {
         precondition(!prompts.isEmpty && prompts.allSatisfy { !$0.isEmpty }, "every prompt needs at least one token")
         var inputs = [Float](repeating: 0, count: prompts.reduce(0) { $0 + $1.count } * width)
-        inputs.withUnsafeMutableBufferPointer { embed(prompts.flatMap { $0 }, into: $0.baseAddress!) }
+        inputs.withUnsafeMutableBufferPointer { embedTokens(prompts.flatMap { $0 }, into: $0.baseAddress!) }
         return generate(promptEmbeddings: inputs, lengths: prompts.map(\.count), seen: prompts.map { Set($0) }, options: options, onToken: onToken)
     }
 
@@ -18,11 +18,11 @@ extension GPT2Model {
                          onToken: ((Int, Int) -> Void)? = nil) -> [[Int]] {
         precondition(!lengths.isEmpty && lengths.allSatisfy { $0 > 0 } && promptEmbeddings.count == lengths.reduce(0, +) * width)
         let prompts = lengths.map { [Int](repeating: 0, count: $0) }  // only their lengths are used below
-        let c = width, v = config.vocabSize
+        let c = width, v = vocabSize
         let longest = prompts.map(\.count).max()!
-        precondition(longest <= config.nPositions, "a prompt of \(longest) tokens exceeds n_positions \(config.nPositions)")
+        precondition(longest <= contextLength, "a prompt of \(longest) tokens exceeds the context of \(contextLength)")
         if options.maxNewTokens <= 0 { return prompts.map { _ in [] } }
-        let cache = KVCache(config: config, slots: prompts.count, maxLength: longest + options.maxNewTokens)
+        let cache = makeCache(slots: prompts.count, maxLength: min(longest + options.maxNewTokens, contextLength))
         var rng = SplitMix64(seed: options.seed)
         var outputs = [[Int]](repeating: [], count: prompts.count)
         var seen = seenTokens
@@ -50,7 +50,9 @@ extension GPT2Model {
         }
 
         // Prefill all prompts at once.
-        var hidden = forward(inputs: promptEmbeddings, lengths: lengths, cache: cache, slots: Array(prompts.indices))
+        var hidden = promptEmbeddings.withUnsafeBufferPointer {
+            forward(inputs: $0.baseAddress!, lengths: lengths, dropout: false, seed: 0, forBackward: false, cache: cache, slots: Array(prompts.indices))
+        }
         var ends: [Int] = []
         var row = 0
         for p in prompts { row += p.count; ends.append(row - 1) }
@@ -65,8 +67,10 @@ extension GPT2Model {
             }
             active = stillActive
             if active.isEmpty { break }
-            inputs.withUnsafeMutableBufferPointer { embed(tokens, into: $0.baseAddress!) }
-            hidden = forward(inputs: inputs, lengths: Array(repeating: 1, count: active.count), cache: cache, slots: active)
+            inputs.withUnsafeMutableBufferPointer { embedTokens(tokens, into: $0.baseAddress!) }
+            hidden = inputs.withUnsafeBufferPointer {
+                forward(inputs: $0.baseAddress!, lengths: Array(repeating: 1, count: active.count), dropout: false, seed: 0, forBackward: false, cache: cache, slots: active)
+            }
             choose(hidden, rows: Array(0..<active.count))
         }
         return outputs

@@ -1,0 +1,64 @@
+import Tensor
+
+/// What CLLM4Rec needs from a causal language model, whatever its architecture: the seam between
+/// the method and GPT-2, Llama, Qwen2 (one protocol for every model, as mlx-swift-lm's).
+///
+/// A backbone runs over *packed* sequences given as input embeddings (rows of one sequence follow
+/// the previous one's; attention stays inside a sequence), so the caller can mix vocabulary rows
+/// with its own (user and item tokens). It returns the final hidden states (after the last norm);
+/// `backward` takes their gradient back to the input embeddings through the frozen weights.
+public protocol LanguageBackbone: AnyObject {
+    /// `model_type` as Hugging Face writes it: "gpt2", "llama", "qwen2".
+    var architecture: String { get }
+    /// Hidden width C (the width of every input embedding).
+    var width: Int { get }
+    /// Vocabulary size V of the token table and the output head.
+    var vocabSize: Int { get }
+    /// Longest sequence (cached positions included) the model accepts.
+    var contextLength: Int { get }
+    var layerCount: Int { get }
+    /// The token-embedding table [V, C].
+    var tokenEmbeddings: UnsafeMutablePointer<Float> { get }
+    /// The output head [V, C]: logits = hidden · headᵀ (the token table itself when tied).
+    var outputHead: UnsafePointer<Float> { get }
+
+    /// An empty KV cache for `slots` sequences of up to `maxLength` positions.
+    func makeCache(slots: Int, maxLength: Int) -> KVCache
+
+    /// Final hidden states [N, C] of packed sequences (valid until the next call). `dropout`
+    /// applies the architecture's training-mode dropout, seeded by `seed`; `forBackward` keeps the
+    /// activations `backward` needs; with `cache`, sequence s continues cache slot `slots[s]`.
+    func forward(inputs: UnsafePointer<Float>, lengths: [Int], dropout: Bool, seed: UInt64,
+                 forBackward: Bool, cache: KVCache?, slots: [Int]?) -> UnsafeMutablePointer<Float>
+
+    /// The gradient with respect to the last `forward(..., forBackward: true)`'s input embeddings
+    /// [N, C], given the gradient at its hidden states (adapter gradients are accumulated).
+    func backward(dHidden: UnsafePointer<Float>) -> UnsafeMutablePointer<Float>
+}
+
+extension LanguageBackbone {
+    /// `forward` with inference defaults.
+    @discardableResult
+    public func forward(inputs: UnsafePointer<Float>, lengths: [Int], dropout: Bool = false, seed: UInt64 = 0,
+                        forBackward: Bool = false) -> UnsafeMutablePointer<Float> {
+        forward(inputs: inputs, lengths: lengths, dropout: dropout, seed: seed, forBackward: forBackward, cache: nil, slots: nil)
+    }
+
+    /// Copies the token-table rows of `ids` into `out` [ids.count, C].
+    public func embedTokens(_ ids: [Int], into out: UnsafeMutablePointer<Float>) {
+        let c = width, table = tokenEmbeddings
+        for (r, id) in ids.enumerated() {
+            precondition(id >= 0 && id < vocabSize, "token id \(id) outside the vocabulary of \(vocabSize)")
+            (out + r * c).update(from: table + id * c, count: c)
+        }
+    }
+
+    /// Logits [rows, V] of hidden states through the output head.
+    public func logits(hidden: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
+        if rows == 1 {
+            BLAS.matrixTimesVector(m: vocabSize, k: width, a: outputHead, lda: width, x: hidden, y: out)
+        } else {
+            BLAS.gemm(transB: true, m: rows, n: vocabSize, k: width, a: hidden, lda: width, b: outputHead, ldb: width, c: out, ldc: vocabSize)
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import Backbone
+import Tensor
+
+extension LlamaModel {
+    /// Backpropagates `dHidden` (the loss gradient at the final norm's output, [N, C]) through the
+    /// frozen model of the last `forward(..., forBackward: true)` and returns the gradient with
+    /// respect to its input embeddings [N, C] (valid until the next call). LoRA gradients are added
+    /// to `lora.gradients`; the tensors chosen in `weightGradients` get theirs added (all but the
+    /// token table's, which `forward` never reads: `nextTokenLoss` adds those).
+    public func backward(dHidden: UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
+        guard let last, last.kept else { preconditionFailure("backward needs forward(..., forBackward: true) first") }
+        let c = width, f = config.intermediateSize, n = layout.tokens, d = config.headSize
+        let Q = config.queryWidth, K = config.keyValueWidth, ld = Q + 2 * K
+        let H = config.numAttentionHeads, group = H / config.numKeyValueHeads
+        let r = lora?.rank ?? 0
+        let need = 2 * n * c + n * ld + 3 * n * f + n * max(c, Q) + n * r + 64
+        if grads.count < need { grads = FloatBuffer(count: need + need / 4) }
+        let g = grads.pointer.baseAddress!
+        let dres = g, dnorm = g + n * c, dqkv = g + 2 * n * c, dAct = dqkv + n * ld, dGate = dAct + n * f, dUp = dGate + n * f
+        let dAtty = dUp + n * f, dloraT = dAtty + n * max(c, Q)
+        let base = acts.pointer.baseAddress!
+
+        dres.update(repeating: 0, count: n * c)
+        let lastOut = config.numHiddenLayers > 0 ? layout.layer(acts, config.numHiddenLayers - 1).res3 : base + layout.x0
+        RMSNorm.backward(dx: dres, dout: dHidden, x: lastOut, weight: params.tensor(.norm).baseAddress!, rstd: base + layout.finalRstd,
+                         rows: n, width: c)
+        if let dw = weightGradients?.gradient(.norm) {
+            RMSNorm.parameterBackward(dweight: dw, dout: dHidden, x: lastOut, rstd: base + layout.finalRstd, rows: n, width: c)
+        }
+
+        for l in (0..<config.numHiddenLayers).reversed() {
+            let a = layout.layer(acts, l)
+            let x = l == 0 ? base + layout.x0 : layout.layer(acts, l - 1).res3
+            // MLP: res3 = res2 + down(silu(gate(xn2)) · up(xn2)), xn2 = norm(res2)
+            linearBackward(.down, bias: nil, layer: l, dy: dres, ldy: c, x: a.act, rows: n, inp: f, out: c, dx: dAct, accumulate: false, a: a, dloraT: dloraT)
+            SwiGLU.backward(dgate: dGate, dup: dUp, dout: dAct, gate: a.gate, up: a.up, count: n * f)
+            linearBackward(.gate, bias: nil, layer: l, dy: dGate, ldy: f, x: a.xn2, rows: n, inp: c, out: f, dx: dnorm, accumulate: false, a: a, dloraT: dloraT)
+            linearBackward(.up, bias: nil, layer: l, dy: dUp, ldy: f, x: a.xn2, rows: n, inp: c, out: f, dx: dnorm, accumulate: true, a: a, dloraT: dloraT)
+            RMSNorm.backward(dx: dres, dout: dnorm, x: a.res2, weight: params.tensor(.mlpNorm, layer: l).baseAddress!, rstd: a.rstd2, rows: n, width: c)
+            if let dw = weightGradients?.gradient(.mlpNorm, layer: l) {
+                RMSNorm.parameterBackward(dweight: dw, dout: dnorm, x: a.res2, rstd: a.rstd2, rows: n, width: c)
+            }
+            // Attention: res2 = x + o(attention(rope(q), rope(k), v)), q, k, v from xn1 = norm(x)
+            linearBackward(.o, bias: .oBias, layer: l, dy: dres, ldy: c, x: a.atty, rows: n, inp: Q, out: c, dx: dAtty, accumulate: false, a: a, dloraT: dloraT)
+            var row = 0, attOffset = 0
+            let attnP = last.dropout ? config.attentionDropout : 0
+            let scratch = base + layout.attScratch
+            for len in last.lengths {
+                let q = a.qkv + row * ld, dq = dqkv + row * ld
+                for i in 0..<len { (dq + i * ld + Q).update(repeating: 0, count: 2 * K) }
+                let span = len * len
+                // One head at a time into a [len, 3d] block (dq | dk | dv), then dk and dv are added
+                // to the key/value head this query head shares.
+                let block = scratch + 2 * span
+                for h in 0..<H {
+                    let kv = h / group
+                    CausalAttention.backward(dy: dAtty + row * Q + h * d, ldy: Q, q: q + h * d, ldq: ld, k: q + Q + kv * d, v: q + Q + K + kv * d,
+                                             ldkv: ld, dq: block, dk: block + d, dv: block + 2 * d, ldd: 3 * d, rows: len, past: 0,
+                                             heads: 1, headSize: d, probs: a.att + attOffset + h * span, scratch: scratch,
+                                             dropout: attnP, seed: seedFor(last.seed, layer: l, site: 1) &+ UInt64(attOffset + h * span))
+                    for i in 0..<len {
+                        (dq + i * ld + h * d).update(from: block + i * 3 * d, count: d)
+                        axpy(1, block + i * 3 * d + d, dq + i * ld + Q + kv * d, d)
+                        axpy(1, block + i * 3 * d + 2 * d, dq + i * ld + Q + K + kv * d, d)
+                    }
+                }
+                // Undo the rotations: the gradient of a rotation is the inverse rotation.
+                rotary.apply(dq, ld: ld, rows: len, heads: H, start: 0, inverse: true)
+                rotary.apply(dq + Q, ld: ld, rows: len, heads: config.numKeyValueHeads, start: 0, inverse: true)
+                row += len
+                attOffset += H * span
+            }
+            linearBackward(.q, bias: .qBias, layer: l, dy: dqkv, ldy: ld, x: a.xn1, rows: n, inp: c, out: Q, dx: dnorm, accumulate: false, a: a, dloraT: dloraT)
+            linearBackward(.k, bias: .kBias, layer: l, dy: dqkv + Q, ldy: ld, x: a.xn1, rows: n, inp: c, out: K, dx: dnorm, accumulate: true, a: a, dloraT: dloraT)
+            linearBackward(.v, bias: .vBias, layer: l, dy: dqkv + Q + K, ldy: ld, x: a.xn1, rows: n, inp: c, out: K, dx: dnorm, accumulate: true, a: a, dloraT: dloraT)
+            RMSNorm.backward(dx: dres, dout: dnorm, x: x, weight: params.tensor(.attnNorm, layer: l).baseAddress!, rstd: a.rstd1, rows: n, width: c)
+            if let dw = weightGradients?.gradient(.attnNorm, layer: l) {
+                RMSNorm.parameterBackward(dweight: dw, dout: dnorm, x: x, rstd: a.rstd1, rows: n, width: c)
+            }
+        }
+        return dres
+    }
+
+    /// dx [n, in] (= or +=) dy [n, out] W, plus LoRA's path and gradients; dW [out, in] += dyᵀ x and
+    /// db += Σ_rows dy only for the tensors chosen in `weightGradients`.
+    func linearBackward(_ w: LlamaTensor, bias: LlamaTensor?, layer l: Int, dy: UnsafePointer<Float>, ldy: Int, x: UnsafePointer<Float>,
+                        rows n: Int, inp: Int, out: Int, dx: UnsafeMutablePointer<Float>, accumulate: Bool, a: LlamaLayerActivations,
+                        dloraT: UnsafeMutablePointer<Float>) {
+        let weight = params.tensor(w, layer: l).baseAddress!
+        BLAS.gemm(m: n, n: inp, k: out, a: dy, lda: ldy, b: weight, ldb: inp, beta: accumulate ? 1 : 0, c: dx, ldc: inp)
+        if let dw = weightGradients?.gradient(w, layer: l) {
+            BLAS.gemm(transA: true, m: out, n: inp, k: n, a: dy, lda: ldy, b: x, ldb: inp, beta: 1, c: dw, ldc: inp)
+        }
+        if let bias, let db = weightGradients?.gradient(bias, layer: l) {
+            for r in 0..<n { axpy(1, dy + r * ldy, db, out) }
+        }
+        guard let lora, let k = lora.index(LlamaModel.module(w)), let last else { return }
+        let r = lora.rank, s = lora.scaling, t = a.loraT(k)
+        let p = last.dropout ? lora.dropout : 0
+        // dB [out, r] += s · dyᵀ t; dt [n, r] = s · dy B
+        BLAS.gemm(transA: true, m: out, n: r, k: n, alpha: s, a: dy, lda: ldy, b: t, ldb: r, beta: 1, c: lora.b(k, l, grad: true), ldc: r)
+        BLAS.gemm(m: n, n: r, k: out, alpha: s, a: dy, lda: ldy, b: lora.b(k, l), ldb: r, c: dloraT, ldc: r)
+        // dA [r, in] += dtᵀ dropout(x); dx += dropout(dt A)
+        var xin = x
+        let scratch = acts.pointer.baseAddress! + layout.loraScratch
+        if p > 0 {
+            scratch.update(from: x, count: n * inp)
+            Dropout.apply(scratch, count: n * inp, p: p, seed: seedFor(last.seed, layer: l, site: 10 + k))
+            xin = UnsafePointer(scratch)
+        }
+        BLAS.gemm(transA: true, m: r, n: inp, k: n, a: dloraT, lda: r, b: xin, ldb: inp, beta: 1, c: lora.a(k, l, grad: true), ldc: inp)
+        if p > 0 {
+            BLAS.gemm(m: n, n: inp, k: r, a: dloraT, lda: r, b: lora.a(k, l), ldb: inp, c: scratch, ldc: inp)
+            Dropout.apply(scratch, count: n * inp, p: p, seed: seedFor(last.seed, layer: l, site: 10 + k))
+            axpy(1, scratch, dx, n * inp)
+        } else {
+            BLAS.gemm(m: n, n: inp, k: r, a: dloraT, lda: r, b: lora.a(k, l), ldb: inp, beta: 1, c: dx, ldc: inp)
+        }
+    }
+}

@@ -1,0 +1,254 @@
+import Backbone
+import Tensor
+
+/// A Llama-family model as Hugging Face's `LlamaForCausalLM` / `Qwen2ForCausalLM` computes it:
+/// pre-norm blocks with RMSNorm, rotary position embeddings (rotate-half layout), grouped-query
+/// attention, SwiGLU MLP, tied or untied head, optional q/k/v (and o) biases. Runs over packed
+/// sequences with a backward pass to the input embeddings through the frozen weights, optional
+/// LoRA on every projection, and a KV cache whose positions continue the rotary angles.
+///
+/// Activations live in one buffer that grows to the largest batch seen and is then reused (the
+/// layout of karpathy/llm.c), as in `GPT2Model`.
+public final class LlamaModel: @unchecked Sendable {
+    public let config: LlamaConfig
+    public let params: LlamaParameters
+    public var lora: LowRankAdapter?
+    /// Backbone tensors that get gradients (nil: the whole backbone is frozen).
+    public var weightGradients: LlamaWeightGradients?
+    let rotary: RotaryTable
+
+    var acts = FloatBuffer(count: 0)
+    var grads = FloatBuffer(count: 0)
+    var lossBuffers = (0..<4).map { _ in FloatBuffer(count: 0) }
+    var headBuffer = FloatBuffer(count: 0)
+    var layout = LlamaLayout()
+    /// The last forward's batch, for backward.
+    var last: (lengths: [Int], past: [Int], dropout: Bool, seed: UInt64, kept: Bool)?
+
+
+    public init(params: LlamaParameters, lora: LowRankAdapter? = nil) {
+        config = params.config
+        self.params = params
+        self.lora = lora
+        rotary = RotaryTable(headSize: params.config.headSize, positions: params.config.maxPositionEmbeddings, theta: params.config.ropeTheta)
+    }
+
+    /// The projections LoRA can adapt, with PEFT's module names, in model order.
+    public static func adapterModules(_ c: LlamaConfig) -> [AdapterModule] {
+        let C = c.hiddenSize, F = c.intermediateSize, Q = c.queryWidth, K = c.keyValueWidth
+        return [AdapterModule(name: "self_attn.q_proj", inp: C, out: Q), AdapterModule(name: "self_attn.k_proj", inp: C, out: K),
+                AdapterModule(name: "self_attn.v_proj", inp: C, out: K), AdapterModule(name: "self_attn.o_proj", inp: Q, out: C),
+                AdapterModule(name: "mlp.gate_proj", inp: C, out: F), AdapterModule(name: "mlp.up_proj", inp: C, out: F),
+                AdapterModule(name: "mlp.down_proj", inp: F, out: C)]
+    }
+
+    /// PEFT's path to the blocks of a `LlamaForCausalLM`.
+    public static let adapterPrefix = "base_model.model.model.layers"
+
+    /// A new adapter on `targets` (PEFT short names: q_proj, k_proj, v_proj, o_proj, gate_proj,
+    /// up_proj, down_proj), or nil when a name is not one of them.
+    public func makeAdapter(rank: Int, alpha: Float, dropout: Float, targets: [String]) -> LowRankAdapter? {
+        let all = LlamaModel.adapterModules(config)
+        var chosen: [AdapterModule] = []
+        for t in targets {
+            guard let m = all.first(where: { $0.name == t || $0.name.hasSuffix("." + t) }) else { return nil }
+            if !chosen.contains(m) { chosen.append(m) }
+        }
+        return LowRankAdapter(modules: all.filter { chosen.contains($0) }, layers: config.numHiddenLayers, rank: rank, alpha: alpha,
+                              dropout: dropout, prefix: LlamaModel.adapterPrefix)
+    }
+
+    /// The adapter module of a weight tensor.
+    static func module(_ t: LlamaTensor) -> String {
+        switch t {
+        case .q: return "self_attn.q_proj"
+        case .k: return "self_attn.k_proj"
+        case .v: return "self_attn.v_proj"
+        case .o: return "self_attn.o_proj"
+        case .gate: return "mlp.gate_proj"
+        case .up: return "mlp.up_proj"
+        case .down: return "mlp.down_proj"
+        default: preconditionFailure("\(t) is not a projection")
+        }
+    }
+
+    public var width: Int { config.hiddenSize }
+
+    // MARK: forward
+
+    /// Final hidden states (after the last RMSNorm) [N, C] of packed sequences, valid until the next
+    /// call. `dropout` applies `attention_dropout` (and LoRA's dropout), the only dropout of the
+    /// family in training mode.
+    @discardableResult
+    public func forward(inputs: UnsafePointer<Float>, lengths: [Int], dropout: Bool = false, seed: UInt64 = 0,
+                        forBackward: Bool = false, cache: KVCache? = nil, slots: [Int]? = nil) -> UnsafeMutablePointer<Float> {
+        precondition(!(forBackward && cache != nil), "backward through a KV cache is not supported")
+        let past = lengths.indices.map { s in cache.map { $0.lengths[slots![s]] } ?? 0 }
+        for (s, n) in lengths.enumerated() {
+            precondition(past[s] + n <= config.maxPositionEmbeddings,
+                         "sequence of \(past[s] + n) tokens exceeds max_position_embeddings \(config.maxPositionEmbeddings)")
+            if let cache { precondition(past[s] + n <= cache.maxLength, "sequence of \(past[s] + n) tokens exceeds the cache's \(cache.maxLength)") }
+        }
+        let n = lengths.reduce(0, +)
+        let heads = config.numAttentionHeads
+        let attSizes = lengths.indices.map { heads * lengths[$0] * (past[$0] + lengths[$0]) }
+        layout = LlamaLayout(config: config, tokens: n, attention: forBackward ? attSizes.reduce(0, +) : (attSizes.max() ?? 0),
+                             maxAttention: attSizes.max() ?? 0, slots: forBackward ? config.numHiddenLayers : 1,
+                             loraRank: lora?.rank ?? 0, loraTargets: lora?.modules.count ?? 0,
+                             longest: lengths.max() ?? 0)
+        if acts.count < layout.total { acts = FloatBuffer(count: layout.total + layout.total / 4) }
+        last = (lengths, past, dropout, seed, forBackward)
+        let c = width, base = acts.pointer.baseAddress!
+        let x0 = base + layout.x0
+        x0.update(from: inputs, count: n * c)
+        var x = UnsafePointer(x0)
+        for l in 0..<config.numHiddenLayers {
+            x = UnsafePointer(layerForward(l, input: x, lengths: lengths, past: past, dropout: dropout, seed: seed, cache: cache, slots: slots))
+        }
+        let out = base + layout.final
+        RMSNorm.forward(out: out, rstd: base + layout.finalRstd, x: x, weight: params.tensor(.norm).baseAddress!, rows: n, width: c,
+                        eps: config.rmsNormEps)
+        if let cache { for (s, len) in lengths.enumerated() { cache.lengths[slots![s]] += len } }
+        return out
+    }
+
+    /// Distinct dropout streams per (forward seed, layer, site).
+    func seedFor(_ seed: UInt64, layer: Int, site: Int) -> UInt64 {
+        var z = seed ^ (UInt64(bitPattern: Int64(layer + 2)) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(site + 1) &* 0xC2B2_AE3D_27D4_EB4F)
+        z = (z ^ (z >> 33)) &* 0xFF51_AFD7_ED55_8CCD
+        return z ^ (z >> 33)
+    }
+
+    /// y [n, out] (row stride ldy) = x [n, in] Wᵀ + b (+ LoRA); W [out, in] as `nn.Linear`.
+    func linear(_ w: LlamaTensor, bias: LlamaTensor?, layer l: Int, x: UnsafePointer<Float>, rows n: Int, inp: Int, out: Int,
+                y: UnsafeMutablePointer<Float>, ldy: Int, a: LlamaLayerActivations, dropout: Bool, seed: UInt64) {
+        let weight = params.tensor(w, layer: l).baseAddress!
+        var beta: Float = 0
+        if let bias, bias.exists(config) {
+            let b = params.tensor(bias, layer: l).baseAddress!
+            for r in 0..<n { (y + r * ldy).update(from: b, count: out) }
+            beta = 1
+        }
+        if n == 1 {
+            BLAS.matrixTimesVector(m: out, k: inp, a: weight, lda: inp, x: x, beta: beta, y: y)
+        } else {
+            BLAS.gemm(transB: true, m: n, n: out, k: inp, a: x, lda: inp, b: weight, ldb: inp, beta: beta, c: y, ldc: ldy)
+        }
+        guard let lora, let k = lora.index(LlamaModel.module(w)) else { return }
+        let r = lora.rank, t = a.loraT(k)
+        var xin = x
+        let p = dropout ? lora.dropout : 0
+        if p > 0 {
+            let scratch = acts.pointer.baseAddress! + layout.loraScratch
+            scratch.update(from: x, count: n * inp)
+            Dropout.apply(scratch, count: n * inp, p: p, seed: seedFor(seed, layer: l, site: 10 + k))
+            xin = UnsafePointer(scratch)
+        }
+        // t [n, r] = x Aᵀ; y += s · t Bᵀ
+        BLAS.gemm(transB: true, m: n, n: r, k: inp, a: xin, lda: inp, b: lora.a(k, l), ldb: inp, c: t, ldc: r)
+        BLAS.gemm(transB: true, m: n, n: out, k: r, alpha: lora.scaling, a: t, lda: r, b: lora.b(k, l), ldb: r, beta: 1, c: y, ldc: ldy)
+    }
+
+    func layerForward(_ l: Int, input x: UnsafePointer<Float>, lengths: [Int], past: [Int], dropout: Bool, seed: UInt64,
+                      cache: KVCache?, slots: [Int]?) -> UnsafeMutablePointer<Float> {
+        let c = width, f = config.intermediateSize, n = layout.tokens, d = config.headSize
+        let Q = config.queryWidth, K = config.keyValueWidth, ld = Q + 2 * K
+        let H = config.numAttentionHeads, group = H / config.numKeyValueHeads
+        let a = layout.layer(acts, l)
+        RMSNorm.forward(out: a.xn1, rstd: a.rstd1, x: x, weight: params.tensor(.attnNorm, layer: l).baseAddress!, rows: n, width: c,
+                        eps: config.rmsNormEps)
+        linear(.q, bias: .qBias, layer: l, x: a.xn1, rows: n, inp: c, out: Q, y: a.qkv, ldy: ld, a: a, dropout: dropout, seed: seed)
+        linear(.k, bias: .kBias, layer: l, x: a.xn1, rows: n, inp: c, out: K, y: a.qkv + Q, ldy: ld, a: a, dropout: dropout, seed: seed)
+        linear(.v, bias: .vBias, layer: l, x: a.xn1, rows: n, inp: c, out: K, y: a.qkv + Q + K, ldy: ld, a: a, dropout: dropout, seed: seed)
+
+        let attnP = dropout ? config.attentionDropout : 0
+        var row = 0, attOffset = 0
+        let scratch = acts.pointer.baseAddress! + layout.attScratch
+        for (s, len) in lengths.enumerated() {
+            let q = a.qkv + row * ld
+            rotary.apply(q, ld: ld, rows: len, heads: H, start: past[s])
+            rotary.apply(q + Q, ld: ld, rows: len, heads: config.numKeyValueHeads, start: past[s])
+            var k: UnsafePointer<Float> = UnsafePointer(q + Q), v: UnsafePointer<Float> = UnsafePointer(q + Q + K)
+            var ldkv = ld
+            if let cache {
+                let slot = slots![s]
+                let kc = cache.keys(layer: l, slot: slot), vc = cache.values(layer: l, slot: slot)
+                for i in 0..<len {
+                    (kc + (past[s] + i) * K).update(from: q + i * ld + Q, count: K)
+                    (vc + (past[s] + i) * K).update(from: q + i * ld + Q + K, count: K)
+                }
+                k = UnsafePointer(kc); v = UnsafePointer(vc); ldkv = K
+            }
+            let span = len * (past[s] + len)
+            for h in 0..<H {
+                let g = h / group
+                let probs = a.att + (layout.slots > 1 ? attOffset : 0) + h * span
+                CausalAttention.forward(q: q + h * d, ldq: ld, k: k + g * d, v: v + g * d, ldkv: ldkv, y: a.atty + row * Q + h * d, ldy: Q,
+                                        rows: len, past: past[s], heads: 1, headSize: d, probs: probs, scratch: scratch,
+                                        dropout: attnP, seed: seedFor(seed, layer: l, site: 1) &+ UInt64(attOffset + h * span))
+            }
+            row += len
+            attOffset += H * span
+        }
+
+        let tmp = acts.pointer.baseAddress! + layout.scratchWide
+        linear(.o, bias: .oBias, layer: l, x: a.atty, rows: n, inp: Q, out: c, y: tmp, ldy: c, a: a, dropout: dropout, seed: seed)
+        add(x, tmp, a.res2, n * c)
+        RMSNorm.forward(out: a.xn2, rstd: a.rstd2, x: a.res2, weight: params.tensor(.mlpNorm, layer: l).baseAddress!, rows: n, width: c,
+                        eps: config.rmsNormEps)
+        linear(.gate, bias: nil, layer: l, x: a.xn2, rows: n, inp: c, out: f, y: a.gate, ldy: f, a: a, dropout: dropout, seed: seed)
+        linear(.up, bias: nil, layer: l, x: a.xn2, rows: n, inp: c, out: f, y: a.up, ldy: f, a: a, dropout: dropout, seed: seed)
+        SwiGLU.forward(out: a.act, gate: a.gate, up: a.up, count: n * f)
+        linear(.down, bias: nil, layer: l, x: a.act, rows: n, inp: f, out: c, y: tmp, ldy: c, a: a, dropout: dropout, seed: seed)
+        add(a.res2, tmp, a.res3, n * c)
+        return a.res3
+    }
+}
+
+/// Where each activation lives inside the one activation buffer.
+struct LlamaLayout {
+    var tokens = 0, slots = 0, perLayer = 0, loraRank = 0, loraTargets = 0
+    var x0 = 0, final = 0, finalRstd = 0, scratchWide = 0, loraScratch = 0, attScratch = 0, layers = 0, total = 0
+    // offsets inside one layer slot
+    var xn1 = 0, rstd1 = 0, qkv = 0, att = 0, atty = 0, res2 = 0, xn2 = 0, rstd2 = 0, gate = 0, up = 0, act = 0, res3 = 0, loraT = 0
+
+    init() {}
+
+    init(config: LlamaConfig, tokens n: Int, attention: Int, maxAttention: Int, slots: Int, loraRank: Int, loraTargets: Int, longest: Int) {
+        tokens = n; self.slots = slots; self.loraRank = loraRank; self.loraTargets = loraTargets
+        let c = config.hiddenSize, f = config.intermediateSize, Q = config.queryWidth, K = config.keyValueWidth
+        var o = 0
+        func take(_ k: Int) -> Int { defer { o += (k + 15) / 16 * 16 }; return o }
+        xn1 = take(n * c); rstd1 = take(n); qkv = take(n * (Q + 2 * K)); att = take(attention); atty = take(n * Q)
+        res2 = take(n * c); xn2 = take(n * c); rstd2 = take(n); gate = take(n * f); up = take(n * f); act = take(n * f)
+        res3 = take(n * c); loraT = take(n * loraRank * loraTargets)
+        perLayer = o
+        o = 0
+        x0 = take(n * c); final = take(n * c); finalRstd = take(n)
+        let wide = max(c, f, Q + 2 * K)
+        scratchWide = take(n * wide); loraScratch = take(loraRank > 0 ? n * wide : 0)
+        // Attention scratch: dropout probabilities (forward) or dP and dropped (backward) of one
+        // head, plus the per-head dq/dk/dv block of the backward pass.
+        attScratch = take(2 * maxAttention / max(config.numAttentionHeads, 1) + 3 * longest * config.headSize + 16)
+        layers = take(perLayer * slots)
+        total = o
+    }
+
+    /// Pointers to layer `l`'s activations (all layers share slot 0 when activations are not kept).
+    func layer(_ buf: FloatBuffer, _ l: Int) -> LlamaLayerActivations {
+        let p = buf.pointer.baseAddress! + layers + (slots > 1 ? l : 0) * perLayer
+        return LlamaLayerActivations(xn1: p + xn1, rstd1: p + rstd1, qkv: p + qkv, att: p + att, atty: p + atty, res2: p + res2,
+                                     xn2: p + xn2, rstd2: p + rstd2, gate: p + gate, up: p + up, act: p + act, res3: p + res3,
+                                     loraBase: p + loraT, loraStride: tokens * loraRank)
+    }
+}
+
+/// One layer's saved activations.
+struct LlamaLayerActivations {
+    let xn1, rstd1, qkv, att, atty, res2, xn2, rstd2, gate, up, act, res3: UnsafeMutablePointer<Float>
+    let loraBase: UnsafeMutablePointer<Float>
+    let loraStride: Int
+
+    /// LoRA's low-rank activations x Aᵀ [N, r] of adapted module k.
+    func loraT(_ k: Int) -> UnsafeMutablePointer<Float> { loraBase + k * loraStride }
+}

@@ -1,0 +1,56 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Rotary position embeddings in the rotate-half layout of Hugging Face's Llama: in each head of
+/// size d, element j < d/2 pairs with j + d/2, rotated by the angle pos · θ^(−2j/d):
+///
+///     x'[j]       = x[j] cos − x[j + d/2] sin
+///     x'[j + d/2] = x[j + d/2] cos + x[j] sin
+///
+/// The table holds cos and sin per (position, j), computed as transformers does: inverse
+/// frequencies rounded to Float, the angle a Float product, then cos/sin.
+public final class RotaryTable: @unchecked Sendable {
+    public let headSize: Int, positions: Int, theta: Float
+    /// [positions][d/2] cosines, then the same for sines.
+    let cosines: [Float], sines: [Float]
+
+    public init(headSize d: Int, positions: Int, theta: Float) {
+        precondition(d % 2 == 0)
+        headSize = d; self.positions = positions; self.theta = theta
+        let half = d / 2
+        // inv_freq = 1 / (base ** (arange(0, d, 2).float() / d)) in float32.
+        let inv: [Float] = (0..<half).map { j in 1 / powf(theta, Float(2 * j) / Float(d)) }
+        var c = [Float](repeating: 0, count: positions * half), s = c
+        for p in 0..<positions {
+            for j in 0..<half {
+                let a = Float(p) * inv[j]
+                c[p * half + j] = cosf(a); s[p * half + j] = sinf(a)
+            }
+        }
+        cosines = c; sines = s
+    }
+
+    /// Rotates `heads` heads of `rows` rows in place (row r at position `start + r`), head h at
+    /// column h·d of a row of stride `ld`. `inverse` applies the transpose (the backward pass).
+    public func apply(_ x: UnsafeMutablePointer<Float>, ld: Int, rows: Int, heads: Int, start: Int, inverse: Bool = false) {
+        precondition(start + rows <= positions, "position \(start + rows - 1) beyond the rotary table's \(positions)")
+        let d = headSize, half = d / 2
+        let sign: Float = inverse ? -1 : 1
+        cosines.withUnsafeBufferPointer { cb in
+            sines.withUnsafeBufferPointer { sb in
+                for r in 0..<rows {
+                    let cp = cb.baseAddress! + (start + r) * half, sp = sb.baseAddress! + (start + r) * half
+                    for h in 0..<heads {
+                        let a = x + r * ld + h * d, b = a + half
+                        for j in 0..<half {
+                            let x1 = a[j], x2 = b[j], cs = cp[j], sn = sign * sp[j]
+                            a[j] = x1 * cs - x2 * sn
+                            b[j] = x2 * cs + x1 * sn
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -35,7 +35,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: kernels),
         .target(name: "WeightIO", dependencies: ["CZlib"], swiftSettings: checked),
-        .target(name: "Tokenizer", swiftSettings: checked),
+        .target(name: "Tokenizer", dependencies: ["WeightIO"], swiftSettings: checked),
         // The seam between the method and the language model: the protocol every architecture
         // implements, KV cache, sampling and generation.
         .target(name: "Backbone", dependencies: ["Tensor", "WeightIO"], swiftSettings: checked),
@@ -58,7 +58,7 @@ let package = Package(
         .testTarget(name: "RecDataTests", dependencies: ["RecData", "Tokenizer", "WeightIO"], exclude: ["Fixtures"]),
         .testTarget(name: "CLLM4RecTests", dependencies: ["CLLM4Rec", "GPT2", "RecData", "Tensor", "Tokenizer", "WeightIO"], exclude: ["Fixtures"]),
         .testTarget(name: "WeightIOTests", dependencies: ["WeightIO"], exclude: ["Fixtures"]),
-        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], exclude: ["Fixtures"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "WeightIO"], exclude: ["Fixtures"]),
         .testTarget(name: "LlamaTests", dependencies: ["Llama", "Backbone", "WeightIO", "Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "GPT2Tests", dependencies: ["GPT2", "WeightIO", "Tensor"], exclude: ["Fixtures"]),
         // Runs the built command-line tool end to end (the dependency makes SwiftPM build it first).

@@ -17,17 +17,34 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// GPT-2 byte-level BPE, identical to Hugging Face `GPT2TokenizerFast` (no prefix space, no
-/// normalisation, `<|endoftext|>` recognised anywhere in the text as one special token).
+/// Byte-level BPE as Hugging Face `tokenizers` runs it for GPT-2, SmolLM and their kin: no prefix
+/// space, no normalisation, special tokens (`<|endoftext|>`, `<|im_start|>`, ...) recognised
+/// anywhere in the text as whole tokens, the rest pre-tokenized (`PreTokenization`) and merged by
+/// rank. For GPT-2 it is identical to `GPT2TokenizerFast`.
 ///
-///     let t = try GPT2Tokenizer(vocabPath: "Models/gpt2/vocab.json", mergesPath: "Models/gpt2/merges.txt")
+///     let t = try BPETokenizer(vocabPath: "Models/gpt2/vocab.json", mergesPath: "Models/gpt2/merges.txt")
 ///     t.encode("Hello world")  // [15496, 995]
 ///     t.decode([15496, 995])   // "Hello world"
-public final class GPT2Tokenizer: @unchecked Sendable {
+public final class BPETokenizer: @unchecked Sendable {
     public static let endOfText = "<|endoftext|>"
 
-    /// Token id of `<|endoftext|>`.
+    /// How text is cut into pieces before the merges.
+    public enum PreTokenization: String, Sendable {
+        /// GPT-2's regex (`PreTokenizer.split`).
+        case gpt2
+        /// Every digit its own piece first, then GPT-2's regex on the rest: SmolLM's
+        /// `Sequence[Digits(individual_digits), ByteLevel]`, llama.cpp's `smollm`.
+        case smollm
+    }
+
+    /// Token id of the end-of-text token appended to documents (`<|endoftext|>` when the
+    /// vocabulary has it).
     public let endOfTextId: Int
+    /// Special tokens, matched whole in any text before pre-tokenization, by their text.
+    public let specialTokens: [String: Int]
+    public let preTokenization: PreTokenization
+    /// Special tokens by first byte, longest first.
+    private let specialsByFirstByte: [[(bytes: [UInt8], id: Int)]]
     /// Number of ids (vocabulary size).
     public var count: Int { tokenBytes.count }
     /// The bytes each id stands for.
@@ -56,21 +73,39 @@ public final class GPT2Tokenizer: @unchecked Sendable {
         try self.init(vocab: vocab, merges: String(decoding: mergesData, as: UTF8.self), vocabPath: vocabPath, mergesPath: mergesPath)
     }
 
-    /// `vocab` maps byte-level token strings to ids; `merges` is merges.txt's text.
-    public init(vocab: [String: Int], merges mergesText: String, vocabPath: String = "vocab.json", mergesPath: String = "merges.txt") throws {
-        guard let maxId = vocab.values.max(), vocab.values.min()! >= 0 else {
-            throw TokenizerError.invalidVocab(vocabPath, "is empty or has negative ids")
+    /// `vocab` maps byte-level token strings to ids; `merges` is merges.txt's text. GPT-2's
+    /// conventions: `<|endoftext|>` is the one special token, GPT-2's pre-tokenization.
+    public convenience init(vocab: [String: Int], merges mergesText: String, vocabPath: String = "vocab.json", mergesPath: String = "merges.txt") throws {
+        _ = try BPETokenizer.checkIds(vocab, vocabPath)
+        var pairs: [(String, String)] = []
+        for (k, line) in mergesText.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let l = line.hasSuffix("\r") ? line.dropLast() : line
+            if l.isEmpty || (k == 0 && l.hasPrefix("#version")) { pairs.append(("", "")); continue }
+            let parts = l.split(separator: " ", omittingEmptySubsequences: false)
+            guard parts.count == 2 else {
+                throw TokenizerError.invalidMerge(file: mergesPath, line: k + 1, problem: "expected two tokens separated by one space, found \"\(l)\"")
+            }
+            // Each line is checked whole before the next, so the first bad line is the one named.
+            guard vocab[String(parts[0])] != nil, vocab[String(parts[1])] != nil, vocab[String(parts[0] + parts[1])] != nil else {
+                throw TokenizerError.invalidMerge(file: mergesPath, line: k + 1, problem: "\"\(l)\" uses or makes a token missing from the vocabulary")
+            }
+            pairs.append((String(parts[0]), String(parts[1])))
         }
-        // Ids are dense, so the largest is below the count (found by fuzzing: an id of 7.8e18 asked
-        // for an array of that size).
-        guard maxId < vocab.count else {
-            throw TokenizerError.invalidVocab(vocabPath, "id \(maxId) is outside 0..<\(vocab.count) (ids must be 0..<number of tokens)")
-        }
+        try self.init(vocab: vocab, merges: pairs, specialTokens: [BPETokenizer.endOfText], endOfText: BPETokenizer.endOfText,
+                      preTokenization: .gpt2, vocabPath: vocabPath, mergesPath: mergesPath)
+    }
+
+    /// The general form. `merges` in rank order (an empty pair is a skipped line, for line
+    /// numbers); `specialTokens` are vocabulary entries matched whole and spelled as plain text;
+    /// `endOfText` must be one of the vocabulary's tokens.
+    public init(vocab: [String: Int], merges mergePairs: [(String, String)], specialTokens specials: [String], endOfText: String,
+                preTokenization: PreTokenization, vocabPath: String = "vocab.json", mergesPath: String = "merges.txt") throws {
+        let maxId = try BPETokenizer.checkIds(vocab, vocabPath)
         var bytes = [[UInt8]?](repeating: nil, count: maxId + 1)
-        var eot = -1
+        let specialSet = Set(specials)
         for (token, id) in vocab {
             guard bytes[id] == nil else { throw TokenizerError.invalidVocab(vocabPath, "id \(id) is used twice") }
-            if token == GPT2Tokenizer.endOfText { eot = id; bytes[id] = Array(token.utf8); continue }
+            if specialSet.contains(token) { bytes[id] = Array(token.utf8); continue }
             var b: [UInt8] = []
             for ch in token {
                 guard let x = unicodeToByte[ch] else {
@@ -80,7 +115,19 @@ public final class GPT2Tokenizer: @unchecked Sendable {
             }
             bytes[id] = b
         }
-        guard eot >= 0 else { throw TokenizerError.invalidVocab(vocabPath, "has no \(GPT2Tokenizer.endOfText)") }
+        guard let eot = vocab[endOfText] else { throw TokenizerError.invalidVocab(vocabPath, "has no \(endOfText)") }
+        var specialIds: [String: Int] = [:]
+        var byFirst = [[(bytes: [UInt8], id: Int)]](repeating: [], count: 256)
+        for sp in specials {
+            guard let id = vocab[sp] else { throw TokenizerError.invalidVocab(vocabPath, "special token \"\(sp)\" is not in the vocabulary") }
+            guard let first = sp.utf8.first else { continue }
+            specialIds[sp] = id
+            byFirst[Int(first)].append((Array(sp.utf8), id))
+        }
+        for b in 0..<256 { byFirst[b].sort { $0.bytes.count > $1.bytes.count } }
+        specialTokens = specialIds
+        specialsByFirstByte = byFirst
+        self.preTokenization = preTokenization
         if let missing = bytes.firstIndex(where: { $0 == nil }) {
             throw TokenizerError.invalidVocab(vocabPath, "id \(missing) is missing (ids must be 0..<\(bytes.count))")
         }
@@ -96,21 +143,29 @@ public final class GPT2Tokenizer: @unchecked Sendable {
         byteIds = ids
         var table: [UInt64: UInt64] = [:]
         var rank: UInt64 = 0
-        for (k, line) in mergesText.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let l = line.hasSuffix("\r") ? line.dropLast() : line
-            if l.isEmpty || (k == 0 && l.hasPrefix("#version")) { continue }
-            let parts = l.split(separator: " ", omittingEmptySubsequences: false)
-            guard parts.count == 2 else {
-                throw TokenizerError.invalidMerge(file: mergesPath, line: k + 1, problem: "expected two tokens separated by one space, found \"\(l)\"")
-            }
-            guard let a = vocab[String(parts[0])], let b = vocab[String(parts[1])], let m = vocab[String(parts[0] + parts[1])] else {
-                throw TokenizerError.invalidMerge(file: mergesPath, line: k + 1, problem: "\"\(l)\" uses or makes a token missing from the vocabulary")
+        for (k, pair) in mergePairs.enumerated() {
+            if pair.0.isEmpty && pair.1.isEmpty { continue }
+            guard let a = vocab[pair.0], let b = vocab[pair.1], let m = vocab[pair.0 + pair.1] else {
+                throw TokenizerError.invalidMerge(file: mergesPath, line: k + 1, problem: "\"\(pair.0) \(pair.1)\" uses or makes a token missing from the vocabulary")
             }
             let key = UInt64(a) << 32 | UInt64(b)
             if table[key] == nil { table[key] = rank << 32 | UInt64(m) }
             rank += 1
         }
         merges = table
+    }
+
+    /// The largest id, after checking the ids are 0..<count.
+    static func checkIds(_ vocab: [String: Int], _ vocabPath: String) throws -> Int {
+        guard let maxId = vocab.values.max(), vocab.values.min()! >= 0 else {
+            throw TokenizerError.invalidVocab(vocabPath, "is empty or has negative ids")
+        }
+        // Ids are dense, so the largest is below the count (found by fuzzing: an id of 7.8e18 asked
+        // for an array of that size).
+        guard maxId < vocab.count else {
+            throw TokenizerError.invalidVocab(vocabPath, "id \(maxId) is outside 0..<\(vocab.count) (ids must be 0..<number of tokens)")
+        }
+        return maxId
     }
 
     // MARK: encoding
@@ -127,19 +182,21 @@ public final class GPT2Tokenizer: @unchecked Sendable {
     public func encode(_ text: String, into out: inout [Int]) {
         var t = text
         t.withUTF8 { s in
-            // Split around every occurrence of <|endoftext|> first, as added tokens are.
-            let marker = Array(GPT2Tokenizer.endOfText.utf8)
+            // Split around every occurrence of a special token first (the longest one starting at
+            // a position wins), as added tokens are.
             var segStart = 0
             var i = 0
-            while i + marker.count <= s.count {
-                if s[i] == marker[0] && marker.withUnsafeBufferPointer({ m in memcmp(s.baseAddress! + i, m.baseAddress!, m.count) == 0 }) {
-                    encodeOrdinary(UnsafeBufferPointer(rebasing: s[segStart..<i]), into: &out)
-                    out.append(endOfTextId)
-                    i += marker.count
-                    segStart = i
-                } else {
-                    i += 1
+            scan: while i < s.count {
+                for sp in specialsByFirstByte[Int(s[i])] where i + sp.bytes.count <= s.count {
+                    if sp.bytes.withUnsafeBufferPointer({ m in memcmp(s.baseAddress! + i, m.baseAddress!, m.count) == 0 }) {
+                        encodeOrdinary(UnsafeBufferPointer(rebasing: s[segStart..<i]), into: &out)
+                        out.append(sp.id)
+                        i += sp.bytes.count
+                        segStart = i
+                        continue scan
+                    }
                 }
+                i += 1
             }
             encodeOrdinary(UnsafeBufferPointer(rebasing: s[segStart..<s.count]), into: &out)
         }
@@ -147,7 +204,7 @@ public final class GPT2Tokenizer: @unchecked Sendable {
 
     /// Encodes text that holds no special token.
     func encodeOrdinary(_ s: UnsafeBufferPointer<UInt8>, into out: inout [Int]) {
-        PreTokenizer.split(s) { r in
+        PreTokenizer.split(s, digitsApart: preTokenization == .smollm) { r in
             let piece = UnsafeBufferPointer(rebasing: s[r])
             if piece.count == 1 { out.append(Int(byteIds[Int(piece[0])])); return }
             let key = PieceKey(piece)

@@ -9,11 +9,11 @@
 ///     t.encode("Hello, user_1! Have you seen item_2?")
 ///     // [15496, 11, 50258, 0, 8192, 345, 1775, 50269, 30]
 public struct IDTokenizer: Sendable {
-    public let base: GPT2Tokenizer
+    public let base: BPETokenizer
     public let userCount: Int
     public let itemCount: Int
 
-    public init(base: GPT2Tokenizer, users: Int, items: Int) {
+    public init(base: BPETokenizer, users: Int, items: Int) {
         self.base = base
         userCount = users
         itemCount = items

@@ -36,10 +36,33 @@ public enum PreTokenizer {
     }
 
     /// Calls `emit` with the byte range of each piece of `s`, in order.
+    ///
+    /// With `digitsApart`, every decimal-digit scalar (`\p{N}`) is first cut out as its own piece
+    /// and the regex runs on the text between them (SmolLM's `Digits(individual_digits)` then
+    /// `ByteLevel`):
+    ///
+    ///     pieces("a  12", digitsApart: true) -> ["a", "  ", "1", "2"]   (GPT-2 alone: ["a", " ", " 12"])
     @inline(__always)
-    public static func split(_ s: UnsafeBufferPointer<UInt8>, _ emit: (Range<Int>) -> Void) {
-        let n = s.count
-        var i = 0
+    public static func split(_ s: UnsafeBufferPointer<UInt8>, digitsApart: Bool = false, _ emit: (Range<Int>) -> Void) {
+        guard digitsApart else { return scan(s, 0..<s.count, emit) }
+        var start = 0, i = 0
+        while i < s.count {
+            let (kind, len) = classify(s, i)
+            if kind == .number {
+                if i > start { scan(s, start..<i, emit) }
+                emit(i..<(i + len))
+                start = i + len
+            }
+            i += len
+        }
+        if start < s.count { scan(s, start..<s.count, emit) }
+    }
+
+    /// GPT-2's regex over `s[range]`.
+    @inline(__always)
+    static func scan(_ s: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ emit: (Range<Int>) -> Void) {
+        let n = range.upperBound
+        var i = range.lowerBound
         while i < n {
             let start = i
             let c = s[i]
@@ -96,11 +119,11 @@ public enum PreTokenizer {
     }
 
     /// The pieces as strings (for tests and tools).
-    public static func pieces(_ text: String) -> [String] {
+    public static func pieces(_ text: String, digitsApart: Bool = false) -> [String] {
         var t = text
         return t.withUTF8 { s in
             var out: [String] = []
-            split(s) { out.append(String(decoding: UnsafeBufferPointer(rebasing: s[$0]), as: UTF8.self)) }
+            split(s, digitsApart: digitsApart) { out.append(String(decoding: UnsafeBufferPointer(rebasing: s[$0]), as: UTF8.self)) }
             return out
         }
     }

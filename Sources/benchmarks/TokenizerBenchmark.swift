@@ -7,7 +7,7 @@ func benchmarkTokenizer(path: String, modelDir: String, runs: Int) throws {
     guard let data = FileManager.default.contents(atPath: path) else { throw CocoaError(.fileReadNoSuchFile) }
     let text = String(decoding: data, as: UTF8.self)
     let mb = Double(data.count) / 1e6
-    let tok = try GPT2Tokenizer(vocabPath: modelDir + "/vocab.json", mergesPath: modelDir + "/merges.txt")
+    let tok = try BPETokenizer(vocabPath: modelDir + "/vocab.json", mergesPath: modelDir + "/merges.txt")
     var times: [Double] = []
     var count = 0
     for _ in 0..<runs {

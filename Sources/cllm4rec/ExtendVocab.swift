@@ -129,7 +129,7 @@ struct ExtendVocab: ParsableCommand {
         let prepared = try splitFrom.map { try PreparedDataset(raw: raw, splitFrom: $0, options: options) } ?? PreparedDataset(raw, options: options)
 
         let config = try GPT2Config.load(path: model + "/config.json")
-        let base = try GPT2Tokenizer(vocabPath: model + "/vocab.json", mergesPath: model + "/merges.txt")
+        let base = try BPETokenizer(vocabPath: model + "/vocab.json", mergesPath: model + "/merges.txt")
         guard base.count == config.vocabSize else {
             throw CLIError("\(model): the tokenizer has \(base.count) tokens but the model's vocabulary is \(config.vocabSize)")
         }

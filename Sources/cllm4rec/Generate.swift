@@ -154,10 +154,10 @@ struct Generate: ParsableCommand {
 /// Writes generated tokens to standard output as they come, whole UTF-8 characters only (one
 /// character may span several tokens).
 final class TextStream {
-    let tokenizer: GPT2Tokenizer
+    let tokenizer: BPETokenizer
     let enabled: Bool
     var pending: [UInt8] = []
-    init(tokenizer: GPT2Tokenizer, enabled: Bool) { self.tokenizer = tokenizer; self.enabled = enabled }
+    init(tokenizer: BPETokenizer, enabled: Bool) { self.tokenizer = tokenizer; self.enabled = enabled }
 
     func write(_ token: Int) {
         guard enabled, token != tokenizer.endOfTextId, token < tokenizer.count else { return }

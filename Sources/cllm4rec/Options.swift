@@ -33,13 +33,13 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "A LoRA adapter folder (adapter_model.safetensors + adapter_config.json) to apply.")
     var adapter: String?
 
-    func load() throws -> (GPT2Model, GPT2Tokenizer) {
+    func load() throws -> (GPT2Model, BPETokenizer) {
         let model = BundledFiles.modelFolder(self.model)
         for f in ["config.json", "model.safetensors", "vocab.json", "merges.txt"] where !FileManager.default.fileExists(atPath: model + "/" + f) {
             throw CLIError("\(model)/\(f) not found: import a model with `cllm4rec import-gpt2` or make one with `cllm4rec init-gpt2`")
         }
         let (params, _) = try GPT2Checkpoint.load(path: model)
-        let tok = try GPT2Tokenizer(vocabPath: model + "/vocab.json", mergesPath: model + "/merges.txt")
+        let tok = try BPETokenizer(vocabPath: model + "/vocab.json", mergesPath: model + "/merges.txt")
         let m = GPT2Model(params: params)
         if let adapter { m.lora = try LoRA.load(path: adapter, config: params.config) }
         return (m, tok)

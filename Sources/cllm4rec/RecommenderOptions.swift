@@ -34,7 +34,7 @@ struct LoadedRecommender {
         guard dataset.users.count == manifest.users, dataset.items.count == manifest.items else {
             throw CLIError("\(path): recommender.json and ids.json disagree on the number of users or items")
         }
-        let base = try GPT2Tokenizer(vocabPath: backbonePath + "/vocab.json", mergesPath: backbonePath + "/merges.txt")
+        let base = try BPETokenizer(vocabPath: backbonePath + "/vocab.json", mergesPath: backbonePath + "/merges.txt")
         tokenizer = IDTokenizer(base: base, users: manifest.users, items: manifest.items)
     }
 

@@ -22,7 +22,7 @@ final class TokenizerFuzzRegressionTests: XCTestCase {
     /// `{", $":7777777777777777774}`: one token whose id asked for an array of 7.8e18 entries.
     func testHugeIdIsAnError() throws {
         let (v, m) = try files("vocab-huge-id")
-        XCTAssertThrowsError(try GPT2Tokenizer(vocabPath: v, mergesPath: m)) { e in
+        XCTAssertThrowsError(try BPETokenizer(vocabPath: v, mergesPath: m)) { e in
             XCTAssertEqual("\(e)".contains("is outside 0..<1"), true, "\(e)")
         }
     }

@@ -4,7 +4,7 @@ import XCTest
 @testable import Tokenizer
 
 let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-let sharedTokenizer = try! GPT2Tokenizer(vocabPath: repoRoot + "/Models/gpt2/vocab.json", mergesPath: repoRoot + "/Models/gpt2/merges.txt")
+let sharedTokenizer = try! BPETokenizer(vocabPath: repoRoot + "/Models/gpt2/vocab.json", mergesPath: repoRoot + "/Models/gpt2/merges.txt")
 
 func hexBytes(_ s: String) -> [UInt8] {
     var out: [UInt8] = []
@@ -39,7 +39,7 @@ final class GoldenTests: XCTestCase {
     /// Canonically equivalent pieces are different text: each keeps its own bytes and ids even
     /// when its twin was encoded (and cached) first. Ids from Hugging Face `tokenizers`.
     func testCanonicallyEquivalentPiecesKeepTheirOwnIds() throws {
-        let tok = try GPT2Tokenizer(vocabPath: repoRoot + "/Models/gpt2/vocab.json", mergesPath: repoRoot + "/Models/gpt2/merges.txt")
+        let tok = try BPETokenizer(vocabPath: repoRoot + "/Models/gpt2/vocab.json", mergesPath: repoRoot + "/Models/gpt2/merges.txt")
         let cases: [(String, [Int])] = [
             ("a ;; b", [64, 36792, 275]), ("a \u{37E}\u{37E} b", [64, 220, 137, 122, 137, 122, 275]),  // U+037E ≡ ";"
             ("x\u{300}y", [87, 136, 222, 88]), ("x\u{340}y", [87, 137, 222, 88]),                     // U+0340 ≡ U+0300
@@ -78,10 +78,10 @@ final class GoldenTests: XCTestCase {
 
     func testMalformedMergesNameTheLine() {
         let vocab = Dictionary(uniqueKeysWithValues: byteToUnicode.enumerated().map { (String($1), $0) } + [("<|endoftext|>", 256)])
-        XCTAssertThrowsError(try GPT2Tokenizer(vocab: vocab, merges: "#version: 0.2\na b\nc d e\n", mergesPath: "m.txt")) {
+        XCTAssertThrowsError(try BPETokenizer(vocab: vocab, merges: "#version: 0.2\na b\nc d e\n", mergesPath: "m.txt")) {
             XCTAssertEqual("\($0)", "m.txt:2: \"a b\" uses or makes a token missing from the vocabulary")
         }
-        XCTAssertThrowsError(try GPT2Tokenizer(vocab: vocab.filter { $0.key != "<|endoftext|>" }, merges: "")) {
+        XCTAssertThrowsError(try BPETokenizer(vocab: vocab.filter { $0.key != "<|endoftext|>" }, merges: "")) {
             XCTAssertTrue("\($0)".contains("has no <|endoftext|>"))
         }
     }

@@ -7,7 +7,7 @@ func fuzzTokenizerFiles(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     let (vocab, merges) = TemporaryFile.split(inputBytes(data, count))
     let v = TemporaryFile.write(vocab, name: "vocab.json"), m = TemporaryFile.write(merges, name: "merges.txt")
     defer { TemporaryFile.clean() }
-    guard let tok = try? GPT2Tokenizer(vocabPath: v, mergesPath: m) else { return 0 }
+    guard let tok = try? BPETokenizer(vocabPath: v, mergesPath: m) else { return 0 }
     let ids = tok.encode("Hello, world! It's 2026 – naïve café 東京 🤖<|endoftext|> user_1")
     _ = try? tok.decode(ids)
     return 0

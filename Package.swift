@@ -42,11 +42,11 @@ let package = Package(
         .target(name: "GPT2", dependencies: ["Backbone", "Tensor", "WeightIO", "Tokenizer"], swiftSettings: checked),
         .target(name: "Llama", dependencies: ["Backbone", "Tensor", "WeightIO", "Tokenizer"], swiftSettings: checked),
         .target(name: "RecData", dependencies: ["Tensor", "WeightIO", "Tokenizer"], swiftSettings: checked),
-        .target(name: "CLLM4Rec", dependencies: ["GPT2", "RecData", "Tensor", "Tokenizer", "WeightIO"], swiftSettings: checked),
+        .target(name: "CLLM4Rec", dependencies: ["Backbone", "GPT2", "Llama", "RecData", "Tensor", "Tokenizer", "WeightIO"], swiftSettings: checked),
         .executableTarget(
             name: "cllm4rec",
             dependencies: [
-                "GPT2", "WeightIO", "Tokenizer", "RecData", "CLLM4Rec", "Tensor",
+                "Backbone", "GPT2", "Llama", "WeightIO", "Tokenizer", "RecData", "CLLM4Rec", "Tensor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: checked),

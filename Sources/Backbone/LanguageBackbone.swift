@@ -34,6 +34,37 @@ public protocol LanguageBackbone: AnyObject {
     /// The gradient with respect to the last `forward(..., forBackward: true)`'s input embeddings
     /// [N, C], given the gradient at its hidden states (adapter gradients are accumulated).
     func backward(dHidden: UnsafePointer<Float>) -> UnsafeMutablePointer<Float>
+
+    /// Mean next-token cross-entropy of whole sequences of vocabulary tokens (as the Hugging Face
+    /// model with `labels=input_ids`), and with `gradient`, its gradient at the input embeddings.
+    func nextTokenLoss(_ sequences: [[Int]], dropout: Bool, seed: UInt64, gradient: Bool) -> (loss: Double, count: Int, inputGradient: [Float]?)
+
+    /// The LoRA adapter every forward applies (nil: none). Only adapters this backbone made or
+    /// loaded may be set.
+    var adapter: LowRankAdapter? { get set }
+    /// The projections LoRA can adapt (PEFT module names) and the ones a new adapter takes by default.
+    var adapterModules: [AdapterModule] { get }
+    var defaultAdapterTargets: [String] { get }
+    /// A new adapter on `targets` (module names or their last component, as PEFT's
+    /// `target_modules`), not yet initialised.
+    func makeAdapter(rank: Int, alpha: Float, dropout: Float, targets: [String]) throws -> LowRankAdapter
+    /// An adapter folder saved by `LowRankAdapter.save` or PEFT.
+    func loadAdapter(path: String) throws -> LowRankAdapter
+}
+
+/// Why a backbone refused a request; the message names the value and what is allowed.
+public enum BackboneError: Error, CustomStringConvertible, Equatable {
+    case unknownAdapterTarget(name: String, architecture: String, available: [String])
+    case unknownArchitecture(path: String, found: String, known: [String])
+
+    public var description: String {
+        switch self {
+        case let .unknownAdapterTarget(n, a, av):
+            return "LoRA target \"\(n)\" is not a projection of \(a) (available: \(av.joined(separator: ", ")))"
+        case let .unknownArchitecture(p, f, k):
+            return "\(p): model type \"\(f)\" is not supported (known: \(k.joined(separator: ", ")))"
+        }
+    }
 }
 
 extension LanguageBackbone {

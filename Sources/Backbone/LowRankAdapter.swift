@@ -15,7 +15,7 @@ public struct AdapterModule: Equatable, Sendable {
 /// PEFT. A [r, in] starts uniform in ±1/sqrt(in) (PEFT's kaiming-uniform with a = sqrt(5)), B
 /// [out, r] at zero, so a fresh adapter changes nothing. Saved alone with PEFT's tensor names
 /// (`<prefix>.N.<module>.lora_A.weight`) and `adapter_config.json`.
-public final class LowRankAdapter: @unchecked Sendable {
+open class LowRankAdapter: @unchecked Sendable {
     /// The adapted modules, in the architecture's order.
     public let modules: [AdapterModule]
     public let layers: Int
@@ -24,15 +24,18 @@ public final class LowRankAdapter: @unchecked Sendable {
     public let dropout: Float
     /// PEFT's path to the blocks: "base_model.model.model.layers" for Llama.
     public let prefix: String
+    /// PEFT's `fan_in_fan_out`: true when the base weights are stored [in, out] (GPT-2's Conv1D).
+    public let fanInFanOut: Bool
     public let weights: FloatBuffer
     public let gradients: FloatBuffer
     private let offsets: [Int]
 
     public var scaling: Float { alpha / Float(rank) }
 
-    public init(modules: [AdapterModule], layers: Int, rank: Int, alpha: Float, dropout: Float, prefix: String) {
+    public init(modules: [AdapterModule], layers: Int, rank: Int, alpha: Float, dropout: Float, prefix: String, fanInFanOut: Bool = false) {
         precondition(rank > 0 && !modules.isEmpty)
         self.modules = modules; self.layers = layers; self.rank = rank; self.alpha = alpha; self.dropout = dropout; self.prefix = prefix
+        self.fanInFanOut = fanInFanOut
         var total = 0, offsets: [Int] = []
         for m in modules { offsets.append(total); total += layers * rank * (m.inp + m.out) }
         self.offsets = offsets
@@ -84,7 +87,9 @@ public final class LowRankAdapter: @unchecked Sendable {
         try SafeTensorsWriter.write(entries, metadata: ["format": "pt"], to: folder.path("adapter_model.safetensors"))
         let json: [String: Any] = [
             "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": rank, "lora_alpha": alpha, "lora_dropout": dropout,
-            "target_modules": modules.map { $0.name.split(separator: ".").last.map(String.init)! }, "fan_in_fan_out": false, "bias": "none",
+            // Full module paths: PEFT matches them as suffixes, and a last component alone can name
+            // two modules (GPT-2's "c_proj").
+            "target_modules": modules.map(\.name), "fan_in_fan_out": fanInFanOut, "bias": "none",
             "layers_to_transform": NSNull(), "cllm4rec_targets": modules.map(\.name),
         ]
         try folder.write("adapter_config.json", bytes: Array(try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])))
@@ -93,7 +98,7 @@ public final class LowRankAdapter: @unchecked Sendable {
 
     /// Reads an adapter folder whose modules must be among `available` (the architecture's); every
     /// tensor must be present with its shape, and no other tensor may be there.
-    public static func load(path dir: String, available: [AdapterModule], layers: Int, prefix: String) throws -> LowRankAdapter {
+    public static func load(path dir: String, available: [AdapterModule], layers: Int, prefix: String, fanInFanOut: Bool = false) throws -> LowRankAdapter {
         let configPath = dir + "/adapter_config.json", file = dir + "/adapter_model.safetensors"
         guard let data = FileManager.default.contents(atPath: configPath),
               let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
@@ -109,7 +114,7 @@ public final class LowRankAdapter: @unchecked Sendable {
             names.insert(m.name)
         }
         let adapter = LowRankAdapter(modules: available.filter { names.contains($0.name) }, layers: layers, rank: r, alpha: alpha,
-                                     dropout: dropout, prefix: prefix)
+                                     dropout: dropout, prefix: prefix, fanInFanOut: fanInFanOut)
         var used = 0
         for (k, m) in adapter.modules.enumerated() {
             for l in 0..<layers {

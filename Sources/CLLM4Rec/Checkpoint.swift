@@ -27,7 +27,7 @@ extension Trainer {
             add("adam.v.\(key)", a.v.pointer.baseAddress!, [a.count])
             state.adamSteps[key] = a.step
         }
-        if trainsLoRA, let lora = model.backbone.lora {
+        if trainsLoRA, let lora = model.backbone.adapter {
             add("lora.weights", lora.weights.pointer.baseAddress!, [lora.weights.count])
             add("lora.grad", lora.gradients.pointer.baseAddress!, [lora.gradients.count])
         }
@@ -92,7 +92,7 @@ extension Trainer {
                 let key = parts.dropFirst(2).joined(separator: ".")
                 let count: Int
                 if key == "lora" {
-                    guard trainsLoRA, let lora = model.backbone.lora else { throw bad(name, "is LoRA state, but this run trains no adapter") }
+                    guard trainsLoRA, let lora = model.backbone.adapter else { throw bad(name, "is LoRA state, but this run trains no adapter") }
                     count = lora.weights.count
                 } else {
                     let k = key.split(separator: ".").map(String.init)
@@ -104,7 +104,7 @@ extension Trainer {
                 return (count, parts[1] == "m" ? a.m.pointer.baseAddress! : a.v.pointer.baseAddress!)
             case "lora":
                 guard parts.count == 2, parts[1] == "weights" || parts[1] == "grad" else { return nil }
-                guard trainsLoRA, let lora = model.backbone.lora else { throw bad(name, "is LoRA state, but this run trains no adapter") }
+                guard trainsLoRA, let lora = model.backbone.adapter else { throw bad(name, "is LoRA state, but this run trains no adapter") }
                 return (lora.weights.count, parts[1] == "weights" ? lora.weights.pointer.baseAddress! : lora.gradients.pointer.baseAddress!)
             default:
                 return nil
@@ -148,6 +148,6 @@ extension Trainer {
         let data = try JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys])
         try staged.write("training-\(state.stage.rawValue).json", bytes: Array(data))
         try staged.commit()
-        if trainsLoRA, let lora = model.backbone.lora { try lora.save(to: folder.file("adapter")) }
+        if trainsLoRA, let lora = model.backbone.adapter { try lora.save(to: folder.file("adapter")) }
     }
 }

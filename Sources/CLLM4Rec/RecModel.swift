@@ -1,12 +1,12 @@
-import GPT2
+import Backbone
 import Tensor
 import Tokenizer
 
-/// The backbone with the user and item tokens: token ids below `firstUser` are GPT-2 words (their
-/// embedding is the frozen `wte` row); `firstUser + i` is user i and `firstItem + j` item j, whose
+/// The backbone with the user and item tokens: token ids below `firstUser` are the language model's
+/// words (their embedding is the frozen token-table row); `firstUser + i` is user i and `firstItem + j` item j, whose
 /// embeddings come from a chosen copy of `IDEmbeddings`.
 public final class RecModel: @unchecked Sendable {
-    public let backbone: GPT2Model
+    public let backbone: any LanguageBackbone
     public let embeddings: IDEmbeddings
     public let firstUser: Int
     public let firstItem: Int
@@ -15,11 +15,11 @@ public final class RecModel: @unchecked Sendable {
     public var users: Int { embeddings.users }
     public var items: Int { embeddings.items }
 
-    public init(backbone: GPT2Model, embeddings: IDEmbeddings) {
-        precondition(backbone.width == embeddings.width, "embedding width must equal n_embd")
+    public init(backbone: any LanguageBackbone, embeddings: IDEmbeddings) {
+        precondition(backbone.width == embeddings.width, "embedding width must equal the backbone's hidden width")
         self.backbone = backbone
         self.embeddings = embeddings
-        firstUser = backbone.config.vocabSize
+        firstUser = backbone.vocabSize
         firstItem = firstUser + embeddings.users
     }
 
@@ -32,7 +32,7 @@ public final class RecModel: @unchecked Sendable {
 
     /// Input embeddings [tokens.count, C] of a token sequence.
     public func embed(_ tokens: [Int], copy: IDEmbeddings.Copy, into out: UnsafeMutablePointer<Float>) {
-        let c = width, wte = backbone.params.tensor(.wte).baseAddress!
+        let c = width, wte = backbone.tokenEmbeddings
         for (r, t) in tokens.enumerated() {
             let src = t >= firstUser ? UnsafePointer(idRow(t, copy)) : UnsafePointer(wte + t * c)
             precondition(t >= 0 && t < firstItem + items, "token \(t) outside the extended vocabulary")

@@ -10,6 +10,8 @@ public struct RecommenderManifest: Codable, Sendable {
     /// The backbone model folder (as given, and resolved to an absolute path).
     public var backbone: String
     public var backboneAbsolute: String
+    /// The backbone's `model_type` ("gpt2", "llama", "qwen2"); nil in folders made before it was recorded (GPT-2).
+    public var architecture: String?
     public var users: Int
     public var items: Int
     public var width: Int
@@ -17,12 +19,12 @@ public struct RecommenderManifest: Codable, Sendable {
     public var initialization: String
     public var seed: UInt64
     enum CodingKeys: String, CodingKey {
-        case backbone, users, items, width, seed
+        case backbone, users, items, width, seed, architecture
         case backboneAbsolute = "backbone_absolute", initialization = "init"
     }
 
-    public init(backbone: String, backboneAbsolute: String, users: Int, items: Int, width: Int, initialization: String, seed: UInt64) {
-        self.backbone = backbone; self.backboneAbsolute = backboneAbsolute; self.users = users; self.items = items
+    public init(backbone: String, backboneAbsolute: String, architecture: String, users: Int, items: Int, width: Int, initialization: String, seed: UInt64) {
+        self.backbone = backbone; self.backboneAbsolute = backboneAbsolute; self.architecture = architecture; self.users = users; self.items = items
         self.width = width; self.initialization = initialization; self.seed = seed
     }
 }

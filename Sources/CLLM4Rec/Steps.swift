@@ -1,4 +1,4 @@
-import GPT2
+import Backbone
 import Tensor
 
 /// A training document: prompt followed by main text, as token ids of the extended vocabulary.
@@ -24,7 +24,7 @@ public struct StepResult: Sendable {
 public enum Head: Sendable {
     /// Softmax over the J items, weights tied to the item table of the copy being trained.
     case items
-    /// Softmax over GPT-2's vocabulary, weights tied to the frozen `wte`.
+    /// Softmax over the language model's vocabulary through its frozen output head.
     case vocabulary
 }
 
@@ -76,7 +76,7 @@ extension RecModel {
             let headWeights: UnsafePointer<Float>, v: Int
             switch head {
             case .items: headWeights = UnsafePointer(embeddings.item(copy)); v = items
-            case .vocabulary: headWeights = UnsafePointer(backbone.params.tensor(.wte).baseAddress!); v = backbone.config.vocabSize
+            case .vocabulary: headWeights = backbone.outputHead; v = backbone.vocabSize
             }
             result.lossSum = targets.withUnsafeBufferPointer { t in
                 ChunkedCrossEntropy.lossAndGradient(hidden: g, rows: m, width: c, head: headWeights, vocab: v, targets: t.baseAddress!,
@@ -209,7 +209,7 @@ extension RecModel {
         func grow(_ b: inout FloatBuffer, _ k: Int) { if b.count < k { b = FloatBuffer(count: k + k / 4) } }
         grow(&scratch.inputs, n); grow(&scratch.dHidden, n)
         grow(&scratch.gathered, m); grow(&scratch.dGathered, m)
-        let v = head == .items ? items : backbone.config.vocabSize
+        let v = head == .items ? items : backbone.vocabSize
         grow(&scratch.logits, max(min(max(m / width, 1), ChunkedCrossEntropy.defaultChunkRows) * v, (m / width) * items))
     }
 }

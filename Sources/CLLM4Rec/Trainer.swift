@@ -91,7 +91,7 @@ public final class Trainer {
     }
 
     /// Whether this run trains the LoRA adapter (a loaded adapter without `loraRank` stays frozen).
-    var trainsLoRA: Bool { state.options.loraRank > 0 && model.backbone.lora != nil }
+    var trainsLoRA: Bool { state.options.loraRank > 0 && model.backbone.adapter != nil }
 
     func gradients(_ c: IDEmbeddings.Copy) -> IDGradients {
         if let g = grads[c] { return g }
@@ -224,10 +224,10 @@ public final class Trainer {
         let e = model.embeddings
         adam("user.\(copy.rawValue)", count: e.users * e.width).update(e.user(copy), grad: g.users.pointer.baseAddress!, lr: lr, gradScale: s)
         adam("item.\(copy.rawValue)", count: e.items * e.width).update(e.item(copy), grad: g.items.pointer.baseAddress!, lr: lr, gradScale: s)
-        if trainsLoRA, let lora = model.backbone.lora {
+        if trainsLoRA, let lora = model.backbone.adapter {
             adam("lora", count: lora.weights.count).update(lora.weights.pointer.baseAddress!, grad: lora.gradients.pointer.baseAddress!, lr: lr, gradScale: s)
         }
-        model.backbone.lora?.zeroGradients()
+        model.backbone.adapter?.zeroGradients()
         g.zero()
         state.accumulated = 0
     }

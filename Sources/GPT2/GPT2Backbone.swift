@@ -10,6 +10,30 @@ extension GPT2Model: LanguageBackbone {
     public var tokenEmbeddings: UnsafeMutablePointer<Float> { params.tensor(.wte).baseAddress! }
     public var outputHead: UnsafePointer<Float> { UnsafePointer(params.tensor(.wte).baseAddress!) }
 
+    public var adapter: LowRankAdapter? {
+        get { lora }
+        set {
+            precondition(newValue == nil || newValue is LoRA, "a GPT-2 adapter comes from makeAdapter or loadAdapter")
+            lora = newValue as? LoRA
+        }
+    }
+    public var adapterModules: [AdapterModule] { LoRA.modules(config) }
+    public var defaultAdapterTargets: [String] { ["c_attn"] }
+
+    /// Targets as `--lora-targets` spells them: c_attn, attn.c_proj, c_fc, mlp.c_proj, c_proj (both projections).
+    public func makeAdapter(rank: Int, alpha: Float, dropout: Float, targets: [String]) throws -> LowRankAdapter {
+        var chosen: [LoRATarget] = []
+        for t in targets {
+            guard let ts = LoRATarget.parse(t) else {
+                throw BackboneError.unknownAdapterTarget(name: t, architecture: "gpt2", available: ["c_attn", "attn.c_proj", "c_fc", "mlp.c_proj", "c_proj"])
+            }
+            chosen += ts
+        }
+        return LoRA(config: config, rank: rank, alpha: alpha, dropout: dropout, targets: chosen)
+    }
+
+    public func loadAdapter(path: String) throws -> LowRankAdapter { try LoRA.load(path: path, config: config) }
+
     public func makeCache(slots: Int, maxLength: Int) -> KVCache {
         KVCache(layers: config.nLayer, width: config.nEmbd, slots: slots, maxLength: min(maxLength, config.nPositions))
     }

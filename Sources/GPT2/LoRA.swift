@@ -32,91 +32,50 @@ public enum LoRATarget: String, CaseIterable, Codable, Sendable {
     }
 }
 
-/// Low-rank adapters on a frozen GPT-2: W x + (alpha / r) · B A dropout(x), as PEFT's LoRA.
-/// A [r, in] starts uniform in ±1/sqrt(in) (PEFT's kaiming-uniform with a = sqrt(5)), B [out, r]
-/// starts at zero, so a fresh adapter changes nothing. Saved alone with PEFT's tensor names.
-public final class LoRA: @unchecked Sendable {
+/// Low-rank adapters on a frozen GPT-2: W x + (alpha / r) · B A dropout(x), as PEFT's LoRA, on the
+/// shared `LowRankAdapter` storage (GPT-2's module names, Conv1D's fan-in-fan-out). A [r, in]
+/// starts uniform in ±1/sqrt(in) (PEFT's kaiming-uniform with a = sqrt(5)), B [out, r] at zero, so a
+/// fresh adapter changes nothing. Saved alone with PEFT's tensor names.
+public final class LoRA: LowRankAdapter, @unchecked Sendable {
     public let config: GPT2Config
-    public let rank: Int
-    public let alpha: Float
-    public let dropout: Float
     public let targets: [LoRATarget]
-    public let weights: FloatBuffer
-    public let gradients: FloatBuffer
-    private var offsets: [LoRATarget: Int] = [:]
 
-    public var scaling: Float { alpha / Float(rank) }
+    /// PEFT's path to GPT-2's blocks.
+    public static let peftPrefix = "base_model.model.transformer.h"
 
-    public init(config: GPT2Config, rank: Int, alpha: Float, dropout: Float = 0, targets: [LoRATarget] = [.attn]) {
-        precondition(rank > 0)
-        self.config = config
-        self.rank = rank
-        self.alpha = alpha
-        self.dropout = dropout
-        self.targets = LoRATarget.allCases.filter { targets.contains($0) }
-        var total = 0
-        for t in self.targets {
-            offsets[t] = total
-            let (i, o) = t.dims(config)
-            total += config.nLayer * rank * (i + o)
-        }
-        weights = FloatBuffer(count: total)
-        gradients = FloatBuffer(count: total)
+    /// GPT-2's adaptable projections as adapter modules, in model order.
+    public static func modules(_ config: GPT2Config) -> [AdapterModule] {
+        LoRATarget.allCases.map { t in let (i, o) = t.dims(config); return AdapterModule(name: t.rawValue, inp: i, out: o) }
     }
 
-    public func has(_ t: LoRATarget) -> Bool { offsets[t] != nil }
+    public init(config: GPT2Config, rank: Int, alpha: Float, dropout: Float = 0, targets: [LoRATarget] = [.attn]) {
+        var chosen: [LoRATarget] = [], modules: [AdapterModule] = []
+        for t in LoRATarget.allCases where targets.contains(t) {
+            let (i, o) = t.dims(config)
+            chosen.append(t)
+            modules.append(AdapterModule(name: t.rawValue, inp: i, out: o))
+        }
+        self.config = config
+        self.targets = chosen
+        super.init(modules: modules, layers: config.nLayer, rank: rank, alpha: alpha, dropout: dropout, prefix: LoRA.peftPrefix,
+                   fanInFanOut: true)
+    }
+
+    public func has(_ t: LoRATarget) -> Bool { targets.contains(t) }
 
     /// A [r, in] of `t` in `layer`.
     public func a(_ t: LoRATarget, _ layer: Int, grad: Bool = false) -> UnsafeMutablePointer<Float> {
-        let (i, o) = t.dims(config)
-        return (grad ? gradients : weights).pointer.baseAddress! + offsets[t]! + layer * rank * (i + o)
+        a(index(t.rawValue)!, layer, grad: grad)
     }
 
     /// B [out, r] of `t` in `layer`.
     public func b(_ t: LoRATarget, _ layer: Int, grad: Bool = false) -> UnsafeMutablePointer<Float> {
-        a(t, layer, grad: grad) + rank * t.dims(config).inp
+        b(index(t.rawValue)!, layer, grad: grad)
     }
-
-    public func initialize<G: RandomNumberGenerator>(using g: inout G) {
-        for t in targets {
-            let (i, o) = t.dims(config)
-            let bound = 1 / Float(i).squareRoot()
-            for l in 0..<config.nLayer {
-                let a = a(t, l)
-                for k in 0..<(rank * i) { a[k] = Float.random(in: -bound...bound, using: &g) }
-                b(t, l).update(repeating: 0, count: rank * o)
-            }
-        }
-    }
-
-    public func zeroGradients() { gradients.pointer.update(repeating: 0) }
 
     /// PEFT's name for a tensor: `base_model.model.transformer.h.N.attn.c_attn.lora_A.weight`.
     public static func peftName(_ t: LoRATarget, layer: Int, isA: Bool) -> String {
-        "base_model.model.transformer.h.\(layer).\(t.rawValue).lora_\(isA ? "A" : "B").weight"
-    }
-
-    /// Writes `adapter_model.safetensors` and `adapter_config.json` (PEFT's files) into `dir`.
-    public func save(to dir: String) throws {
-        let folder = try StagedFolder(dir)
-        var entries: [SafeTensorsWriter.Entry] = []
-        for t in targets {
-            let (i, o) = t.dims(config)
-            for l in 0..<config.nLayer {
-                entries.append(.init(name: LoRA.peftName(t, layer: l, isA: true), shape: [rank, i], values: UnsafeBufferPointer(start: a(t, l), count: rank * i)))
-                entries.append(.init(name: LoRA.peftName(t, layer: l, isA: false), shape: [o, rank], values: UnsafeBufferPointer(start: b(t, l), count: o * rank)))
-            }
-        }
-        try SafeTensorsWriter.write(entries, metadata: ["format": "pt"], to: folder.path("adapter_model.safetensors"))
-        // Full module paths: PEFT matches them as suffixes, and "c_proj" alone would name both projections.
-        let modules = targets.map(\.rawValue)
-        let json: [String: Any] = [
-            "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": rank, "lora_alpha": alpha, "lora_dropout": dropout,
-            "target_modules": modules, "fan_in_fan_out": true, "bias": "none",
-            "layers_to_transform": NSNull(), "cllm4rec_targets": targets.map(\.rawValue),
-        ]
-        try folder.write("adapter_config.json", bytes: Array(try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])))
-        try folder.commit()
+        "\(peftPrefix).\(layer).\(t.rawValue).lora_\(isA ? "A" : "B").weight"
     }
 
     /// Reads an adapter folder (or its adapter_model.safetensors); every tensor must be present

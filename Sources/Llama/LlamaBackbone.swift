@@ -10,6 +10,27 @@ extension LlamaModel: LanguageBackbone {
     public var tokenEmbeddings: UnsafeMutablePointer<Float> { params.tensor(.embed).baseAddress! }
     public var outputHead: UnsafePointer<Float> { UnsafePointer(params.tensor(.head).baseAddress!) }
 
+    public var adapter: LowRankAdapter? {
+        get { lora }
+        set { lora = newValue }
+    }
+    public var adapterModules: [AdapterModule] { LlamaModel.adapterModules(config) }
+    /// PEFT's default for the Llama family.
+    public var defaultAdapterTargets: [String] { ["q_proj", "v_proj"] }
+
+    public func makeAdapter(rank: Int, alpha: Float, dropout: Float, targets: [String]) throws -> LowRankAdapter {
+        guard let a = newAdapter(rank: rank, alpha: alpha, dropout: dropout, targets: targets) else {
+            let all = LlamaModel.adapterModules(config)
+            let bad = targets.first { t in !all.contains { $0.name == t || $0.name.hasSuffix("." + t) } } ?? targets.joined(separator: ",")
+            throw BackboneError.unknownAdapterTarget(name: bad, architecture: config.modelType, available: all.map { String($0.name.split(separator: ".").last!) })
+        }
+        return a
+    }
+
+    public func loadAdapter(path: String) throws -> LowRankAdapter {
+        try LowRankAdapter.load(path: path, available: LlamaModel.adapterModules(config), layers: config.numHiddenLayers, prefix: LlamaModel.adapterPrefix)
+    }
+
     public func makeCache(slots: Int, maxLength: Int) -> KVCache {
         KVCache(layers: config.numHiddenLayers, width: config.keyValueWidth, slots: slots, maxLength: min(maxLength, config.maxPositionEmbeddings))
     }

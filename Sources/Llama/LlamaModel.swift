@@ -47,7 +47,7 @@ public final class LlamaModel: @unchecked Sendable {
 
     /// A new adapter on `targets` (PEFT short names: q_proj, k_proj, v_proj, o_proj, gate_proj,
     /// up_proj, down_proj), or nil when a name is not one of them.
-    public func makeAdapter(rank: Int, alpha: Float, dropout: Float, targets: [String]) -> LowRankAdapter? {
+    public func newAdapter(rank: Int, alpha: Float, dropout: Float, targets: [String]) -> LowRankAdapter? {
         let all = LlamaModel.adapterModules(config)
         var chosen: [AdapterModule] = []
         for t in targets {

@@ -133,12 +133,12 @@ public final class BPETokenizer: @unchecked Sendable {
         }
         tokenBytes = bytes.map { $0! }
         endOfTextId = eot
+        // A byte without a token of its own (SmolLM2 has none for six control characters and the
+        // bytes UTF-8 never uses) is dropped from the text, as Hugging Face's BPE does without an
+        // unknown token: -1 here.
         var ids = [Int32](repeating: -1, count: 256)
         for b in 0..<256 {
-            guard let id = vocab[String(byteToUnicode[b])] else {
-                throw TokenizerError.invalidVocab(vocabPath, "has no token for byte \(b)")
-            }
-            ids[b] = Int32(id)
+            if let id = vocab[String(byteToUnicode[b])] { ids[b] = Int32(id) }
         }
         byteIds = ids
         var table: [UInt64: UInt64] = [:]
@@ -206,7 +206,11 @@ public final class BPETokenizer: @unchecked Sendable {
     func encodeOrdinary(_ s: UnsafeBufferPointer<UInt8>, into out: inout [Int]) {
         PreTokenizer.split(s, digitsApart: preTokenization == .smollm) { r in
             let piece = UnsafeBufferPointer(rebasing: s[r])
-            if piece.count == 1 { out.append(Int(byteIds[Int(piece[0])])); return }
+            if piece.count == 1 {
+                let id = byteIds[Int(piece[0])]
+                if id >= 0 { out.append(Int(id)) }
+                return
+            }
             let key = PieceKey(piece)
             cacheLock.lock()
             let hit = cache[key]
@@ -230,6 +234,7 @@ public final class BPETokenizer: @unchecked Sendable {
     ///     bpe(" lower") -> ids of ["Ġlower"] when "Ġ l", "o w", "Ġl ow", "e r", "Ġlow er" are merges
     func bpe(_ piece: UnsafeBufferPointer<UInt8>) -> [Int32] {
         var ids = piece.map { byteIds[Int($0)] }
+        if ids.contains(-1) { ids.removeAll { $0 < 0 } }
         while ids.count > 1 {
             var best = UInt64.max
             var at = -1

@@ -143,3 +143,49 @@ private func describe(_ v: JSONValue) -> String {
         return "{...}"
     }
 }
+
+extension BPETokenizer {
+    /// This tokenizer as a Hugging Face `tokenizer.json` (BPE model, byte-level pre-tokenizer and
+    /// decoder, special tokens as added tokens), which `load(tokenizerJSON:)` and
+    /// `PreTrainedTokenizerFast(tokenizer_file=)` read back to the same encodings.
+    public func tokenizerJSON() -> [UInt8] {
+        let specialIds = Dictionary(uniqueKeysWithValues: specialTokens.map { ($0.value, $0.key) })
+        func spelled(_ id: Int) -> String { specialIds[id] ?? String(tokenBytes[id].map { byteToUnicode[Int($0)] }) }
+        func quoted(_ s: String) -> String {
+            var out = "\""
+            for u in s.unicodeScalars {
+                switch u {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case "\r": out += "\\r"
+                case "\t": out += "\\t"
+                default:
+                    if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+                }
+            }
+            return out + "\""
+        }
+        let ordered = merges.sorted { ($0.value >> 32) < ($1.value >> 32) }
+        var s = "{\n  \"version\": \"1.0\",\n  \"truncation\": null,\n  \"padding\": null,\n  \"added_tokens\": ["
+        s += specialTokens.sorted { $0.value < $1.value }.map {
+            "\n    {\"id\": \($0.value), \"content\": \(quoted($0.key)), \"single_word\": false, \"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": true}"
+        }.joined(separator: ",")
+        s += "\n  ],\n  \"normalizer\": null,\n  \"pre_tokenizer\": "
+        let byteLevel = "{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"trim_offsets\": true, \"use_regex\": true}"
+        switch preTokenization {
+        case .gpt2: s += byteLevel
+        case .smollm: s += "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Digits\", \"individual_digits\": true}, \(byteLevel)]}"
+        }
+        s += ",\n  \"post_processor\": null,\n  \"decoder\": {\"type\": \"ByteLevel\", \"add_prefix_space\": true, \"trim_offsets\": true, \"use_regex\": true},"
+        s += "\n  \"model\": {\n    \"type\": \"BPE\", \"dropout\": null, \"unk_token\": null, \"continuing_subword_prefix\": null, \"end_of_word_suffix\": null, \"fuse_unk\": false, \"byte_fallback\": false, \"ignore_merges\": false,\n    \"vocab\": {"
+        s += (0..<count).map { "\n      \(quoted(spelled($0))): \($0)" }.joined(separator: ",")
+        s += "\n    },\n    \"merges\": ["
+        s += ordered.map { entry in
+            let a = Int(entry.key >> 32), b = Int(entry.key & 0xFFFF_FFFF)
+            return "\n      \(quoted(spelled(a) + " " + spelled(b)))"
+        }.joined(separator: ",")
+        s += "\n    ]\n  }\n}\n"
+        return Array(s.utf8)
+    }
+}

@@ -128,27 +128,27 @@ struct ExtendVocab: ParsableCommand {
         let options = PrepareOptions(minRating: implicit ? nil : minRating, kcore: kcore, seed: seed, heldoutUsers: heldoutUsers > 0 ? heldoutUsers : nil)
         let prepared = try splitFrom.map { try PreparedDataset(raw: raw, splitFrom: $0, options: options) } ?? PreparedDataset(raw, options: options)
 
-        let config = try GPT2Config.load(path: model + "/config.json")
-        let base = try BPETokenizer(vocabPath: model + "/vocab.json", mergesPath: model + "/merges.txt")
-        guard base.count == config.vocabSize else {
-            throw CLIError("\(model): the tokenizer has \(base.count) tokens but the model's vocabulary is \(config.vocabSize)")
+        let shape = try BackboneShape(folder: model)
+        let base = try BPETokenizer.load(folder: model)
+        guard base.count == shape.vocabSize else {
+            throw CLIError("\(model): the tokenizer has \(base.count) tokens but the model's vocabulary is \(shape.vocabSize) (user and item tokens must follow the last word)")
         }
         let tok = IDTokenizer(base: base, users: prepared.users.count, items: prepared.items.count)
-        let corpora = Corpora.build(prepared, tokenizer: tok, contextLength: config.nPositions)
+        let corpora = Corpora.build(prepared, tokenizer: tok, contextLength: shape.documentLength)
 
         var wte: [Float]? = nil
         if `init` == .textMean {
-            let (params, _) = try GPT2Checkpoint.load(path: model)
-            wte = Array(params.tensor(.wte))
+            let backbone = try BackboneRegistry.load(folder: model).backbone
+            wte = Array(UnsafeBufferPointer(start: backbone.tokenEmbeddings, count: backbone.vocabSize * backbone.width))
         }
-        let (embeddings, textInit) = initialEmbeddings(users: prepared.users.count, items: prepared.items.count, width: config.nEmbd,
+        let (embeddings, textInit) = initialEmbeddings(users: prepared.users.count, items: prepared.items.count, width: shape.width,
                                                        seed: seed, textMean: wte, corpora: corpora)
 
         let folder = try StagedFolder(replacingWhole: output)
         try prepared.write(to: folder, raw: raw, corpora: corpora)
         try embeddings.save(to: folder.path("embeddings.safetensors"))
         let manifest = RecommenderManifest(backbone: model, backboneAbsolute: URL(fileURLWithPath: model).standardizedFileURL.path,
-                                           users: prepared.users.count, items: prepared.items.count, width: config.nEmbd,
+                                           architecture: shape.architecture, users: prepared.users.count, items: prepared.items.count, width: shape.width,
                                            initialization: `init`.rawValue, seed: seed)
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -164,7 +164,7 @@ struct ExtendVocab: ParsableCommand {
             print("  dropped: \(s.duplicatesDropped) duplicate pairs, \(s.droppedByRating) rated <= \(implicit ? "-" : String(minRating)), \(s.droppedByKCore) by the \(kcore)-core")
         }
         print("  users \(s.users), items \(s.items), interactions \(s.train + s.validation + s.test) (train \(s.train) / validation \(s.validation) / test \(s.test)), sparsity \(String(format: "%.4f", s.sparsity))")
-        print("  vocabulary \(base.count) + \(s.users) users + \(s.items) items = \(tok.count) tokens; embeddings width \(config.nEmbd), init \(`init`.rawValue)" +
+        print("  vocabulary \(base.count) + \(s.users) users + \(s.items) items = \(tok.count) tokens; \(shape.architecture) backbone, embeddings width \(shape.width), init \(`init`.rawValue)" +
               (`init` == .textMean ? " (\(textInit.users) users, \(textInit.items) items from text)" : ""))
         for c in corpora.all {
             print("  corpus \(c.name.padding(toLength: 13, withPad: " ", startingAt: 0)) \(String(c.count).leftPad(7)) documents \(String(c.tokenCount).leftPad(10)) tokens")

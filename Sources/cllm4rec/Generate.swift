@@ -97,13 +97,13 @@ struct Generate: ParsableCommand {
         let (model, tok) = try modelOptions.load()
         let promptIds = tok.encode(prompt)
         guard !promptIds.isEmpty else { throw CLIError("the prompt is empty") }
-        guard promptIds.count < model.config.nPositions else {
-            throw CLIError("the prompt has \(promptIds.count) tokens; the model's context is \(model.config.nPositions)")
+        guard promptIds.count < model.contextLength else {
+            throw CLIError("the prompt has \(promptIds.count) tokens; the model's context is \(model.contextLength)")
         }
-        if let bad = promptIds.first(where: { $0 >= model.config.vocabSize }) {
-            throw CLIError("the prompt's token \(bad) is outside this model's vocabulary of \(model.config.vocabSize)")
+        if let bad = promptIds.first(where: { $0 >= model.vocabSize }) {
+            throw CLIError("the prompt's token \(bad) is outside this model's vocabulary of \(model.vocabSize)")
         }
-        let options = sampling(maxNew: min(maxNewTokens, model.config.nPositions - promptIds.count), stop: tok.endOfTextId)
+        let options = sampling(maxNew: min(maxNewTokens, model.contextLength - promptIds.count), stop: tok.endOfTextId)
         if !ids { FileHandle.standardOutput.write(Data(prompt.utf8)) }
         let stream = TextStream(tokenizer: tok, enabled: !ids)
         let generated = model.generate(prompts: [promptIds], options: options) { _, token in stream.write(token) }
@@ -121,7 +121,7 @@ struct Generate: ParsableCommand {
             fflush(nil)
             let stream = TextStream(tokenizer: base, enabled: !ids)
             let out = rec.model.review(user: u, item: j, tokenizer: rec.tokenizer,
-                                       options: sampling(maxNew: min(maxNewTokens, rec.model.backbone.config.nPositions - promptLength),
+                                       options: sampling(maxNew: min(maxNewTokens, rec.model.backbone.contextLength - promptLength),
                                                          stop: base.endOfTextId)) { stream.write($0) }
             if ids { print(out.map(String.init).joined(separator: " ")) } else { stream.finish() }
             return

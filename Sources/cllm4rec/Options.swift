@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import GPT2
+import Backbone
+import CLLM4Rec
 import Tensor
 import Tokenizer
 
@@ -25,23 +26,21 @@ struct EngineOptions: ParsableArguments {
     }
 }
 
-/// A model folder: config.json, model.safetensors, vocab.json, merges.txt.
+/// A model folder of any supported architecture: config.json, weights, tokenizer files.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "Model folder (config.json, model.safetensors, vocab.json, merges.txt); a relative path is also looked up next to the executable.")
+    @Option(help: "Model folder (config.json, model.safetensors, tokenizer.json or vocab.json + merges.txt) of a GPT-2, Llama or Qwen2 model; a relative path is also looked up next to the executable.")
     var model: String = "Models/gpt2"
 
     @Option(help: "A LoRA adapter folder (adapter_model.safetensors + adapter_config.json) to apply.")
     var adapter: String?
 
-    func load() throws -> (GPT2Model, BPETokenizer) {
+    func load() throws -> (any LanguageBackbone, BPETokenizer) {
         let model = BundledFiles.modelFolder(self.model)
-        for f in ["config.json", "model.safetensors", "vocab.json", "merges.txt"] where !FileManager.default.fileExists(atPath: model + "/" + f) {
-            throw CLIError("\(model)/\(f) not found: import a model with `cllm4rec import-gpt2` or make one with `cllm4rec init-gpt2`")
+        guard FileManager.default.fileExists(atPath: model + "/config.json") else {
+            throw CLIError("\(model)/config.json not found: import a model with `cllm4rec import-model` or make one with `cllm4rec init-model`")
         }
-        let (params, _) = try GPT2Checkpoint.load(path: model)
-        let tok = try BPETokenizer(vocabPath: model + "/vocab.json", mergesPath: model + "/merges.txt")
-        let m = GPT2Model(params: params)
-        if let adapter { m.lora = try LoRA.load(path: adapter, config: params.config) }
+        let (m, tok) = try BackboneRegistry.load(folder: model)
+        if let adapter { m.adapter = try m.loadAdapter(path: adapter) }
         return (m, tok)
     }
 }

@@ -8,7 +8,7 @@ struct Perplexity: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Mean next-token cross-entropy and perplexity of a text file.",
         discussion: """
-            The file's tokens are cut into consecutive windows of the model's context (n_positions); \
+            The file's tokens are cut into consecutive windows of the model's context (n_positions, max_position_embeddings); \
             within each window every token but the first is predicted from the ones before it. The last \
             line reads `loss=<nats per token> ppl=<exp(loss)> tokens=<predicted tokens>`.
             """)
@@ -30,10 +30,10 @@ struct Perplexity: ParsableCommand {
         guard let data = FileManager.default.contents(atPath: file) else { throw CLIError("\(file): cannot read") }
         let ids = tok.encode(String(decoding: data, as: UTF8.self))
         guard ids.count >= 2 else { throw CLIError("\(file): needs at least 2 tokens, has \(ids.count)") }
-        if let bad = ids.first(where: { $0 >= model.config.vocabSize }) {
-            throw CLIError("\(file): token \(bad) is outside this model's vocabulary of \(model.config.vocabSize)")
+        if let bad = ids.first(where: { $0 >= model.vocabSize }) {
+            throw CLIError("\(file): token \(bad) is outside this model's vocabulary of \(model.vocabSize)")
         }
-        let w = min(window ?? model.config.nPositions, model.config.nPositions)
+        let w = min(window ?? model.contextLength, model.contextLength)
         guard w >= 2 else { throw CLIError("--window must be at least 2") }
         var total = 0.0, count = 0
         var start = 0
@@ -41,7 +41,7 @@ struct Perplexity: ParsableCommand {
             let piece = Array(ids[start..<min(ids.count, start + w)])
             start += w
             if piece.count < 2 { continue }
-            let (loss, n, _) = model.nextTokenLoss([piece])
+            let (loss, n, _) = model.nextTokenLoss([piece], dropout: false, seed: 0, gradient: false)
             total += loss * Double(n)
             count += n
         }

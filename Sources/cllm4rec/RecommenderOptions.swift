@@ -1,6 +1,7 @@
 import ArgumentParser
 import CLLM4Rec
 import Foundation
+import Backbone
 import GPT2
 import RecData
 import Tensor
@@ -19,13 +20,15 @@ struct LoadedRecommender {
         folder = RecommenderFolder(path)
         manifest = try folder.manifest()
         let backbonePath = folder.backbonePath(manifest)
-        let (params, _) = try GPT2Checkpoint.load(path: backbonePath)
-        guard params.config.nEmbd == manifest.width else {
-            throw CLIError("\(backbonePath): width \(params.config.nEmbd) differs from the recommender's \(manifest.width)")
+        let (backbone, base) = try BackboneRegistry.load(folder: backbonePath)
+        guard backbone.width == manifest.width else {
+            throw CLIError("\(backbonePath): width \(backbone.width) differs from the recommender's \(manifest.width)")
         }
-        let backbone = GPT2Model(params: params)
+        if let arch = manifest.architecture, arch != backbone.architecture {
+            throw CLIError("\(backbonePath): a \(backbone.architecture) model, but the recommender was made with a \(arch) backbone")
+        }
         if applyAdapter, FileManager.default.fileExists(atPath: folder.file("adapter/adapter_model.safetensors")) {
-            backbone.lora = try LoRA.load(path: folder.file("adapter"), config: params.config)
+            backbone.adapter = try backbone.loadAdapter(path: folder.file("adapter"))
         }
         let embeddings = try IDEmbeddings.load(path: folder.file("embeddings.safetensors"), users: manifest.users, items: manifest.items,
                                                width: manifest.width)
@@ -34,7 +37,6 @@ struct LoadedRecommender {
         guard dataset.users.count == manifest.users, dataset.items.count == manifest.items else {
             throw CLIError("\(path): recommender.json and ids.json disagree on the number of users or items")
         }
-        let base = try BPETokenizer(vocabPath: backbonePath + "/vocab.json", mergesPath: backbonePath + "/merges.txt")
         tokenizer = IDTokenizer(base: base, users: manifest.users, items: manifest.items)
     }
 
@@ -141,22 +143,26 @@ func runStage(_ stage: Stage, path: String, options: TrainingOptions, flags: Tra
     }
     let adapterPath = folder.file("adapter/adapter_model.safetensors")
     if FileManager.default.fileExists(atPath: adapterPath) {
-        let lora = try LoRA.load(path: folder.file("adapter"), config: rec.model.backbone.config)
+        let lora = try rec.model.backbone.loadAdapter(path: folder.file("adapter"))
         if effective.loraRank > 0 && lora.rank != effective.loraRank {
             throw CLIError("\(folder.file("adapter")) has rank \(lora.rank), not the --lora-rank \(effective.loraRank) given: pass --lora-rank \(lora.rank) to continue it, or remove adapter/ to start a new one")
         }
-        rec.model.backbone.lora = lora
+        rec.model.backbone.adapter = lora
         print(effective.loraRank > 0 ? "adapter/: rank \(lora.rank), continued" : "adapter/: rank \(lora.rank), applied frozen (--lora-rank \(lora.rank) trains it)")
     } else if effective.loraRank > 0 {
-        let lora = LoRA(config: rec.model.backbone.config, rank: effective.loraRank, alpha: effective.loraAlpha, dropout: effective.loraDropout,
-                        targets: effective.loraTargets.flatMap { LoRATarget.parse($0) ?? [] })
+        let backbone = rec.model.backbone
+        let targets = effective.loraTargets.isEmpty ? backbone.defaultAdapterTargets : effective.loraTargets
+        let lora: LowRankAdapter
+        do { lora = try backbone.makeAdapter(rank: effective.loraRank, alpha: effective.loraAlpha, dropout: effective.loraDropout, targets: targets) } catch {
+            throw CLIError("--lora-targets: \(error)")
+        }
         var g = SplitMix64(seed: effective.seed)
         lora.initialize(using: &g)
-        rec.model.backbone.lora = lora
+        backbone.adapter = lora
     }
     let trainer = try Trainer(stage: stage, options: effective, model: rec.model, corpora: rec.corpora, dataset: rec.dataset,
                               folder: folder, resume: flags.resume)
-    print("\(stage.rawValue): \(rec.dataset.users.count) users, \(rec.dataset.items.count) items, backbone \(folder.backbonePath(rec.manifest)) (\(rec.model.backbone.config.nLayer) layers), \(flags.engine.threads) threads, OpenBLAS kernels \(OpenBLAS.shared.coreName)" + (flags.resume ? ", resuming" : ""))
+    print("\(stage.rawValue): \(rec.dataset.users.count) users, \(rec.dataset.items.count) items, backbone \(folder.backbonePath(rec.manifest)) (\(rec.model.backbone.architecture), \(rec.model.backbone.layerCount) layers), \(flags.engine.threads) threads, OpenBLAS kernels \(OpenBLAS.shared.coreName)" + (flags.resume ? ", resuming" : ""))
     switch try trainer.run() {
     case .finished: print("\(stage.rawValue) finished: \(path)/embeddings.safetensors, training-\(stage.rawValue).json, metrics.jsonl")
     case .interrupted:

@@ -29,7 +29,7 @@ struct Tokenize: ParsableCommand {
 
     func run() throws {
         let model = BundledFiles.tokenizerFolder(self.model)
-        let tok = try BPETokenizer(vocabPath: model + "/vocab.json", mergesPath: model + "/merges.txt")
+        let tok = try BPETokenizer.load(folder: model)
         let input = FileHandle.standardInput.readDataToEndOfFile()
         if decode {
             var ids: [Int] = []

@@ -11,7 +11,7 @@ struct CLLM4RecCommand: ParsableCommand {
             `cllm4rec init-gpt2` for a randomly initialised one.
             """,
         version: "cllm4rec 0.1.0",
-        subcommands: [ImportGPT2.self, InitGPT2.self, Tokenize.self, Generate.self, Perplexity.self, MergeLoRA.self, ExtendVocab.self, Pretrain.self, Finetune.self, Evaluate.self])
+        subcommands: [ImportModel.self, InitModel.self, ImportGPT2.self, InitGPT2.self, Tokenize.self, Generate.self, Perplexity.self, MergeLoRA.self, ExtendVocab.self, Pretrain.self, Finetune.self, Evaluate.self])
 }
 
 CLLM4RecCommand.main()

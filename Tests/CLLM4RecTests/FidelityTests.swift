@@ -116,12 +116,12 @@ final class FidelityTests: XCTestCase {
         let f = tempFolder()
         for rank in [0, 4] {
             let model = try helper.freshModel(d, c)
-            let lora = LoRA(config: model.backbone.config, rank: 4, alpha: 8, targets: [.attn])
+            let lora = try model.backbone.makeAdapter(rank: 4, alpha: 8, dropout: 0, targets: ["c_attn"])
             var g = SplitMix64(seed: 1)
             lora.initialize(using: &g)
             // A non-zero B, so that the adapter changes the forward pass.
             for k in 0..<lora.weights.count { lora.weights[k] += 0.01 }
-            model.backbone.lora = lora
+            model.backbone.adapter = lora
             let initial = Array(lora.weights.pointer)
             o.loraRank = rank
             let t = try Trainer(stage: .finetune, options: o, model: model, corpora: c, dataset: d, folder: f, resume: false)

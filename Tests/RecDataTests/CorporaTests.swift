@@ -6,7 +6,7 @@ import XCTest
 @testable import RecData
 
 let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-let gpt2 = try! GPT2Tokenizer(vocabPath: repoRoot + "/Models/gpt2/vocab.json", mergesPath: repoRoot + "/Models/gpt2/merges.txt")
+let gpt2 = try! BPETokenizer(vocabPath: repoRoot + "/Models/gpt2/vocab.json", mergesPath: repoRoot + "/Models/gpt2/merges.txt")
 
 final class CorporaTests: XCTestCase {
     func tinyPrepared() throws -> PreparedDataset {

@@ -59,6 +59,31 @@ final class SmolLMTokenizerTests: XCTestCase {
         XCTAssertEqual(differing, 85)
     }
 
+    /// A GGUF tokenizer written as tokenizer.json (what `import-model` does) reads back to the same
+    /// encodings; so does GPT-2's vocab.json + merges.txt.
+    func testTokenizerJSONRoundTrip() throws {
+        let fromGGUF = try BPETokenizer(gguf: try GGUFFile(path: smollmFixtures + "/tokenizer.gguf"))
+        let path = NSTemporaryDirectory() + "/cllm4rec-roundtrip-\(UUID()).json"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        FileManager.default.createFile(atPath: path, contents: Data(fromGGUF.tokenizerJSON()))
+        let back = try BPETokenizer.load(tokenizerJSON: path)
+        XCTAssertEqual(back.tokenBytes, fromGGUF.tokenBytes)
+        XCTAssertEqual(back.specialTokens, fromGGUF.specialTokens)
+        XCTAssertEqual(back.preTokenization, .smollm)
+        for c in try cases() { XCTAssertEqual(back.encode(c.text), c.ids, c.text.debugDescription) }
+
+        FileManager.default.createFile(atPath: path, contents: Data(sharedTokenizer.tokenizerJSON()))
+        let gpt2 = try BPETokenizer.load(tokenizerJSON: path)
+        XCTAssertEqual(gpt2.preTokenization, .gpt2)
+        XCTAssertEqual(gpt2.endOfTextId, 50256)
+        let text = try String(contentsOfFile: repoRoot + "/Tests/TokenizerTests/Fixtures/goldens.jsonl", encoding: .utf8)
+        for line in text.split(separator: "\n") {
+            let obj = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            guard let ids = obj["ids"] as? [Int] else { continue }
+            XCTAssertEqual(gpt2.encode(String(decoding: hexBytes(obj["hex"] as! String), as: UTF8.self)), ids)
+        }
+    }
+
     func testDigitsApartPreTokenization() {
         XCTAssertEqual(PreTokenizer.pieces("a  12", digitsApart: true), ["a", "  ", "1", "2"])
         XCTAssertEqual(PreTokenizer.pieces("a  12"), ["a", " ", " 12"])

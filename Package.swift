@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "CLLM4RecTests", dependencies: ["CLLM4Rec", "GPT2", "RecData", "Tensor", "Tokenizer", "WeightIO"], exclude: ["Fixtures"]),
         .testTarget(name: "WeightIOTests", dependencies: ["WeightIO"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "WeightIO"], exclude: ["Fixtures"]),
-        .testTarget(name: "LlamaTests", dependencies: ["Llama", "Backbone", "WeightIO", "Tensor"], exclude: ["Fixtures"]),
+        .testTarget(name: "LlamaTests", dependencies: ["Llama", "Backbone", "WeightIO", "Tensor", "Tokenizer"], exclude: ["Fixtures"]),
         .testTarget(name: "GPT2Tests", dependencies: ["GPT2", "WeightIO", "Tensor"], exclude: ["Fixtures"]),
         // Runs the built command-line tool end to end (the dependency makes SwiftPM build it first).
         .testTarget(name: "CLITests", dependencies: ["cllm4rec"]),

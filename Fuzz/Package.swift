@@ -6,7 +6,7 @@ import PackageDescription
 
 let harnesses = [
     "FuzzSafeTensors", "FuzzZip", "FuzzPickle", "FuzzTorchCheckpoint", "FuzzGzip", "FuzzJSON",
-    "FuzzTokenizerFiles", "FuzzGGUF", "FuzzRecBole", "FuzzBenchmarkSplit", "FuzzAmazon", "FuzzCSV", "FuzzPythonLiteral", "FuzzCorpora",
+    "FuzzTokenizerFiles", "FuzzTokenizerJSON", "FuzzGGUF", "FuzzRecBole", "FuzzBenchmarkSplit", "FuzzAmazon", "FuzzCSV", "FuzzPythonLiteral", "FuzzCorpora",
 ]
 
 let package = Package(

@@ -10,13 +10,15 @@
 # epochs and 0.116 after 8; λ = 0.01 gave 0.280 after 4 and 0.308 after 28 (test 0.293 at the end).
 # Schedule knobs (environment):
 #   ROUNDS=1 WARMUP=0 EPOCHS=36 LR=1e-3 LAMBDA=0.01 CONTENT_EVERY=0 VALIDATE_EVERY=4 THREADS=2 RUN=Runs/ml-100k-quality
+#   MODEL=DIR: the backbone, any model folder (GPT-2, Llama, Qwen2), e.g. Models/smollm2-135m from
+#   Tools/fetch-smollm2, or a random one from `cllm4rec init-model`; default as above.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-1}; WARMUP=${WARMUP:-0}; EPOCHS=${EPOCHS:-36}; LR=${LR:-1e-3}; LAMBDA=${LAMBDA:-0.01}
 CONTENT_EVERY=${CONTENT_EVERY:-0}; VALIDATE_EVERY=${VALIDATE_EVERY:-4}; THREADS=${THREADS:-2}; RUN=${RUN:-Runs/ml-100k-quality}
 swift build -c release --product cllm4rec >/dev/null
 bin="$(swift build -c release --show-bin-path)/cllm4rec"
-if [ -f Models/gpt2/model.safetensors ]; then model=Models/gpt2; else
+if [ -n "${MODEL:-}" ]; then model="$MODEL"; elif [ -f Models/gpt2/model.safetensors ]; then model=Models/gpt2; else
   model=Models/random-small
   [ -f "$model/model.safetensors" ] || "$bin" init-gpt2 --config small --seed 1 --output "$model" >/dev/null
 fi
@@ -51,7 +53,10 @@ for stage in ("pretrain", "finetune"):
             print(f"{stage:8s} {kind:14s} {len(r):3d} epochs {tok:9d} tokens {sec:8.0f} s {tok / sec:7.1f} tokens/s")
 first = {k: next((x["loss"] for x in rows if x["kind"] == k), None) for k in ("content", "collaborative")}
 if first["content"] is not None:
-    print(f"first content epoch loss {first['content']:.3f} nats/token (ln 50257 = {math.log(50257):.3f})")
+    vocab = json.load(open(f"{run}/recommender.json")).get("vocabulary", 50257)
+    print(f"first content epoch loss {first['content']:.3f} nats/token")
+    last = [x for x in rows if x["kind"] == "content"][-1]
+    print(f"content loss after pretraining {last['loss']:.3f} nats/token")
 if first["collaborative"] is not None:
     print(f"first collaborative epoch loss {first['collaborative']:.3f} (ln J = ln {items} = {math.log(items):.3f})")
 PY

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of one file reader with libFuzzer + AddressSanitizer.
 # Usage: bash Tools/fuzz.sh NAME [SECONDS] [extra libFuzzer flags...]
-#   NAME: FuzzSafeTensors FuzzZip FuzzPickle FuzzTorchCheckpoint FuzzGzip FuzzJSON FuzzTokenizerFiles FuzzGGUF
+#   NAME: FuzzSafeTensors FuzzZip FuzzPickle FuzzTorchCheckpoint FuzzGzip FuzzJSON FuzzTokenizerFiles FuzzTokenizerJSON FuzzGGUF
 #         FuzzRecBole FuzzBenchmarkSplit FuzzAmazon FuzzCSV FuzzPythonLiteral FuzzCorpora, or `list`
 # Builds Fuzz/ (release configuration, as users run it, plus -sanitize=fuzzer,address), starts from
 # the committed seeds in Fuzz/Seeds/NAME, keeps the growing corpus in Fuzz/Work/NAME/corpus and

@@ -44,6 +44,12 @@ def main():
     put("FuzzSafeTensors", "small.safetensors", st)
     put("FuzzSafeTensors", "empty.safetensors", safetensors({}))
     put("FuzzGGUF", "quants.gguf", read(W, "quants.gguf"))
+    put("FuzzGGUF", "tokenizer.gguf", read("Tests", "TokenizerTests", "Fixtures", "smollm-style", "tokenizer.gguf"))
+    full = json.loads(read("Tests", "TokenizerTests", "Fixtures", "smollm-style", "tokenizer.json"))
+    keep = {t: i for t, i in full["model"]["vocab"].items() if i < 300}
+    full["model"]["vocab"] = keep
+    full["model"]["merges"] = [m for m in full["model"]["merges"] if "".join(m if isinstance(m, list) else m.split(" ")) in keep][:40]
+    put("FuzzTokenizerJSON", "smollm-style.json", json.dumps(full).encode())
     for f in ["archive.zip", "zip64.zip", "badcrc.zip"]:
         put("FuzzZip", f, read(W, f))
     for f in ["dtypes_legacy.pt", "dtypes_zip.pt", "noncontiguous.pt"]:

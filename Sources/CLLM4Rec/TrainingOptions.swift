@@ -33,7 +33,8 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     public var loraRank = 0
     public var loraAlpha: Float = 16
     public var loraDropout: Float = 0.05
-    public var loraTargets: [String] = ["c_attn"]
+    /// Empty: the backbone's default projections.
+    public var loraTargets: [String] = []
 
     public init() {}
 }

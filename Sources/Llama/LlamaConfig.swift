@@ -141,7 +141,7 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
         guard (0..<1).contains(attentionDropout) else { throw bad("attention_dropout must be in [0, 1), found \(attentionDropout)") }
     }
 
-    /// Published shapes: SmolLM2 135M/360M, TinyLlama 1.1B, Qwen2.5 0.5B; `tiny` and `tiny-qwen2` for tests.
+    /// Published shapes: SmolLM2 135M/360M, TinyLlama 1.1B, Qwen2.5 0.5B; `tiny-llama` and `tiny-qwen2` for tests.
     public static func preset(_ name: String) -> LlamaConfig? {
         switch name {
         case "smollm2-135m":
@@ -159,7 +159,7 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
             return LlamaConfig(modelType: "qwen2", vocabSize: 151936, hiddenSize: 896, intermediateSize: 4864, numHiddenLayers: 24,
                                numAttentionHeads: 14, numKeyValueHeads: 2, maxPositionEmbeddings: 32768, rmsNormEps: 1e-6,
                                ropeTheta: 1_000_000, tieWordEmbeddings: true, bosTokenId: nil, eosTokenId: 151643)
-        case "tiny":
+        case "tiny-llama":
             return LlamaConfig(vocabSize: 300, hiddenSize: 64, intermediateSize: 96, numHiddenLayers: 2, numAttentionHeads: 4,
                                numKeyValueHeads: 2, maxPositionEmbeddings: 128, rmsNormEps: 1e-5, ropeTheta: 10000, tieWordEmbeddings: true)
         case "tiny-qwen2":
@@ -169,7 +169,7 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
         }
     }
 
-    public static let presetNames = ["smollm2-135m", "smollm2-360m", "tinyllama-1.1b", "qwen2.5-0.5b", "tiny", "tiny-qwen2"]
+    public static let presetNames = ["smollm2-135m", "smollm2-360m", "tinyllama-1.1b", "qwen2.5-0.5b", "tiny-llama", "tiny-qwen2"]
 
     public static func load(path: String) throws -> LlamaConfig {
         let data: Data

@@ -6,18 +6,26 @@ import WeightIO
 /// anything else (another model type, a normalizer, a pre-tokenizer it does not run) is refused with
 /// the file and the setting named.
 extension BPETokenizer {
-    /// Loads `tokenizer.json` when the folder has one, else GPT-2's `vocab.json` + `merges.txt`.
+    /// Loads `tokenizer.json` when the folder has one (its end-of-text token is `<|endoftext|>`,
+    /// else the folder's config.json `eos_token_id`), else GPT-2's `vocab.json` + `merges.txt`.
     public static func load(folder: String) throws -> BPETokenizer {
         let json = (folder as NSString).appendingPathComponent("tokenizer.json")
-        if FileManager.default.fileExists(atPath: json) { return try load(tokenizerJSON: json) }
+        if FileManager.default.fileExists(atPath: json) {
+            var eos: Int? = nil
+            if let data = FileManager.default.contents(atPath: (folder as NSString).appendingPathComponent("config.json")),
+               let config = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+                eos = config["eos_token_id"] as? Int ?? (config["eos_token_id"] as? [Int])?.first
+            }
+            return try load(tokenizerJSON: json, endOfTextId: eos)
+        }
         return try BPETokenizer(vocabPath: (folder as NSString).appendingPathComponent("vocab.json"),
                                 mergesPath: (folder as NSString).appendingPathComponent("merges.txt"))
     }
 
     /// A `tokenizer.json` with a byte-level BPE model: pre-tokenizer `ByteLevel` (GPT-2) or
     /// `Sequence[Digits(individual_digits), ByteLevel]` (SmolLM), no normalizer; its added tokens
-    /// are matched whole. The end-of-text token is `<|endoftext|>`, else `endOfText`.
-    public static func load(tokenizerJSON path: String, endOfText: String? = nil) throws -> BPETokenizer {
+    /// are matched whole. The end-of-text token is `<|endoftext|>`, else the token `endOfTextId`.
+    public static func load(tokenizerJSON path: String, endOfTextId: Int? = nil) throws -> BPETokenizer {
         guard let data = FileManager.default.contents(atPath: path) else { throw TokenizerError.io(path, "cannot read") }
         let root: JSONValue
         do { root = try JSONParser.parse(Array(data)) } catch {
@@ -65,8 +73,11 @@ extension BPETokenizer {
                 specials.append(content)
             }
         }
-        let eot = vocab[BPETokenizer.endOfText] != nil ? BPETokenizer.endOfText : endOfText
-        guard let eot else { throw bad("has no <|endoftext|> and no end-of-text token was given") }
+        var eot: String? = vocab[BPETokenizer.endOfText] != nil ? BPETokenizer.endOfText : nil
+        if eot == nil, let id = endOfTextId { eot = vocab.first { $0.value == id }?.key }
+        guard let eot else {
+            throw bad("has no <|endoftext|>, and no end-of-text token was named (config.json's eos_token_id\(endOfTextId.map { " \($0) is not in the vocabulary" } ?? " is missing"))")
+        }
         return try BPETokenizer(vocab: vocab, merges: merges, specialTokens: specials, endOfText: eot, preTokenization: pre,
                                 vocabPath: path, mergesPath: path)
     }

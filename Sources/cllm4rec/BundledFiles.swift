@@ -44,10 +44,12 @@ enum BundledFiles {
     }
 
     /// A folder with GPT-2's vocab.json and merges.txt.
-    static func tokenizerFolder(_ path: String) -> String { resolve(path, requiring: ["vocab.json", "merges.txt"]) }
-
-    /// A model folder with config.json, model.safetensors, vocab.json and merges.txt.
-    static func modelFolder(_ path: String) -> String {
-        resolve(path, requiring: ["config.json", "model.safetensors", "vocab.json", "merges.txt"])
+    static func tokenizerFolder(_ path: String) -> String {
+        let json = resolve(path, requiring: ["tokenizer.json"])
+        return json != path || FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("tokenizer.json"))
+            ? json : resolve(path, requiring: ["vocab.json", "merges.txt"])
     }
+
+    /// A model folder (config.json; weights and tokenizer files as its architecture wants).
+    static func modelFolder(_ path: String) -> String { resolve(path, requiring: ["config.json"]) }
 }

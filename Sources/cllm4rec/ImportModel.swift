@@ -48,7 +48,7 @@ struct ImportModel: ParsableCommand {
         let (params, report) = try LlamaCheckpoint.load(path: path)
         let tokPath = (path as NSString).appendingPathComponent("tokenizer.json")
         guard FileManager.default.fileExists(atPath: tokPath) else { throw CLIError("\(path): no tokenizer.json (the Llama family is read with it)") }
-        let tok = try BPETokenizer.load(tokenizerJSON: tokPath)
+        let tok = try BPETokenizer.load(folder: path)
         try check(tok, params.config, source: tokPath)
         try LlamaCheckpoint.save(params, to: out, files: [("tokenizer.json", Array(try Data(contentsOf: URL(fileURLWithPath: tokPath))))])
         summary(params, report, tok, out: out, started: started)

@@ -18,7 +18,7 @@ struct InitModel: ParsableCommand {
             vocab.json + merges.txt). Llama family: \(LlamaConfig.presetNames.joined(separator: ", ")); weights \
             N(0, 0.02), norms 1, biases 0 (transformers' _init_weights), drawn from a seeded generator; the \
             tokenizer is copied from --tokenizer (a model folder with tokenizer.json, or a GGUF file) and \
-            must fit the shape's vocabulary (`tiny` and `tiny-qwen2` take the tokenizer's vocabulary size).
+            must fit the shape's vocabulary (`tiny-llama` and `tiny-qwen2` take the tokenizer's vocabulary size).
             """)
 
     @Option(help: "Shape name (see above).")

@@ -99,8 +99,16 @@ struct TrainingFlags: ParsableArguments {
     @Option(help: "LoRA dropout of a new adapter, in [0, 1).")
     var loraDropout: Float = 0.05
 
-    @Option(help: "LoRA projections, comma-separated: c_attn, attn.c_proj, c_fc, mlp.c_proj (c_proj: both projections).")
-    var loraTargets: String = "c_attn"
+    @Option(help: ArgumentHelp(
+        "LoRA projections, comma-separated (default: the backbone's, c_attn for GPT-2 and q_proj,v_proj for the Llama family).",
+        discussion: "GPT-2: c_attn, attn.c_proj, c_fc, mlp.c_proj (c_proj: both projections). Llama, Qwen2: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj."))
+    var loraTargets: String = ""
+
+    /// Projection names of every architecture (the backbone checks its own when the adapter is made).
+    static let knownLoRATargets = ["c_attn", "attn.c_attn", "attn.c_proj", "c_fc", "mlp.c_fc", "mlp.c_proj", "c_proj",
+                                   "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
+                                   "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+                                   "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"]
 
     @Flag(help: "Continue the run stopped in this folder (same options, same result as an uninterrupted run).")
     var resume = false
@@ -115,9 +123,9 @@ struct TrainingFlags: ParsableArguments {
         try FlagRules.inRange(0...4096, loraRank, "--lora-rank")
         try FlagRules.positive(loraAlpha, "--lora-alpha")
         try FlagRules.between(loraDropout, 0, 1, "--lora-dropout", includingLower: true)
-        let targets = loraTargets.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-        for t in targets where LoRATarget.parse(t) == nil {
-            throw ValidationError("--lora-targets: unknown projection \"\(t)\" (choose from c_attn, attn.c_proj, c_fc, mlp.c_proj, c_proj)")
+        let targets = loraTargets.isEmpty ? [] : loraTargets.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        for t in targets where !Self.knownLoRATargets.contains(t) {
+            throw ValidationError("--lora-targets: unknown projection \"\(t)\" (GPT-2: c_attn, attn.c_proj, c_fc, mlp.c_proj, c_proj; Llama, Qwen2: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj)")
         }
     }
 

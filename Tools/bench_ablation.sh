@@ -5,7 +5,8 @@
 #   on validation among LAMBDAS for each backbone; then test Recall@20/40, NDCG@100 (popularity and
 #   EASE printed by each run), content loss after pretraining, wall time, and 3 generated reviews.
 # Knobs (environment): BACKBONES="smollm2 random-smollm2 random-gpt2" LAMBDAS="0.01 1" EPOCHS=4
-#   VALIDATE_EVERY=4 ROUNDS=1 THREADS=2 OUT=Runs/ablation
+#   VALIDATE_EVERY=4 ROUNDS=1 THREADS=2 OUT=Runs/ablation; SUMMARY_ONLY=1 runs nothing new and
+#   tabulates the runs already in OUT (so backbones can be run with different λ lists, then summed up).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BACKBONES=${BACKBONES:-"smollm2 random-smollm2 random-gpt2"}; LAMBDAS=${LAMBDAS:-"0.01 1"}
@@ -26,6 +27,7 @@ for b in $BACKBONES; do
   for l in $LAMBDAS; do
     run="$OUT/$b-lambda$l"
     if [ -f "$run/evaluation-test.json" ]; then echo "$run: done before, kept"; continue; fi
+    [ -z "${SUMMARY_ONLY:-}" ] || continue
     echo "== $b, λ $l =="
     start=$(date +%s)
     MODEL=$model RUN=$run LAMBDA=$l EPOCHS=$EPOCHS VALIDATE_EVERY=$VALIDATE_EVERY ROUNDS=$ROUNDS WARMUP=0 THREADS=$THREADS \

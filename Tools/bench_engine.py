@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""Engine speed: this project's GPT-2 next to PyTorch + Hugging Face transformers, same model, same
-shapes, same thread count, in one run.
+"""Engine speed: this project's engine next to PyTorch + Hugging Face transformers, same model, same
+shapes, same thread count, in one run. Any model folder: GPT-2 (default: a random GPT-2 small) or the
+Llama family (e.g. Models/smollm2-135m from Tools/fetch-smollm2).
 
     python3 Tools/bench_engine.py [--threads 2] [--model Models/random-small] [--env-kernels-too]
 
 Configurations: (1) forward with loss, no grad, 4x128 and 1x1024; (2) frozen backbone forward +
 backward to the input embeddings (dropout on), 20x64 and 4x128; (3) the same with LoRA r=8 on c_attn
-(PEFT on the PyTorch side); (4) greedy generation, batch 1, 128 new tokens after a 16-token prompt
+(GPT-2) or q_proj,v_proj (Llama family), PEFT on the PyTorch side; (4) greedy generation, batch 1, 128 new tokens after a 16-token prompt
 (`generate(do_sample=False)`). Prints tokens/s, peak memory and, for Swift, the share of the measured
 sgemm peak. The model folder is made with `cllm4rec init-gpt2 --config small` if missing, and the
 same folder is loaded into PyTorch. Needs torch (CPU), transformers and peft.
@@ -16,11 +17,12 @@ import argparse, json, os, resource, subprocess, sys, time
 PYTORCH_PART = r'''
 import json, resource, sys, time
 import torch
-from transformers import GPT2LMHeadModel
+from transformers import AutoModelForCausalLM
 model_dir, threads, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 torch.set_num_threads(threads)
 torch.manual_seed(0)
-model = GPT2LMHeadModel.from_pretrained(model_dir)
+model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+gpt2 = model.config.model_type == "gpt2"
 for p in model.parameters():
     p.requires_grad_(False)
 V = model.config.vocab_size
@@ -61,7 +63,8 @@ for b, t in [(20, 64), (4, 128)]:
     report(f"forward+backward {b}x{t}", b * t, best(train_step(model, b, t)))
 try:
     from peft import LoraConfig, get_peft_model
-    lora = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05, target_modules=["c_attn"], fan_in_fan_out=True))
+    targets = ["c_attn"] if gpt2 else ["q_proj", "v_proj"]
+    lora = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05, target_modules=targets, fan_in_fan_out=gpt2))
     lora.train()
     for b, t in [(20, 64), (4, 128)]:
         report(f"forward+backward LoRA r=8 {b}x{t}", b * t, best(train_step(lora, b, t)))

@@ -1,5 +1,8 @@
+import Backbone
+import CLLM4Rec
 import Foundation
 import GPT2
+import Llama
 import Tensor
 
 #if canImport(Glibc)
@@ -35,11 +38,21 @@ func sgemmPeak() -> Double {
 
 /// Matmul FLOPs per token of a forward pass at sequence length t (with the vocabulary head when
 /// `head`); a frozen backward costs the same again (activation gradients only).
-func forwardFLOPs(_ c: GPT2Config, t: Int, head: Bool) -> Double {
-    let C = Double(c.nEmbd), F = Double(c.innerSize), L = Double(c.nLayer)
-    let dense = 2 * L * (3 * C * C + C * C + 2 * C * F)
-    let attention = 2 * 2 * L * C * Double(t) / 2  // causal: half of the t x t scores on average
-    return dense + attention + (head ? 2 * C * Double(c.vocabSize) : 0)
+func forwardFLOPs(_ model: any LanguageBackbone, t: Int, head: Bool) -> Double {
+    let dense: Double, attention: Double, L: Double, C = Double(model.width), V = Double(model.vocabSize)
+    if let m = model as? GPT2Model {
+        let F = Double(m.config.innerSize)
+        L = Double(m.config.nLayer)
+        dense = 2 * L * (3 * C * C + C * C + 2 * C * F)
+        attention = 2 * 2 * L * C * Double(t) / 2  // causal: half of the t x t scores on average
+    } else {
+        let c = (model as! LlamaModel).config
+        let F = Double(c.intermediateSize), Q = Double(c.queryWidth), K = Double(c.keyValueWidth)
+        L = Double(c.numHiddenLayers)
+        dense = 2 * L * (C * Q + 2 * C * K + Q * C + 3 * C * F)
+        attention = 2 * 2 * L * Q * Double(t) / 2
+    }
+    return dense + attention + (head ? 2 * C * V : 0)
 }
 
 func randomIds(_ n: Int, vocab: Int, seed: UInt64) -> [Int] {
@@ -52,9 +65,9 @@ func benchmarkEngine(modelDir: String, threads: Int, repeats: Int, only: String?
     let blas = try OpenBLAS.load()
     BLAS.threads = threads
     print("swift \(blas.summary)")
-    let (params, _) = try GPT2Checkpoint.load(path: modelDir)
-    let config = params.config
-    let model = GPT2Model(params: params)
+    let model = try BackboneRegistry.load(folder: modelDir).backbone
+    let vocab = model.vocabSize
+    print("swift model \(modelDir): \(model.architecture), \(model.layerCount) layers, width \(model.width)")
     let peak = sgemmPeak()
     print(String(format: "swift sgemm peak on GPT-2 shapes: %.1f GFLOP/s with %d threads", peak, threads))
 
@@ -72,31 +85,31 @@ func benchmarkEngine(modelDir: String, threads: Int, repeats: Int, only: String?
     }
 
     for (b, t) in [(4, 128), (1, 1024)] where only == nil || only == "forward" {
-        let seqs = (0..<b).map { randomIds(t, vocab: config.vocabSize, seed: UInt64($0)) }
-        let s = time { _ = model.nextTokenLoss(seqs) }
-        report("forward loss \(b)x\(t)", tokens: b * t, seconds: s, flops: Double(b * t) * forwardFLOPs(config, t: t, head: true))
+        let seqs = (0..<b).map { randomIds(t, vocab: vocab, seed: UInt64($0)) }
+        let s = time { _ = model.nextTokenLoss(seqs, dropout: false, seed: 0, gradient: false) }
+        report("forward loss \(b)x\(t)", tokens: b * t, seconds: s, flops: Double(b * t) * forwardFLOPs(model, t: t, head: true))
     }
     for rank in [0, 8] where only == nil || only == "backward" {
-        model.lora = nil
+        model.adapter = nil
         if rank > 0 {
-            let lora = LoRA(config: config, rank: rank, alpha: 16, dropout: 0.05, targets: [.attn])
+            let lora = try model.makeAdapter(rank: rank, alpha: 16, dropout: 0.05, targets: model.defaultAdapterTargets)
             var g = SplitMix64(seed: 5)
             lora.initialize(using: &g)
-            model.lora = lora
+            model.adapter = lora
         }
         for (b, t) in [(20, 64), (4, 128)] {
-            let seqs = (0..<b).map { randomIds(t, vocab: config.vocabSize, seed: UInt64(100 + $0)) }
+            let seqs = (0..<b).map { randomIds(t, vocab: vocab, seed: UInt64(100 + $0)) }
             var step: UInt64 = 0
             let s = time { step += 1; _ = model.nextTokenLoss(seqs, dropout: true, seed: step, gradient: true) }
             let label = rank > 0 ? "forward+backward LoRA r=\(rank) \(b)x\(t)" : "forward+backward \(b)x\(t)"
-            report(label, tokens: b * t, seconds: s, flops: 2 * Double(b * t) * forwardFLOPs(config, t: t, head: true))
+            report(label, tokens: b * t, seconds: s, flops: 2 * Double(b * t) * forwardFLOPs(model, t: t, head: true))
         }
     }
-    model.lora = nil
+    model.adapter = nil
     if only == nil || only == "generate" {
-        let prompt = randomIds(16, vocab: config.vocabSize, seed: 9)
+        let prompt = randomIds(16, vocab: vocab, seed: 9)
         let options = SamplingOptions(temperature: 0, maxNewTokens: 128)
         let s = time { _ = model.generate(prompts: [prompt], options: options) }
-        report("greedy generate 1x(16+128)", tokens: 128, seconds: s, flops: 128 * forwardFLOPs(config, t: 80, head: true))
+        report("greedy generate 1x(16+128)", tokens: 128, seconds: s, flops: 128 * forwardFLOPs(model, t: 80, head: true))
     }
 }

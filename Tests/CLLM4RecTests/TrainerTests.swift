@@ -46,7 +46,7 @@ func tinyTrainingOptions() -> TrainingOptions {
     return o
 }
 
-final class TrainerTests: XCTestCase {
+class TrainerTests: XCTestCase {
     func freshModel(_ d: PreparedDataset, _ c: Corpora) throws -> RecModel { try tinyRecModel(d, c) }
 
     func options() -> TrainingOptions { tinyTrainingOptions() }

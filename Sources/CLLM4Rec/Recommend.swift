@@ -25,7 +25,7 @@ extension RecModel {
     /// review for item_j:` with content embeddings, continued by the vocabulary head.
     public func review(user u: Int, item j: Int, tokenizer: IDTokenizer, options: SamplingOptions,
                        onToken: ((Int) -> Void)? = nil) -> [Int] {
-        let prompt = tokenizer.encode("user_\(u) wrote the following review for item_\(j):")
+        let prompt = tokenizer.encode(PromptTemplates.review(user: u, item: j))
         var x = [Float](repeating: 0, count: prompt.count * width)
         x.withUnsafeMutableBufferPointer { embed(prompt, copy: .content, into: $0.baseAddress!) }
         return backbone.generate(promptEmbeddings: x, lengths: [prompt.count], seen: [Set(prompt.filter { $0 < firstUser })],

@@ -59,30 +59,30 @@ public struct Corpora: Equatable, Sendable {
         }
         var collab = Corpus(name: "collaborative")
         for (u, items) in d.train.enumerated() {
-            let p = t.encode("user_\(u) has interacted with")
+            let p = t.encode(PromptTemplates.history(user: u))
             collab.append(prompt: p, main: fitHistory(items.map { t.itemToken($0) }, room: room(p)), user: u, item: -1)
         }
         var reviews = Corpus(name: "reviews")
         for r in d.reviews {
-            let p = t.encode("user_\(r.user) wrote the following review for item_\(r.item):")
+            let p = t.encode(PromptTemplates.review(user: r.user, item: r.item))
             reviews.append(prompt: p, main: textMain(r.text, room: room(p)), user: r.user, item: r.item)
         }
         var itemText = Corpus(name: "item-text")
         for (j, text) in d.itemText.enumerated() {
             guard let text, !text.isEmpty else { continue }
-            let p = t.encode("item_\(j) is described as:")
+            let p = t.encode(PromptTemplates.itemText(item: j))
             itemText.append(prompt: p, main: textMain(text, room: room(p)), user: -1, item: j)
         }
         var userText = Corpus(name: "user-text")
         for (u, text) in d.userText.enumerated() {
             guard let text, !text.isEmpty else { continue }
-            let p = t.encode("user_\(u) is described as:")
+            let p = t.encode(PromptTemplates.userText(user: u))
             userText.append(prompt: p, main: textMain(text, room: room(p)), user: u, item: -1)
         }
         let placeholder = { (ids: [Int]) in ids.map { $0 == t.firstUserId ? Int32(-1) : Int32($0) } }
         return Corpora(contextLength: contextLength, collaborative: collab, reviews: reviews, itemText: itemText, userText: userText,
-                       finetunePrefix: placeholder(t.encode("user_0 has interacted with")),
-                       finetuneSuffix: placeholder(t.encode(", user_0 will interact with")))
+                       finetunePrefix: placeholder(t.encode(PromptTemplates.history(user: 0))),
+                       finetuneSuffix: placeholder(t.encode(PromptTemplates.future(user: 0))))
     }
 
     /// The finetuning prompt `user_i has interacted with <items>, user_i will interact with`, the

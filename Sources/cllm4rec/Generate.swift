@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GPT2
 import CLLM4Rec
+import RecData
 import Tokenizer
 
 /// `cllm4rec generate`: continue a prompt with the language model, streaming the text.
@@ -116,7 +117,7 @@ struct Generate: ParsableCommand {
         if review {
             let u = try rec.user(user!), j = try rec.item(item!)
             let base = rec.tokenizer.base
-            let promptLength = rec.tokenizer.encode("user_\(u) wrote the following review for item_\(j):").count
+            let promptLength = rec.tokenizer.encode(PromptTemplates.review(user: u, item: j)).count
             print("review by user \(user!) of item \(item!) \(rec.title(j)):")
             fflush(nil)
             let stream = TextStream(tokenizer: base, enabled: !ids)

@@ -35,9 +35,12 @@ public protocol LanguageBackbone: AnyObject {
     /// [N, C], given the gradient at its hidden states (adapter gradients are accumulated).
     func backward(dHidden: UnsafePointer<Float>) -> UnsafeMutablePointer<Float>
 
-    /// Mean next-token cross-entropy of whole sequences of vocabulary tokens (as the Hugging Face
-    /// model with `labels=input_ids`), and with `gradient`, its gradient at the input embeddings.
-    func nextTokenLoss(_ sequences: [[Int]], dropout: Bool, seed: UInt64, gradient: Bool) -> (loss: Double, count: Int, inputGradient: [Float]?)
+    /// The buffers of `lossOnRows` (one set per backbone).
+    var rowLossBuffers: RowLossBuffers { get }
+    /// Where the token table's and the output head's gradients go when they are trained (nil:
+    /// frozen); the same buffer for a tied head.
+    var tokenEmbeddingGradient: UnsafeMutablePointer<Float>? { get }
+    var outputHeadGradient: UnsafeMutablePointer<Float>? { get }
 
     /// The LoRA adapter every forward applies (nil: none). Only adapters this backbone made or
     /// loaded may be set.

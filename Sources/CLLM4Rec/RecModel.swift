@@ -11,7 +11,6 @@ public final class RecModel: @unchecked Sendable {
     public let firstUser: Int
     public let firstItem: Int
     public var width: Int { backbone.width }
-    let scratch = StepScratch()
     public var users: Int { embeddings.users }
     public var items: Int { embeddings.items }
 

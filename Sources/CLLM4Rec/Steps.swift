@@ -64,29 +64,22 @@ extension RecModel {
         }
         var result = StepResult(tokens: n)
         let m = rows.count
-        ensureScratch(inputs: n * c, rows: m * c, head: head)
-        let x = scratch.inputs.pointer.baseAddress!
+        let x = backbone.rowLossBuffers.inputs(n * c)
         var r = 0
         for seq in inputs { embed(seq, copy: copy, into: x + r * c); r += seq.count }
         let training = grads != nil
-        let hidden = backbone.forward(inputs: x, lengths: lengths, dropout: dropout, seed: seed, forBackward: training)
-        if m > 0 {
-            let g = scratch.gathered.pointer.baseAddress!, dg = scratch.dGathered.pointer.baseAddress!
-            for (k, row) in rows.enumerated() { (g + k * c).update(from: hidden + row * c, count: c) }
-            let headWeights: UnsafePointer<Float>, v: Int
-            switch head {
-            case .items: headWeights = UnsafePointer(embeddings.item(copy)); v = items
-            case .vocabulary: headWeights = backbone.outputHead; v = backbone.vocabSize
-            }
-            result.lossSum = targets.withUnsafeBufferPointer { t in
-                ChunkedCrossEntropy.lossAndGradient(hidden: g, rows: m, width: c, head: headWeights, vocab: v, targets: t.baseAddress!,
-                                                    gradScale: 1 / Float(m), dHidden: training ? dg : nil,
-                                                    dHead: training && head == .items ? grads!.items.pointer.baseAddress! : nil,
-                                                    scratch: scratch.logits.pointer)
-            }
-            result.predictions = m
-            if training { backpropagate(rows: rows, dRows: dg, sequences: inputs, grads: grads!) }
-        }  // nothing to predict (documents without a main text): no gradient
+        let headWeights: UnsafePointer<Float>, v: Int
+        switch head {
+        case .items: headWeights = UnsafePointer(embeddings.item(copy)); v = items
+        case .vocabulary: headWeights = backbone.outputHead; v = backbone.vocabSize
+        }
+        let ce = backbone.crossEntropyHead(weights: headWeights, vocab: v, targets: targets, gradScale: 1 / Float(max(m, 1)),
+                                           dWeights: training && head == .items ? grads!.items.pointer.baseAddress! : nil)
+        // Documents without a main text predict nothing: no loss, no gradient.
+        let (loss, dIn) = backbone.lossOnRows(lengths: lengths, rows: rows, dropout: dropout, seed: seed, gradient: training, head: ce)
+        result.lossSum = loss
+        result.predictions = m
+        if let dIn { addIDGradients(dIn, sequences: inputs, grads: grads!) }
         if let other, lambda > 0 {
             for d in docs {
                 for t in (mrWholeDocument ? d.tokens : Array(d.tokens.prefix(d.promptLength))) where isID(t) {
@@ -117,32 +110,36 @@ extension RecModel {
                                    lambda: Float, dropout: Bool, seed: UInt64, grads: IDGradients?) -> StepResult {
         let c = width, b = prompts.count, j = items
         let training = grads != nil
-        let (h, last, n) = lastHiddenStates(prompts, copy: copy, dropout: dropout, seed: seed, forBackward: training)
-        let s = scratch.logits.pointer.baseAddress!  // [b, J]
-        let v = embeddings.item(copy)
-        BLAS.gemm(transB: true, m: b, n: j, k: c, a: h, lda: c, b: v, ldb: c, c: s, ldc: j)
+        let n = embedPrompts(prompts, copy: copy)
         var result = StepResult(predictions: b, tokens: n)
-        for k in 0..<b {
-            let row = s + k * j
-            let targetScores = targets[k].map { row[$0] }
-            let mx = maximum(row, j)
-            let z = expShiftSum(row, j, shift: mx)  // row now holds exp(score - max)
-            let lse = mx + logf(z)
-            let mass = Float(targets[k].count)
-            let loss = targetScores.reduce(0.0) { $0 + Double(lse - $1) }
-            result.lossSum += loss
-            if training {
-                // d/dscores = (Σ t) softmax − t, over b prompts
-                scale(row, j, by: mass / z / Float(b))
-                for t in targets[k] { row[t] -= 1 / Float(b) }
+        let v = embeddings.item(copy)
+        let head: RowHead = { h, _, dRows in
+            let s = self.backbone.rowLossBuffers.logits(b * j).baseAddress!  // [b, J]
+            BLAS.gemm(transB: true, m: b, n: j, k: c, a: h, lda: c, b: v, ldb: c, c: s, ldc: j)
+            var total = 0.0
+            for k in 0..<b {
+                let row = s + k * j
+                let targetScores = targets[k].map { row[$0] }
+                let mx = maximum(row, j)
+                let z = expShiftSum(row, j, shift: mx)  // row now holds exp(score - max)
+                let lse = mx + logf(z)
+                total += targetScores.reduce(0.0) { $0 + Double(lse - $1) }
+                if dRows != nil {
+                    // d/dscores = (Σ t) softmax − t, over b prompts
+                    scale(row, j, by: Float(targets[k].count) / z / Float(b))
+                    for t in targets[k] { row[t] -= 1 / Float(b) }
+                }
             }
+            if let dRows {
+                BLAS.gemm(transA: true, m: j, n: c, k: b, a: s, lda: j, b: h, ldb: c, beta: 1, c: grads!.items.pointer.baseAddress!, ldc: c)
+                BLAS.gemm(m: b, n: c, k: j, a: s, lda: j, b: v, ldb: c, c: dRows, ldc: c)
+            }
+            return total
         }
-        if training {
-            let dg = scratch.dGathered.pointer.baseAddress!
-            BLAS.gemm(transA: true, m: j, n: c, k: b, a: s, lda: j, b: h, ldb: c, beta: 1, c: grads!.items.pointer.baseAddress!, ldc: c)
-            BLAS.gemm(m: b, n: c, k: j, a: s, lda: j, b: v, ldb: c, c: dg, ldc: c)
-            backpropagate(rows: last, dRows: dg, sequences: prompts, grads: grads!)
-        }
+        let (loss, dIn) = backbone.lossOnRows(lengths: prompts.map(\.count), rows: lastRows(prompts), dropout: dropout, seed: seed,
+                                              gradient: training, head: head)
+        result.lossSum = loss
+        if let dIn { addIDGradients(dIn, sequences: prompts, grads: grads!) }
         if let other, lambda > 0 {
             for (k, p) in prompts.enumerated() {
                 for t in p where isID(t) { result.regularization += mutualRegularization(t, copy: copy, other: other, lambda: lambda, grads: grads) }
@@ -155,62 +152,43 @@ extension RecModel {
     /// Scores [prompts.count, J] of every item after each prompt (evaluation, no gradient).
     public func scores(prompts: [[Int]], copy: IDEmbeddings.Copy) -> [Float] {
         let c = width, b = prompts.count, j = items
-        let (h, _, _) = lastHiddenStates(prompts, copy: copy, dropout: false, seed: 0, forBackward: false)
+        _ = embedPrompts(prompts, copy: copy)
         var out = [Float](repeating: 0, count: b * j)
-        BLAS.gemm(transB: true, m: b, n: j, k: c, a: h, lda: c, b: embeddings.item(copy), ldb: c, c: &out, ldc: j)
+        let v = embeddings.item(copy)
+        out.withUnsafeMutableBufferPointer { o in
+            _ = backbone.lossOnRows(lengths: prompts.map(\.count), rows: lastRows(prompts), dropout: false, seed: 0, gradient: false) { h, _, _ in
+                BLAS.gemm(transB: true, m: b, n: j, k: c, a: h, lda: c, b: v, ldb: c, c: o.baseAddress!, ldc: j)
+                return 0
+            }
+        }
         return out
     }
 }
 
 extension RecModel {
-    /// Embeds and runs packed prompts; returns the final hidden state of each prompt's last token
-    /// [prompts.count, C] (in scratch), the rows they came from, and the number of tokens.
-    func lastHiddenStates(_ prompts: [[Int]], copy: IDEmbeddings.Copy, dropout: Bool, seed: UInt64, forBackward: Bool)
-        -> (UnsafeMutablePointer<Float>, [Int], Int)
-    {
-        let c = width
-        let n = prompts.reduce(0) { $0 + $1.count }
-        ensureScratch(inputs: n * c, rows: prompts.count * c, head: .items)
-        let x = scratch.inputs.pointer.baseAddress!
+    /// Embeds packed prompts into the backbone's input buffer; returns the number of tokens.
+    func embedPrompts(_ prompts: [[Int]], copy: IDEmbeddings.Copy) -> Int {
+        let c = width, n = prompts.reduce(0) { $0 + $1.count }
+        let x = backbone.rowLossBuffers.inputs(n * c)
         var r = 0
-        var last: [Int] = []
-        for p in prompts { embed(p, copy: copy, into: x + r * c); r += p.count; last.append(r - 1) }
-        let hidden = backbone.forward(inputs: x, lengths: prompts.map(\.count), dropout: dropout, seed: seed, forBackward: forBackward)
-        let h = scratch.gathered.pointer.baseAddress!
-        for (k, row) in last.enumerated() { (h + k * c).update(from: hidden + row * c, count: c) }
-        return (h, last, n)
+        for p in prompts { embed(p, copy: copy, into: x + r * c); r += p.count }
+        return n
     }
 
-    /// Backpropagates gradients given at some rows of the final hidden states through the backbone,
-    /// and adds the input gradients of every user/item token to `grads`.
-    func backpropagate(rows: [Int], dRows: UnsafePointer<Float>, sequences: [[Int]], grads: IDGradients) {
+    /// The packed row of each prompt's last token.
+    func lastRows(_ prompts: [[Int]]) -> [Int] {
+        var r = 0
+        return prompts.map { r += $0.count; return r - 1 }
+    }
+
+    /// Adds the input-embedding gradients of every user/item token to `grads`.
+    func addIDGradients(_ dIn: UnsafePointer<Float>, sequences: [[Int]], grads: IDGradients) {
         let c = width
-        let n = sequences.reduce(0) { $0 + $1.count }
-        let dh = scratch.dHidden.pointer.baseAddress!
-        dh.update(repeating: 0, count: n * c)
-        for (k, row) in rows.enumerated() { (dh + row * c).update(from: dRows + k * c, count: c) }
-        let dIn = backbone.backward(dHidden: dh)
         var r = 0
         for seq in sequences {
             for (i, t) in seq.enumerated() where isID(t) { axpy(1, dIn + (r + i) * c, grads.row(t), c) }
             r += seq.count
         }
-    }
-}
-
-/// Reusable buffers of the steps (grown, never shrunk).
-final class StepScratch {
-    var inputs = FloatBuffer(count: 0), gathered = FloatBuffer(count: 0), dGathered = FloatBuffer(count: 0)
-    var dHidden = FloatBuffer(count: 0), logits = FloatBuffer(count: 0)
-}
-
-extension RecModel {
-    func ensureScratch(inputs n: Int, rows m: Int, head: Head) {
-        func grow(_ b: inout FloatBuffer, _ k: Int) { if b.count < k { b = FloatBuffer(count: k + k / 4) } }
-        grow(&scratch.inputs, n); grow(&scratch.dHidden, n)
-        grow(&scratch.gathered, m); grow(&scratch.dGathered, m)
-        let v = head == .items ? items : backbone.vocabSize
-        grow(&scratch.logits, max(min(max(m / width, 1), ChunkedCrossEntropy.defaultChunkRows) * v, (m / width) * items))
     }
 }
 

@@ -9,6 +9,9 @@ extension GPT2Model: LanguageBackbone {
     public var layerCount: Int { config.nLayer }
     public var tokenEmbeddings: UnsafeMutablePointer<Float> { params.tensor(.wte).baseAddress! }
     public var outputHead: UnsafePointer<Float> { UnsafePointer(params.tensor(.wte).baseAddress!) }
+    /// The head is tied to wte: both halves of its gradient go to wte's.
+    public var tokenEmbeddingGradient: UnsafeMutablePointer<Float>? { weightGradients?.gradient(.wte) }
+    public var outputHeadGradient: UnsafeMutablePointer<Float>? { weightGradients?.gradient(.wte) }
 
     public var adapter: LowRankAdapter? {
         get { lora }

@@ -15,8 +15,7 @@ public final class GPT2Model: @unchecked Sendable {
 
     var acts = FloatBuffer(count: 0)
     var grads = FloatBuffer(count: 0)
-    var headBuffer = FloatBuffer(count: 0)
-    var lossBuffers = (0..<4).map { _ in FloatBuffer(count: 0) }
+    public let rowLossBuffers = RowLossBuffers()
     var layout = ActivationLayout()
     /// The last forward's batch, for backward.
     var last: (lengths: [Int], past: [Int], dropout: Bool, seed: UInt64, kept: Bool)?

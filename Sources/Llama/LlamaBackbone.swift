@@ -38,3 +38,19 @@ extension LlamaModel: LanguageBackbone {
         KVCache(layers: config.numHiddenLayers, width: config.keyValueWidth, slots: slots, maxLength: min(maxLength, config.maxPositionEmbeddings))
     }
 }
+
+extension LlamaModel {
+    /// W [out, in] += (alpha / r) · B A for every adapted projection of `adapter` (made or loaded
+    /// by this model): the merged weights compute what base + adapter computed, without the adapter.
+    public func merge(_ adapter: LowRankAdapter) {
+        let tensors: [String: LlamaTensor] = ["self_attn.q_proj": .q, "self_attn.k_proj": .k, "self_attn.v_proj": .v, "self_attn.o_proj": .o,
+                                              "mlp.gate_proj": .gate, "mlp.up_proj": .up, "mlp.down_proj": .down]
+        for (k, m) in adapter.modules.enumerated() {
+            let t = tensors[m.name]!
+            for l in 0..<config.numHiddenLayers {
+                BLAS.gemm(m: m.out, n: m.inp, k: adapter.rank, alpha: adapter.scaling, a: adapter.b(k, l), lda: adapter.rank,
+                          b: adapter.a(k, l), ldb: m.inp, beta: 1, c: params.tensor(t, layer: l).baseAddress!, ldc: m.inp)
+            }
+        }
+    }
+}

@@ -151,6 +151,18 @@ final class LlamaParityTests: XCTestCase {
         }
     }
 
+    /// Merging the PEFT adapter into the weights gives the adapted logits without the adapter.
+    func testMergedAdapterEqualsAdapter() throws {
+        for kind in kinds {
+            let ref = try LlamaReference(kind), model = try ref.model()
+            let lora = try model.loadAdapter(path: ref.folder + "/lora")
+            model.merge(lora)
+            XCTAssertNil(model.adapter)
+            let seqs = try ref.sequences()
+            XCTAssertLessThan(maxDifference(packedLogits(model, seqs), try ref.t("lora_logits"), lengths: seqs.map(\.count)), 1e-5, kind)
+        }
+    }
+
     func testGreedyGenerationMatchesHuggingFace() throws {
         let prompts = [[5, 17, 260, 3], [1, 200, 64, 64, 12, 250]]
         for kind in kinds {

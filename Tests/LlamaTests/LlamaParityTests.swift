@@ -193,3 +193,41 @@ final class LlamaParityTests: XCTestCase {
         XCTAssertEqual(cache.lengths, [7])
     }
 }
+
+/// A Hugging Face folder whose weights are split over shards listed in model.safetensors.index.json.
+final class ShardedCheckpointTests: XCTestCase {
+    func folder() throws -> String {
+        let dir = NSTemporaryDirectory() + "/cllm4rec-sharded-\(UUID())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+        return dir
+    }
+
+    func testShardsLoadToTheSameWeights() throws {
+        let src = llamaFixtures + "/tiny-qwen2/hf"
+        let whole = try LlamaCheckpoint.load(path: src).0
+        let dir = try folder()
+        try FileManager.default.copyItem(atPath: src + "/config.json", toPath: dir + "/config.json")
+        let named = whole.namedTensors
+        var map: [String: String] = [:]
+        for (k, part) in [named.prefix(named.count / 2), named.suffix(from: named.count / 2)].enumerated() {
+            let file = "model-0000\(k + 1)-of-00002.safetensors"
+            try SafeTensorsWriter.write(part.map { SafeTensorsWriter.Entry(name: $0.name, shape: $0.shape, values: UnsafeBufferPointer($0.values)) },
+                                        metadata: ["format": "pt"], to: dir + "/" + file)
+            for t in part { map[t.name] = file }
+        }
+        let index = try JSONSerialization.data(withJSONObject: ["metadata": ["total_size": whole.count * 4], "weight_map": map])
+        FileManager.default.createFile(atPath: dir + "/model.safetensors.index.json", contents: index)
+        let (sharded, report) = try LlamaCheckpoint.load(path: dir)
+        XCTAssertEqual(report.sourceFormat, "safetensors (2 shards)")
+        XCTAssertEqual(Array(sharded.buffer.pointer), Array(whole.buffer.pointer))
+
+        // A shard name that leaves the folder is refused, naming the index.
+        map[named[0].name] = "../elsewhere.safetensors"
+        FileManager.default.createFile(atPath: dir + "/model.safetensors.index.json",
+                                       contents: try JSONSerialization.data(withJSONObject: ["weight_map": map]))
+        XCTAssertThrowsError(try LlamaCheckpoint.load(path: dir)) {
+            XCTAssertTrue("\($0)".contains("model.safetensors.index.json") && "\($0)".contains("plain file names"), "\($0)")
+        }
+    }
+}

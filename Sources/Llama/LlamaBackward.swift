@@ -16,8 +16,8 @@ extension LlamaModel {
         let need = 2 * n * c + n * ld + 3 * n * f + n * max(c, Q) + n * r + 64
         if grads.count < need { grads = FloatBuffer(count: need + need / 4) }
         let g = grads.pointer.baseAddress!
-        let dres = g, dnorm = g + n * c, dqkv = g + 2 * n * c, dAct = dqkv + n * ld, dGate = dAct + n * f, dUp = dGate + n * f
-        let dAtty = dUp + n * f, dloraT = dAtty + n * max(c, Q)
+        let dres = g, dnorm = g + n * c, dqkv = g + 2 * n * c, dAct = dqkv + n * ld, dGU = dAct + n * f
+        let dAtty = dGU + 2 * n * f, dloraT = dAtty + n * max(c, Q)
         let base = acts.pointer.baseAddress!
 
         dres.update(repeating: 0, count: n * c)
@@ -33,9 +33,12 @@ extension LlamaModel {
             let x = l == 0 ? base + layout.x0 : layout.layer(acts, l - 1).res3
             // MLP: res3 = res2 + down(silu(gate(xn2)) · up(xn2)), xn2 = norm(res2)
             linearBackward(.down, bias: nil, layer: l, dy: dres, ldy: c, x: a.act, rows: n, inp: f, out: c, dx: dAct, accumulate: false, a: a, dloraT: dloraT)
-            SwiGLU.backward(dgate: dGate, dup: dUp, dout: dAct, gate: a.gate, up: a.up, count: n * f)
-            linearBackward(.gate, bias: nil, layer: l, dy: dGate, ldy: f, x: a.xn2, rows: n, inp: c, out: f, dx: dnorm, accumulate: false, a: a, dloraT: dloraT)
-            linearBackward(.up, bias: nil, layer: l, dy: dUp, ldy: f, x: a.xn2, rows: n, inp: c, out: f, dx: dnorm, accumulate: true, a: a, dloraT: dloraT)
+            SwiGLU.backward(dGateUp: dGU, dout: dAct, gateUp: a.gu, rows: n, width: f)
+            // dx of gate and up as one product with their adjacent weights [2F, C], then each one's
+            // weight gradient and LoRA.
+            BLAS.gemm(m: n, n: c, k: 2 * f, a: dGU, lda: 2 * f, b: params.tensor(.gate, layer: l).baseAddress!, ldb: c, c: dnorm, ldc: c)
+            linearBackward(.gate, bias: nil, layer: l, dy: dGU, ldy: 2 * f, x: a.xn2, rows: n, inp: c, out: f, dx: dnorm, accumulate: nil, a: a, dloraT: dloraT)
+            linearBackward(.up, bias: nil, layer: l, dy: dGU + f, ldy: 2 * f, x: a.xn2, rows: n, inp: c, out: f, dx: dnorm, accumulate: nil, a: a, dloraT: dloraT)
             RMSNorm.backward(dx: dres, dout: dnorm, x: a.res2, weight: params.tensor(.mlpNorm, layer: l).baseAddress!, rstd: a.rstd2, rows: n, width: c)
             if let dw = weightGradients?.gradient(.mlpNorm, layer: l) {
                 RMSNorm.parameterBackward(dweight: dw, dout: dnorm, x: a.res2, rstd: a.rstd2, rows: n, width: c)
@@ -70,9 +73,11 @@ extension LlamaModel {
                 row += len
                 attOffset += H * span
             }
-            linearBackward(.q, bias: .qBias, layer: l, dy: dqkv, ldy: ld, x: a.xn1, rows: n, inp: c, out: Q, dx: dnorm, accumulate: false, a: a, dloraT: dloraT)
-            linearBackward(.k, bias: .kBias, layer: l, dy: dqkv + Q, ldy: ld, x: a.xn1, rows: n, inp: c, out: K, dx: dnorm, accumulate: true, a: a, dloraT: dloraT)
-            linearBackward(.v, bias: .vBias, layer: l, dy: dqkv + Q + K, ldy: ld, x: a.xn1, rows: n, inp: c, out: K, dx: dnorm, accumulate: true, a: a, dloraT: dloraT)
+            // dx of q, k, v as one product with their adjacent weights [Q+2K, C].
+            BLAS.gemm(m: n, n: c, k: ld, a: dqkv, lda: ld, b: params.tensor(.q, layer: l).baseAddress!, ldb: c, c: dnorm, ldc: c)
+            linearBackward(.q, bias: .qBias, layer: l, dy: dqkv, ldy: ld, x: a.xn1, rows: n, inp: c, out: Q, dx: dnorm, accumulate: nil, a: a, dloraT: dloraT)
+            linearBackward(.k, bias: .kBias, layer: l, dy: dqkv + Q, ldy: ld, x: a.xn1, rows: n, inp: c, out: K, dx: dnorm, accumulate: nil, a: a, dloraT: dloraT)
+            linearBackward(.v, bias: .vBias, layer: l, dy: dqkv + Q + K, ldy: ld, x: a.xn1, rows: n, inp: c, out: K, dx: dnorm, accumulate: nil, a: a, dloraT: dloraT)
             RMSNorm.backward(dx: dres, dout: dnorm, x: x, weight: params.tensor(.attnNorm, layer: l).baseAddress!, rstd: a.rstd1, rows: n, width: c)
             if let dw = weightGradients?.gradient(.attnNorm, layer: l) {
                 RMSNorm.parameterBackward(dweight: dw, dout: dnorm, x: x, rstd: a.rstd1, rows: n, width: c)
@@ -81,13 +86,16 @@ extension LlamaModel {
         return dres
     }
 
-    /// dx [n, in] (= or +=) dy [n, out] W, plus LoRA's path and gradients; dW [out, in] += dyᵀ x and
-    /// db += Σ_rows dy only for the tensors chosen in `weightGradients`.
+    /// dx [n, in] (= or +=, or left alone when `accumulate` is nil: a grouped product made it) dy
+    /// [n, out] W, plus LoRA's path and gradients; dW [out, in] += dyᵀ x and db += Σ_rows dy only for
+    /// the tensors chosen in `weightGradients`.
     func linearBackward(_ w: LlamaTensor, bias: LlamaTensor?, layer l: Int, dy: UnsafePointer<Float>, ldy: Int, x: UnsafePointer<Float>,
-                        rows n: Int, inp: Int, out: Int, dx: UnsafeMutablePointer<Float>, accumulate: Bool, a: LlamaLayerActivations,
+                        rows n: Int, inp: Int, out: Int, dx: UnsafeMutablePointer<Float>, accumulate: Bool?, a: LlamaLayerActivations,
                         dloraT: UnsafeMutablePointer<Float>) {
         let weight = params.tensor(w, layer: l).baseAddress!
-        BLAS.gemm(m: n, n: inp, k: out, a: dy, lda: ldy, b: weight, ldb: inp, beta: accumulate ? 1 : 0, c: dx, ldc: inp)
+        if let accumulate {
+            BLAS.gemm(m: n, n: inp, k: out, a: dy, lda: ldy, b: weight, ldb: inp, beta: accumulate ? 1 : 0, c: dx, ldc: inp)
+        }
         if let dw = weightGradients?.gradient(w, layer: l) {
             BLAS.gemm(transA: true, m: out, n: inp, k: n, a: dy, lda: ldy, b: x, ldb: inp, beta: 1, c: dw, ldc: inp)
         }

@@ -121,6 +121,14 @@ public final class LlamaModel: @unchecked Sendable {
     /// y [n, out] (row stride ldy) = x [n, in] Wᵀ + b (+ LoRA); W [out, in] as `nn.Linear`.
     func linear(_ w: LlamaTensor, bias: LlamaTensor?, layer l: Int, x: UnsafePointer<Float>, rows n: Int, inp: Int, out: Int,
                 y: UnsafeMutablePointer<Float>, ldy: Int, a: LlamaLayerActivations, dropout: Bool, seed: UInt64) {
+        product(w, bias: bias, layer: l, x: x, rows: n, inp: inp, out: out, y: y, ldy: ldy)
+        loraAdd(w, layer: l, x: x, rows: n, inp: inp, out: out, y: y, ldy: ldy, a: a, dropout: dropout, seed: seed)
+    }
+
+    /// The frozen product alone: y [n, out] = x Wᵀ + b, where W [out, in] starts at tensor `w` of
+    /// layer `l` and may run on into the tensors stored after it (q, k, v or gate, up as one matrix).
+    func product(_ w: LlamaTensor, bias: LlamaTensor?, layer l: Int, x: UnsafePointer<Float>, rows n: Int, inp: Int, out: Int,
+                 y: UnsafeMutablePointer<Float>, ldy: Int) {
         let weight = params.tensor(w, layer: l).baseAddress!
         var beta: Float = 0
         if let bias, bias.exists(config) {
@@ -133,6 +141,11 @@ public final class LlamaModel: @unchecked Sendable {
         } else {
             BLAS.gemm(transB: true, m: n, n: out, k: inp, a: x, lda: inp, b: weight, ldb: inp, beta: beta, c: y, ldc: ldy)
         }
+    }
+
+    /// y += LoRA's path for projection `w`, when the adapter has it.
+    func loraAdd(_ w: LlamaTensor, layer l: Int, x: UnsafePointer<Float>, rows n: Int, inp: Int, out: Int,
+                 y: UnsafeMutablePointer<Float>, ldy: Int, a: LlamaLayerActivations, dropout: Bool, seed: UInt64) {
         guard let lora, let k = lora.index(LlamaModel.module(w)) else { return }
         let r = lora.rank, t = a.loraT(k)
         var xin = x
@@ -156,9 +169,11 @@ public final class LlamaModel: @unchecked Sendable {
         let a = layout.layer(acts, l)
         RMSNorm.forward(out: a.xn1, rstd: a.rstd1, x: x, weight: params.tensor(.attnNorm, layer: l).baseAddress!, rows: n, width: c,
                         eps: config.rmsNormEps)
-        linear(.q, bias: .qBias, layer: l, x: a.xn1, rows: n, inp: c, out: Q, y: a.qkv, ldy: ld, a: a, dropout: dropout, seed: seed)
-        linear(.k, bias: .kBias, layer: l, x: a.xn1, rows: n, inp: c, out: K, y: a.qkv + Q, ldy: ld, a: a, dropout: dropout, seed: seed)
-        linear(.v, bias: .vBias, layer: l, x: a.xn1, rows: n, inp: c, out: K, y: a.qkv + Q + K, ldy: ld, a: a, dropout: dropout, seed: seed)
+        // q, k, v as one product (their weights and biases are adjacent), then each one's LoRA.
+        product(.q, bias: .qBias, layer: l, x: a.xn1, rows: n, inp: c, out: ld, y: a.qkv, ldy: ld)
+        loraAdd(.q, layer: l, x: a.xn1, rows: n, inp: c, out: Q, y: a.qkv, ldy: ld, a: a, dropout: dropout, seed: seed)
+        loraAdd(.k, layer: l, x: a.xn1, rows: n, inp: c, out: K, y: a.qkv + Q, ldy: ld, a: a, dropout: dropout, seed: seed)
+        loraAdd(.v, layer: l, x: a.xn1, rows: n, inp: c, out: K, y: a.qkv + Q + K, ldy: ld, a: a, dropout: dropout, seed: seed)
 
         let attnP = dropout ? config.attentionDropout : 0
         var row = 0, attOffset = 0
@@ -195,9 +210,11 @@ public final class LlamaModel: @unchecked Sendable {
         add(x, tmp, a.res2, n * c)
         RMSNorm.forward(out: a.xn2, rstd: a.rstd2, x: a.res2, weight: params.tensor(.mlpNorm, layer: l).baseAddress!, rows: n, width: c,
                         eps: config.rmsNormEps)
-        linear(.gate, bias: nil, layer: l, x: a.xn2, rows: n, inp: c, out: f, y: a.gate, ldy: f, a: a, dropout: dropout, seed: seed)
-        linear(.up, bias: nil, layer: l, x: a.xn2, rows: n, inp: c, out: f, y: a.up, ldy: f, a: a, dropout: dropout, seed: seed)
-        SwiGLU.forward(out: a.act, gate: a.gate, up: a.up, count: n * f)
+        // gate and up as one product [n, 2F] (gate | up in each row), then each one's LoRA.
+        product(.gate, bias: nil, layer: l, x: a.xn2, rows: n, inp: c, out: 2 * f, y: a.gu, ldy: 2 * f)
+        loraAdd(.gate, layer: l, x: a.xn2, rows: n, inp: c, out: f, y: a.gu, ldy: 2 * f, a: a, dropout: dropout, seed: seed)
+        loraAdd(.up, layer: l, x: a.xn2, rows: n, inp: c, out: f, y: a.gu + f, ldy: 2 * f, a: a, dropout: dropout, seed: seed)
+        SwiGLU.forward(out: a.act, gateUp: a.gu, rows: n, width: f)
         linear(.down, bias: nil, layer: l, x: a.act, rows: n, inp: f, out: c, y: tmp, ldy: c, a: a, dropout: dropout, seed: seed)
         add(a.res2, tmp, a.res3, n * c)
         return a.res3
@@ -209,7 +226,7 @@ struct LlamaLayout {
     var tokens = 0, slots = 0, perLayer = 0, loraRank = 0, loraTargets = 0
     var x0 = 0, final = 0, finalRstd = 0, scratchWide = 0, loraScratch = 0, attScratch = 0, layers = 0, total = 0
     // offsets inside one layer slot
-    var xn1 = 0, rstd1 = 0, qkv = 0, att = 0, atty = 0, res2 = 0, xn2 = 0, rstd2 = 0, gate = 0, up = 0, act = 0, res3 = 0, loraT = 0
+    var xn1 = 0, rstd1 = 0, qkv = 0, att = 0, atty = 0, res2 = 0, xn2 = 0, rstd2 = 0, gu = 0, act = 0, res3 = 0, loraT = 0
 
     init() {}
 
@@ -219,7 +236,7 @@ struct LlamaLayout {
         var o = 0
         func take(_ k: Int) -> Int { defer { o += (k + 15) / 16 * 16 }; return o }
         xn1 = take(n * c); rstd1 = take(n); qkv = take(n * (Q + 2 * K)); att = take(attention); atty = take(n * Q)
-        res2 = take(n * c); xn2 = take(n * c); rstd2 = take(n); gate = take(n * f); up = take(n * f); act = take(n * f)
+        res2 = take(n * c); xn2 = take(n * c); rstd2 = take(n); gu = take(2 * n * f); act = take(n * f)
         res3 = take(n * c); loraT = take(n * loraRank * loraTargets)
         perLayer = o
         o = 0
@@ -237,14 +254,15 @@ struct LlamaLayout {
     func layer(_ buf: FloatBuffer, _ l: Int) -> LlamaLayerActivations {
         let p = buf.pointer.baseAddress! + layers + (slots > 1 ? l : 0) * perLayer
         return LlamaLayerActivations(xn1: p + xn1, rstd1: p + rstd1, qkv: p + qkv, att: p + att, atty: p + atty, res2: p + res2,
-                                     xn2: p + xn2, rstd2: p + rstd2, gate: p + gate, up: p + up, act: p + act, res3: p + res3,
+                                     xn2: p + xn2, rstd2: p + rstd2, gu: p + gu, act: p + act, res3: p + res3,
                                      loraBase: p + loraT, loraStride: tokens * loraRank)
     }
 }
 
 /// One layer's saved activations.
 struct LlamaLayerActivations {
-    let xn1, rstd1, qkv, att, atty, res2, xn2, rstd2, gate, up, act, res3: UnsafeMutablePointer<Float>
+    /// gu: gate and up side by side in each row [N, 2F].
+    let xn1, rstd1, qkv, att, atty, res2, xn2, rstd2, gu, act, res3: UnsafeMutablePointer<Float>
     let loraBase: UnsafeMutablePointer<Float>
     let loraStride: Int
 

@@ -97,24 +97,42 @@ public enum LlamaTensor: Int, CaseIterable, Sendable {
 }
 
 /// All weights of one Llama-family model in one buffer, addressed by `LlamaTensor` and layer.
+///
+/// Tensors that one product can use together are adjacent within each layer: q, k, v (one [Q+2K, C]
+/// matrix, and their biases one [Q+2K] vector), and gate, up (one [2F, C] matrix), so that each
+/// group is one matrix product instead of two or three.
 public final class LlamaParameters: @unchecked Sendable {
     public let config: LlamaConfig
     public let buffer: FloatBuffer
+    /// Where layer 0's copy of each tensor starts, and the distance from one layer's copy to the next.
     private let offsets: [Int]
+    private let strides: [Int]
     private let layerSizes: [Int]
+
+    /// Tensors stored side by side in each layer, in this order.
+    static let groups: [[LlamaTensor]] = [[.q, .k, .v], [.qBias, .kBias, .vBias], [.gate, .up]]
 
     public init(config: LlamaConfig) {
         self.config = config
-        var offsets: [Int] = [], sizes: [Int] = []
+        let size = LlamaTensor.allCases.map { $0.exists(config) ? $0.shape(config).reduce(1, *) : 0 }
+        var offsets = [Int](repeating: 0, count: size.count), strides = offsets
         var total = 0
-        for t in LlamaTensor.allCases {
-            let n = t.exists(config) ? t.shape(config).reduce(1, *) : 0
-            offsets.append(total)
-            sizes.append(n)
-            total += t.isPerLayer ? n * config.numHiddenLayers : n
+        var placed = Set<LlamaTensor>()
+        for t in LlamaTensor.allCases where !placed.contains(t) {
+            let group = LlamaParameters.groups.first { $0.contains(t) } ?? [t]
+            let width = group.reduce(0) { $0 + size[$1.rawValue] }
+            var inner = 0
+            for m in group {
+                offsets[m.rawValue] = total + inner
+                strides[m.rawValue] = m.isPerLayer ? width : 0
+                inner += size[m.rawValue]
+                placed.insert(m)
+            }
+            total += t.isPerLayer ? width * config.numHiddenLayers : width
         }
         self.offsets = offsets
-        layerSizes = sizes
+        self.strides = strides
+        layerSizes = size
         buffer = FloatBuffer(count: total)
     }
 
@@ -125,8 +143,7 @@ public final class LlamaParameters: @unchecked Sendable {
     @inline(__always)
     public func tensor(_ t: LlamaTensor, layer: Int = 0) -> UnsafeMutableBufferPointer<Float> {
         if t == .head && config.tieWordEmbeddings { return tensor(.embed) }
-        let n = layerSizes[t.rawValue]
-        return buffer.slice(offsets[t.rawValue] + (t.isPerLayer ? layer * n : 0), n)
+        return buffer.slice(offsets[t.rawValue] + layer * strides[t.rawValue], layerSizes[t.rawValue])
     }
 
     /// Every stored tensor with its Hugging Face name and shape, in model order.

@@ -13,6 +13,21 @@ public enum SwiGLU {
         }
     }
 
+    /// The same over rows holding gate and up side by side, [rows, 2·width] (one product made both);
+    /// out is [rows, width].
+    public static func forward(out: UnsafeMutablePointer<Float>, gateUp: UnsafePointer<Float>, rows: Int, width f: Int) {
+        for r in 0..<rows { forward(out: out + r * f, gate: gateUp + r * 2 * f, up: gateUp + r * 2 * f + f, count: f) }
+    }
+
+    /// Backward of the side-by-side form: dGateUp [rows, 2·width] receives dgate | dup in each row.
+    public static func backward(dGateUp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, gateUp: UnsafePointer<Float>,
+                                rows: Int, width f: Int) {
+        for r in 0..<rows {
+            let g = gateUp + r * 2 * f, d = dGateUp + r * 2 * f
+            backward(dgate: d, dup: d + f, dout: dout + r * f, gate: g, up: g + f, count: f)
+        }
+    }
+
     /// dgate = dout · up · silu'(g), dup = dout · silu(g), silu'(g) = σ(g) (1 + g (1 − σ(g))).
     /// `dgate` and `dup` may not alias the inputs.
     public static func backward(dgate: UnsafeMutablePointer<Float>, dup: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,

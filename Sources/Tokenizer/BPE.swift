@@ -35,7 +35,14 @@ public final class BPETokenizer: @unchecked Sendable {
         /// Every digit its own piece first, then GPT-2's regex on the rest: SmolLM's
         /// `Sequence[Digits(individual_digits), ByteLevel]`, llama.cpp's `smollm`.
         case smollm
+        /// Llama 3's regex (numbers in runs of up to 3 digits; `Llama3PreTokenizer`).
+        case llama3
+        /// Qwen2's: Llama 3's regex with single digits.
+        case qwen2
     }
+
+    /// Unicode NFC applied to the text first (Qwen2's normalizer).
+    public let normalizesNFC: Bool
 
     /// Token id of the end-of-text token appended to documents (`<|endoftext|>` when the
     /// vocabulary has it).
@@ -99,7 +106,9 @@ public final class BPETokenizer: @unchecked Sendable {
     /// numbers); `specialTokens` are vocabulary entries matched whole and spelled as plain text;
     /// `endOfText` must be one of the vocabulary's tokens.
     public init(vocab: [String: Int], merges mergePairs: [(String, String)], specialTokens specials: [String], endOfText: String,
-                preTokenization: PreTokenization, vocabPath: String = "vocab.json", mergesPath: String = "merges.txt") throws {
+                preTokenization: PreTokenization, normalizesNFC: Bool = false, vocabPath: String = "vocab.json",
+                mergesPath: String = "merges.txt") throws {
+        self.normalizesNFC = normalizesNFC
         let maxId = try BPETokenizer.checkIds(vocab, vocabPath)
         var bytes = [[UInt8]?](repeating: nil, count: maxId + 1)
         let specialSet = Set(specials)
@@ -180,7 +189,7 @@ public final class BPETokenizer: @unchecked Sendable {
 
     /// Appends the ids of `text` to `out`.
     public func encode(_ text: String, into out: inout [Int]) {
-        var t = text
+        var t = normalizesNFC ? text.precomposedStringWithCanonicalMapping : text
         t.withUTF8 { s in
             // Split around every occurrence of a special token first (the longest one starting at
             // a position wins), as added tokens are.
@@ -204,7 +213,15 @@ public final class BPETokenizer: @unchecked Sendable {
 
     /// Encodes text that holds no special token.
     func encodeOrdinary(_ s: UnsafeBufferPointer<UInt8>, into out: inout [Int]) {
-        PreTokenizer.split(s, digitsApart: preTokenization == .smollm) { r in
+        let pieces: (_ emit: (Range<Int>) -> Void) -> Void = { emit in
+            switch self.preTokenization {
+            case .gpt2: PreTokenizer.split(s, emit)
+            case .smollm: PreTokenizer.split(s, digitsApart: true, emit)
+            case .llama3: Llama3PreTokenizer.split(s, 0..<s.count, maxDigits: 3, emit)
+            case .qwen2: Llama3PreTokenizer.split(s, 0..<s.count, maxDigits: 1, emit)
+            }
+        }
+        pieces { r in
             let piece = UnsafeBufferPointer(rebasing: s[r])
             if piece.count == 1 {
                 let id = byteIds[Int(piece[0])]

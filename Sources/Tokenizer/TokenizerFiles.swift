@@ -37,7 +37,11 @@ extension BPETokenizer {
         if let fallback = model["byte_fallback"], fallback != .bool(false), fallback != .null {
             throw bad("model.byte_fallback is set: a SentencePiece-style BPE, not byte-level (not supported)")
         }
-        if let n = root["normalizer"], n != .null { throw bad("normalizer \(describe(n)) is not supported (byte-level BPE without a normalizer only)") }
+        var nfc = false
+        if let n = root["normalizer"], n != .null {
+            guard n["type"] == .string("NFC") else { throw bad("normalizer \(describe(n)) is not supported (none, or NFC)") }
+            nfc = true
+        }
         let pre = try preTokenization(root["pre_tokenizer"] ?? .null, file: path)
         guard case let .object(vocabEntries)? = model["vocab"] else { throw bad("model.vocab must be an object of token -> id") }
         var vocab: [String: Int] = [:]
@@ -79,7 +83,7 @@ extension BPETokenizer {
             throw bad("has no <|endoftext|>, and no end-of-text token was named (config.json's eos_token_id\(endOfTextId.map { " \($0) is not in the vocabulary" } ?? " is missing"))")
         }
         return try BPETokenizer(vocab: vocab, merges: merges, specialTokens: specials, endOfText: eot, preTokenization: pre,
-                                vocabPath: path, mergesPath: path)
+                                normalizesNFC: nfc, vocabPath: path, mergesPath: path)
     }
 
     /// The pre-tokenization a `pre_tokenizer` object describes.
@@ -93,7 +97,17 @@ extension BPETokenizer {
            steps[0]["type"] == .string("Digits"), steps[0]["individual_digits"] == .bool(true), isGPT2ByteLevel(steps[1]) {
             return .smollm
         }
-        throw TokenizerError.invalidVocab(file, "pre_tokenizer \(describe(p)) is not supported (ByteLevel, or Sequence[Digits(individual_digits), ByteLevel])")
+        // Sequence[Split(Regex(Llama 3's or Qwen2's pattern), isolated), ByteLevel(use_regex: false)]
+        if p["type"] == .string("Sequence"), case let .array(steps)? = p["pretokenizers"], steps.count == 2,
+           steps[0]["type"] == .string("Split"), case let .string(pattern)? = steps[0]["pattern"]?["Regex"],
+           (steps[0]["behavior"] ?? .string("Isolated")) == .string("Isolated"), (steps[0]["invert"] ?? .bool(false)) == .bool(false),
+           steps[1]["type"] == .string("ByteLevel"), (steps[1]["add_prefix_space"] ?? .bool(false)) == .bool(false),
+           steps[1]["use_regex"] == .bool(false) {
+            if pattern == BPETokenizer.llama3Pattern { return .llama3 }
+            if pattern == BPETokenizer.qwen2Pattern { return .qwen2 }
+            throw TokenizerError.invalidVocab(file, "pre_tokenizer Split regex \"\(pattern)\" is not supported (Llama 3's and Qwen2's are)")
+        }
+        throw TokenizerError.invalidVocab(file, "pre_tokenizer \(describe(p)) is not supported (ByteLevel, Sequence[Digits(individual_digits), ByteLevel], or Llama 3's / Qwen2's Split regex then ByteLevel)")
     }
 
     /// A GGUF file's tokenizer (`tokenizer.ggml.model` gpt2): tokens, merges, CONTROL and
@@ -111,7 +125,9 @@ extension BPETokenizer {
         switch preName {
         case "smollm": pre = .smollm
         case "gpt-2", "gpt2", "default": pre = .gpt2
-        default: throw bad("tokenizer.ggml.pre \"\(preName)\" is not supported (smollm, gpt-2)")
+        case "llama3", "llama-v3", "llama-bpe": pre = .llama3
+        case "qwen2": pre = .qwen2
+        default: throw bad("tokenizer.ggml.pre \"\(preName)\" is not supported (smollm, gpt-2, llama-bpe, qwen2)")
         }
         let tokens = try g.strings("tokenizer.ggml.tokens")
         let types = g["tokenizer.ggml.token_type"] == nil ? [] : try g.integers("tokenizer.ggml.token_type")
@@ -136,8 +152,9 @@ extension BPETokenizer {
         }
         var eot = BPETokenizer.endOfText
         if vocab[eot] == nil, let e = g["tokenizer.ggml.eos_token_id"]?.integer, e >= 0, e < tokens.count { eot = tokens[e] }
+        // llama.cpp normalizes nothing for these; transformers' Qwen2 tokenizer.json has NFC.
         try self.init(vocab: vocab, merges: merges, specialTokens: specials, endOfText: eot, preTokenization: pre,
-                      vocabPath: file, mergesPath: file + " (tokenizer.ggml.merges)")
+                      normalizesNFC: pre == .qwen2, vocabPath: file, mergesPath: file + " (tokenizer.ggml.merges)")
     }
 }
 
@@ -182,11 +199,15 @@ extension BPETokenizer {
         s += specialTokens.sorted { $0.value < $1.value }.map {
             "\n    {\"id\": \($0.value), \"content\": \(quoted($0.key)), \"single_word\": false, \"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": true}"
         }.joined(separator: ",")
-        s += "\n  ],\n  \"normalizer\": null,\n  \"pre_tokenizer\": "
+        s += "\n  ],\n  \"normalizer\": \(normalizesNFC ? "{\"type\": \"NFC\"}" : "null"),\n  \"pre_tokenizer\": "
         let byteLevel = "{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"trim_offsets\": true, \"use_regex\": true}"
         switch preTokenization {
         case .gpt2: s += byteLevel
         case .smollm: s += "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Digits\", \"individual_digits\": true}, \(byteLevel)]}"
+        case .llama3, .qwen2:
+            let pattern = quoted(preTokenization == .llama3 ? BPETokenizer.llama3Pattern : BPETokenizer.qwen2Pattern)
+            s += "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"Regex\": \(pattern)}, \"behavior\": \"Isolated\", \"invert\": false}, "
+                + "{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"trim_offsets\": false, \"use_regex\": false}]}"
         }
         s += ",\n  \"post_processor\": null,\n  \"decoder\": {\"type\": \"ByteLevel\", \"add_prefix_space\": true, \"trim_offsets\": true, \"use_regex\": true},"
         s += "\n  \"model\": {\n    \"type\": \"BPE\", \"dropout\": null, \"unk_token\": null, \"continuing_subword_prefix\": null, \"end_of_word_suffix\": null, \"fuse_unk\": false, \"byte_fallback\": false, \"ignore_merges\": false,\n    \"vocab\": {"
@@ -199,4 +220,11 @@ extension BPETokenizer {
         s += "\n    ]\n  }\n}\n"
         return Array(s.utf8)
     }
+}
+
+extension BPETokenizer {
+    /// Llama 3's pre-tokenizer regex, as its tokenizer.json spells it.
+    public static let llama3Pattern = #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+    /// Qwen2's: single digits.
+    public static let qwen2Pattern = #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
 }

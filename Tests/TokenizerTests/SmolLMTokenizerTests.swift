@@ -100,7 +100,7 @@ final class SmolLMTokenizerTests: XCTestCase {
         let base = try String(contentsOfFile: smollmFixtures + "/tokenizer.json", encoding: .utf8)
         let cases: [(String, String, String)] = [
             ("\"type\": \"BPE\"", "\"type\": \"Unigram\"", "model type \"Unigram\" is not supported"),
-            ("\"normalizer\": null", "\"normalizer\": {\"type\": \"NFC\"}", "normalizer NFC is not supported"),
+            ("\"normalizer\": null", "\"normalizer\": {\"type\": \"NFKC\"}", "normalizer NFKC is not supported"),
             ("\"individual_digits\": true", "\"individual_digits\": false", "pre_tokenizer Sequence is not supported"),
         ]
         for (from, to, message) in cases {

@@ -99,3 +99,31 @@ final class FuzzTests: XCTestCase {
         XCTAssertThrowsError(try unpickle(cyclic)) { XCTAssertTrue("\($0)".contains("APPEND to a list already placed in another value"), "\($0)") }
     }
 }
+
+/// Random corruptions of the gguf-py fixture: every mutant is a typed rejection or a valid load
+/// whose every dequantizable tensor reads (the long runs are `Tools/fuzz.sh FuzzGGUF`).
+final class GGUFMutationTests: XCTestCase {
+    func testMutatedGGUFEndsInATypedErrorOrAValidLoad() throws {
+        let seed = Array(try Data(contentsOf: URL(fileURLWithPath: weightIOFixtures + "/quants.gguf")))
+        let iterations = Int(ProcessInfo.processInfo.environment["CLLM4REC_FUZZ_ITERATIONS"] ?? "") ?? 2000
+        var rng = MutationRNG(state: 0x5EED_6600_F00D_0002)
+        var loaded = 0, refused = 0
+        for _ in 0..<iterations {
+            let bytes = mutate(seed, &rng)
+            do {
+                let file = try bytes.withUnsafeBytes { try GGUFFile(bytes: $0, file: "mutant.gguf") }
+                for t in file.tensors where t.type.isDequantizable && t.count <= 1 << 20 {
+                    _ = try bytes.withUnsafeBytes { buf in
+                        try GGUFFile(bytes: buf, file: "mutant.gguf").floats(t.name)
+                    }
+                }
+                loaded += 1
+            } catch is WeightIOError {
+                refused += 1
+            }
+        }
+        XCTAssertEqual(loaded + refused, iterations)
+        XCTAssertGreaterThan(loaded, 0, "some mutants (in tensor data) still load")
+        XCTAssertGreaterThan(refused, 0)
+    }
+}

@@ -67,7 +67,7 @@ for b in $BACKBONES; do
   run=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], ''))" "$OUT/chosen.json" "$b")
   [ -n "$run" ] || continue
   echo "== reviews, $b ($run) =="
-  for pair in "196 242" "186 302" "22 377"; do
+  for pair in "196 242" "186 302" "22 50"; do
     set -- $pair
     "$bin" generate "$run" --review --user "$1" --item "$2" --max-new-tokens 40 --temperature 0.7 --top-p 0.9 --seed 1 --threads "$THREADS" || true
   done

@@ -6,6 +6,7 @@ let usage = """
     usage: benchmarks tokenizer TEXTFILE [--vocab DIR] [--runs N]
            benchmarks engine --model DIR [--threads N] [--repeats N] [--only forward|backward|generate]
            benchmarks ease [--items 3000,6000] [--users 20000] [--per-user 30] [--threads N]
+           benchmarks gemm [--rows 512] [--threads N]   (SmolLM2-135M's product shapes, both weight layouts)
     """
 
 let args = Array(CommandLine.arguments.dropFirst())
@@ -25,6 +26,9 @@ case "ease":
     try benchmarkEASE(items: (option("--items") ?? "3000,6000").split(separator: ",").compactMap { Int($0) },
                       users: Int(option("--users") ?? "20000") ?? 20000, perUser: Int(option("--per-user") ?? "30") ?? 30,
                       threads: Int(option("--threads") ?? "2") ?? 2)
+case "gemm":
+    try benchmarkGemmShapes(threads: Int(option("--threads") ?? "2") ?? 2, rows: Int(option("--rows") ?? "512") ?? 512,
+                            shapes: [(576, 960), (576, 576), (576, 3072), (1536, 576), (576, 49152)])
 default:
     print(usage)
     exit(2)

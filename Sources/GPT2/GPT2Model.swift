@@ -92,11 +92,7 @@ public final class GPT2Model: @unchecked Sendable {
     }
 
     /// Distinct dropout streams per (forward seed, layer, site).
-    func seedFor(_ seed: UInt64, layer: Int, site: Int) -> UInt64 {
-        var z = seed ^ (UInt64(bitPattern: Int64(layer + 2)) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(site + 1) &* 0xC2B2_AE3D_27D4_EB4F)
-        z = (z ^ (z >> 33)) &* 0xFF51_AFD7_ED55_8CCD
-        return z ^ (z >> 33)
-    }
+    func seedFor(_ seed: UInt64, layer: Int, site: Int) -> UInt64 { Dropout.streamSeed(seed, layer: layer, site: site) }
 
     /// y [n, out] = x [n, in] W + b (+ LoRA), W stored [in, out] as HF's Conv1D.
     func linear(_ target: LoRATarget, layer l: Int, x: UnsafePointer<Float>, rows n: Int, w: GPT2Tensor, b: GPT2Tensor,

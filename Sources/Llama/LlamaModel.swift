@@ -112,11 +112,7 @@ public final class LlamaModel: @unchecked Sendable {
     }
 
     /// Distinct dropout streams per (forward seed, layer, site).
-    func seedFor(_ seed: UInt64, layer: Int, site: Int) -> UInt64 {
-        var z = seed ^ (UInt64(bitPattern: Int64(layer + 2)) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(site + 1) &* 0xC2B2_AE3D_27D4_EB4F)
-        z = (z ^ (z >> 33)) &* 0xFF51_AFD7_ED55_8CCD
-        return z ^ (z >> 33)
-    }
+    func seedFor(_ seed: UInt64, layer: Int, site: Int) -> UInt64 { Dropout.streamSeed(seed, layer: layer, site: site) }
 
     /// y [n, out] (row stride ldy) = x [n, in] Wᵀ + b (+ LoRA); W [out, in] as `nn.Linear`.
     func linear(_ w: LlamaTensor, bias: LlamaTensor?, layer l: Int, x: UnsafePointer<Float>, rows n: Int, inp: Int, out: Int,

@@ -164,22 +164,9 @@ public final class LlamaParameters: @unchecked Sendable {
             switch t {
             case .attnNorm, .mlpNorm, .norm: p.update(repeating: 1)
             case .qBias, .kBias, .vBias, .oBias: p.update(repeating: 0)
-            default: normalFill(p, std: config.initializerRange, using: &g)
+            default: fillNormal(p, std: config.initializerRange, using: &g)
             }
         }
-    }
-}
-
-/// N(0, std²) by Box-Muller, two values per pair of uniforms.
-func normalFill<G: RandomNumberGenerator>(_ p: UnsafeMutableBufferPointer<Float>, std: Float, using g: inout G) {
-    var i = 0
-    while i < p.count {
-        let u1 = Float.random(in: Float.ulpOfOne..<1, using: &g)
-        let u2 = Float.random(in: 0..<1, using: &g)
-        let r = (-2 * logf(u1)).squareRoot() * std
-        p[i] = r * cosf(2 * .pi * u2)
-        if i + 1 < p.count { p[i + 1] = r * sinf(2 * .pi * u2) }
-        i += 2
     }
 }
 

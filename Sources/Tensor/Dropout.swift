@@ -11,6 +11,14 @@ public enum Dropout {
         return Float(z >> 40) * (1 / Float(1 << 24)) >= p
     }
 
+    /// The seed of the dropout stream at (`layer`, `site`) of a forward pass seeded by `seed`:
+    /// distinct streams per layer and per place in a layer, mixed so that neighbours do not correlate.
+    public static func streamSeed(_ seed: UInt64, layer: Int, site: Int) -> UInt64 {
+        var z = seed ^ (UInt64(bitPattern: Int64(layer + 2)) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(site + 1) &* 0xC2B2_AE3D_27D4_EB4F)
+        z = (z ^ (z >> 33)) &* 0xFF51_AFD7_ED55_8CCD
+        return z ^ (z >> 33)
+    }
+
     /// x[i] = keep ? x[i] / (1 - p) : 0, for i in 0..<n, indices counted from `offset`. Forward and
     /// backward are the same operation.
     public static func apply(_ x: UnsafeMutablePointer<Float>, count n: Int, p: Float, seed: UInt64, offset: Int = 0) {

@@ -179,21 +179,7 @@ extension BPETokenizer {
     public func tokenizerJSON() -> [UInt8] {
         let specialIds = Dictionary(uniqueKeysWithValues: specialTokens.map { ($0.value, $0.key) })
         func spelled(_ id: Int) -> String { specialIds[id] ?? String(tokenBytes[id].map { byteToUnicode[Int($0)] }) }
-        func quoted(_ s: String) -> String {
-            var out = "\""
-            for u in s.unicodeScalars {
-                switch u {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                case "\r": out += "\\r"
-                case "\t": out += "\\t"
-                default:
-                    if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-                }
-            }
-            return out + "\""
-        }
+        let quoted = JSONValue.quoted
         let ordered = merges.sorted { ($0.value >> 32) < ($1.value >> 32) }
         var s = "{\n  \"version\": \"1.0\",\n  \"truncation\": null,\n  \"padding\": null,\n  \"added_tokens\": ["
         s += specialTokens.sorted { $0.value < $1.value }.map {

@@ -266,6 +266,13 @@ extension JSONValue {
         }
     }
 
+    /// `s` as a JSON string literal: "a\"b" for a"b.
+    public static func quoted(_ s: String) -> String {
+        var out = ""
+        quote(s, into: &out)
+        return out
+    }
+
     static func quote(_ s: String, into out: inout String) {
         out += "\""
         for u in s.unicodeScalars {

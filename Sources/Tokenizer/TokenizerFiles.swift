@@ -18,6 +18,10 @@ extension BPETokenizer {
             }
             return try load(tokenizerJSON: json, endOfTextId: eos)
         }
+        let vocab = (folder as NSString).appendingPathComponent("vocab.json")
+        guard FileManager.default.fileExists(atPath: vocab) else {
+            throw TokenizerError.io(folder, "has neither tokenizer.json nor vocab.json + merges.txt (not a tokenizer folder)")
+        }
         return try BPETokenizer(vocabPath: (folder as NSString).appendingPathComponent("vocab.json"),
                                 mergesPath: (folder as NSString).appendingPathComponent("merges.txt"))
     }

@@ -45,22 +45,30 @@ extension LlamaModel {
             }
             // Attention: res2 = x + o(attention(rope(q), rope(k), v)), q, k, v from xn1 = norm(x)
             linearBackward(.o, bias: .oBias, layer: l, dy: dres, ldy: c, x: a.atty, rows: n, inp: Q, out: c, dx: dAtty, accumulate: false, a: a, dloraT: dloraT)
-            var row = 0, attOffset = 0
+            // Every (sequence, head) into its own [len, 3d] block (dq | dk | dv) across the cores,
+            // then dq goes in place and dk, dv are added to the key/value head the query head shares.
             let attnP = last.dropout ? config.attentionDropout : 0
-            let scratch = base + layout.attScratch
+            let scratch = base + layout.attScratch, blocks = base + layout.attBlocks
+            var rowStart = [Int](), attStart = [Int](), row = 0, attOffset = 0
             for len in last.lengths {
-                let q = a.qkv + row * ld, dq = dqkv + row * ld
+                rowStart.append(row); attStart.append(attOffset)
+                row += len; attOffset += H * len * len
+            }
+            let costs = last.lengths.flatMap { len in [Int](repeating: len * len, count: H) }
+            Parallel.tasks(costs: costs, maxWorkers: layout.attentionWorkers) { t, w in
+                let s = t / H, h = t % H, kv = h / group, len = last.lengths[s], span = len * len
+                let q = a.qkv + rowStart[s] * ld, block = blocks + (rowStart[s] * H + h * len) * 3 * d
+                CausalAttention.backward(dy: dAtty + rowStart[s] * Q + h * d, ldy: Q, q: q + h * d, ldq: ld, k: q + Q + kv * d,
+                                         v: q + Q + K + kv * d, ldkv: ld, dq: block, dk: block + d, dv: block + 2 * d, ldd: 3 * d,
+                                         rows: len, past: 0, heads: 1, headSize: d, probs: a.att + attStart[s] + h * span,
+                                         scratch: scratch + w * 2 * layout.maxSpan,
+                                         dropout: attnP, seed: seedFor(last.seed, layer: l, site: 1) &+ UInt64(attStart[s] + h * span))
+            }
+            for (s, len) in last.lengths.enumerated() {
+                let dq = dqkv + rowStart[s] * ld
                 for i in 0..<len { (dq + i * ld + Q).update(repeating: 0, count: 2 * K) }
-                let span = len * len
-                // One head at a time into a [len, 3d] block (dq | dk | dv), then dk and dv are added
-                // to the key/value head this query head shares.
-                let block = scratch + 2 * span
                 for h in 0..<H {
-                    let kv = h / group
-                    CausalAttention.backward(dy: dAtty + row * Q + h * d, ldy: Q, q: q + h * d, ldq: ld, k: q + Q + kv * d, v: q + Q + K + kv * d,
-                                             ldkv: ld, dq: block, dk: block + d, dv: block + 2 * d, ldd: 3 * d, rows: len, past: 0,
-                                             heads: 1, headSize: d, probs: a.att + attOffset + h * span, scratch: scratch,
-                                             dropout: attnP, seed: seedFor(last.seed, layer: l, site: 1) &+ UInt64(attOffset + h * span))
+                    let kv = h / group, block = blocks + (rowStart[s] * H + h * len) * 3 * d
                     for i in 0..<len {
                         (dq + i * ld + h * d).update(from: block + i * 3 * d, count: d)
                         axpy(1, block + i * 3 * d + d, dq + i * ld + Q + kv * d, d)
@@ -70,8 +78,6 @@ extension LlamaModel {
                 // Undo the rotations: the gradient of a rotation is the inverse rotation.
                 rotary.apply(dq, ld: ld, rows: len, heads: H, start: 0, inverse: true)
                 rotary.apply(dq + Q, ld: ld, rows: len, heads: config.numKeyValueHeads, start: 0, inverse: true)
-                row += len
-                attOffset += H * span
             }
             // dx of q, k, v as one product with their adjacent weights [Q+2K, C].
             BLAS.gemm(m: n, n: c, k: ld, a: dqkv, lda: ld, b: params.tensor(.q, layer: l).baseAddress!, ldb: c, c: dnorm, ldc: c)

@@ -89,12 +89,10 @@ public final class LlamaModel: @unchecked Sendable {
             if let cache { precondition(past[s] + n <= cache.maxLength, "sequence of \(past[s] + n) tokens exceeds the cache's \(cache.maxLength)") }
         }
         let n = lengths.reduce(0, +)
-        let heads = config.numAttentionHeads
-        let attSizes = lengths.indices.map { heads * lengths[$0] * (past[$0] + lengths[$0]) }
-        layout = LlamaLayout(config: config, tokens: n, attention: forBackward ? attSizes.reduce(0, +) : (attSizes.max() ?? 0),
-                             maxAttention: attSizes.max() ?? 0, slots: forBackward ? config.numHiddenLayers : 1,
-                             loraRank: lora?.rank ?? 0, loraTargets: lora?.modules.count ?? 0,
-                             longest: lengths.max() ?? 0)
+        let spans = lengths.indices.map { lengths[$0] * (past[$0] + lengths[$0]) }
+        layout = LlamaLayout(config: config, tokens: n, attention: config.numAttentionHeads * spans.reduce(0, +), maxSpan: spans.max() ?? 0,
+                             slots: forBackward ? config.numHiddenLayers : 1, loraRank: lora?.rank ?? 0,
+                             loraTargets: lora?.modules.count ?? 0, workers: Parallel.threads)
         if acts.count < layout.total { acts = FloatBuffer(count: layout.total + layout.total / 4) }
         last = (lengths, past, dropout, seed, forBackward)
         let c = width, base = acts.pointer.baseAddress!
@@ -171,15 +169,16 @@ public final class LlamaModel: @unchecked Sendable {
         loraAdd(.k, layer: l, x: a.xn1, rows: n, inp: c, out: K, y: a.qkv + Q, ldy: ld, a: a, dropout: dropout, seed: seed)
         loraAdd(.v, layer: l, x: a.xn1, rows: n, inp: c, out: K, y: a.qkv + Q + K, ldy: ld, a: a, dropout: dropout, seed: seed)
 
+        // Rotations and cache writes per sequence, then every (sequence, head) attention as one
+        // task across the cores (a query head reads the key/value head of its group).
         let attnP = dropout ? config.attentionDropout : 0
+        var rowStart = [Int](), attStart = [Int](), keys = [(UnsafePointer<Float>, UnsafePointer<Float>, Int)]()
         var row = 0, attOffset = 0
-        let scratch = acts.pointer.baseAddress! + layout.attScratch
         for (s, len) in lengths.enumerated() {
             let q = a.qkv + row * ld
             rotary.apply(q, ld: ld, rows: len, heads: H, start: past[s])
             rotary.apply(q + Q, ld: ld, rows: len, heads: config.numKeyValueHeads, start: past[s])
-            var k: UnsafePointer<Float> = UnsafePointer(q + Q), v: UnsafePointer<Float> = UnsafePointer(q + Q + K)
-            var ldkv = ld
+            var kv = (UnsafePointer(q + Q), UnsafePointer(q + Q + K), ld)
             if let cache {
                 let slot = slots![s]
                 let kc = cache.keys(layer: l, slot: slot), vc = cache.values(layer: l, slot: slot)
@@ -187,18 +186,23 @@ public final class LlamaModel: @unchecked Sendable {
                     (kc + (past[s] + i) * K).update(from: q + i * ld + Q, count: K)
                     (vc + (past[s] + i) * K).update(from: q + i * ld + Q + K, count: K)
                 }
-                k = UnsafePointer(kc); v = UnsafePointer(vc); ldkv = K
+                kv = (UnsafePointer(kc), UnsafePointer(vc), K)
             }
-            let span = len * (past[s] + len)
-            for h in 0..<H {
-                let g = h / group
-                let probs = a.att + (layout.slots > 1 ? attOffset : 0) + h * span
-                CausalAttention.forward(q: q + h * d, ldq: ld, k: k + g * d, v: v + g * d, ldkv: ldkv, y: a.atty + row * Q + h * d, ldy: Q,
-                                        rows: len, past: past[s], heads: 1, headSize: d, probs: probs, scratch: scratch,
-                                        dropout: attnP, seed: seedFor(seed, layer: l, site: 1) &+ UInt64(attOffset + h * span))
-            }
+            rowStart.append(row); attStart.append(attOffset); keys.append(kv)
             row += len
-            attOffset += H * span
+            attOffset += H * len * (past[s] + len)
+        }
+        let scratch = acts.pointer.baseAddress! + layout.attScratch
+        let costs = lengths.indices.flatMap { s in [Int](repeating: lengths[s] * (past[s] + lengths[s]), count: H) }
+        Parallel.tasks(costs: costs, maxWorkers: layout.attentionWorkers) { t, w in
+            let s = t / H, h = t % H, g = h / group, len = lengths[s], span = len * (past[s] + len)
+            let (k, v, ldkv) = keys[s]
+            // Kept for backward: every head's probabilities; otherwise one head's per worker.
+            let probs = layout.slots > 1 ? a.att + attStart[s] + h * span : a.att + w * layout.maxSpan
+            CausalAttention.forward(q: a.qkv + rowStart[s] * ld + h * d, ldq: ld, k: k + g * d, v: v + g * d, ldkv: ldkv,
+                                    y: a.atty + rowStart[s] * Q + h * d, ldy: Q, rows: len, past: past[s], heads: 1, headSize: d,
+                                    probs: probs, scratch: scratch + w * 2 * layout.maxSpan,
+                                    dropout: attnP, seed: seedFor(seed, layer: l, site: 1) &+ UInt64(attStart[s] + h * span))
         }
 
         let tmp = acts.pointer.baseAddress! + layout.scratchWide
@@ -220,18 +224,24 @@ public final class LlamaModel: @unchecked Sendable {
 /// Where each activation lives inside the one activation buffer.
 struct LlamaLayout {
     var tokens = 0, slots = 0, perLayer = 0, loraRank = 0, loraTargets = 0
-    var x0 = 0, final = 0, finalRstd = 0, scratchWide = 0, loraScratch = 0, attScratch = 0, layers = 0, total = 0
+    /// Workers attention runs on (fixed at forward, so backward finds the scratch it sized) and the
+    /// largest one-head attention matrix, len·(past+len).
+    var attentionWorkers = 1, maxSpan = 0
+    var x0 = 0, final = 0, finalRstd = 0, scratchWide = 0, loraScratch = 0, attScratch = 0, attBlocks = 0, layers = 0, total = 0
     // offsets inside one layer slot
     var xn1 = 0, rstd1 = 0, qkv = 0, att = 0, atty = 0, res2 = 0, xn2 = 0, rstd2 = 0, gu = 0, act = 0, res3 = 0, loraT = 0
 
     init() {}
 
-    init(config: LlamaConfig, tokens n: Int, attention: Int, maxAttention: Int, slots: Int, loraRank: Int, loraTargets: Int, longest: Int) {
+    init(config: LlamaConfig, tokens n: Int, attention: Int, maxSpan: Int, slots: Int, loraRank: Int, loraTargets: Int, workers: Int) {
         tokens = n; self.slots = slots; self.loraRank = loraRank; self.loraTargets = loraTargets
+        self.maxSpan = maxSpan; attentionWorkers = max(1, workers)
         let c = config.hiddenSize, f = config.intermediateSize, Q = config.queryWidth, K = config.keyValueWidth
         var o = 0
         func take(_ k: Int) -> Int { defer { o += (k + 15) / 16 * 16 }; return o }
-        xn1 = take(n * c); rstd1 = take(n); qkv = take(n * (Q + 2 * K)); att = take(attention); atty = take(n * Q)
+        // att: every head's probabilities when kept for backward, else one head's per worker.
+        xn1 = take(n * c); rstd1 = take(n); qkv = take(n * (Q + 2 * K)); att = take(slots > 1 ? attention : attentionWorkers * maxSpan)
+        atty = take(n * Q)
         res2 = take(n * c); xn2 = take(n * c); rstd2 = take(n); gu = take(2 * n * f); act = take(n * f)
         res3 = take(n * c); loraT = take(n * loraRank * loraTargets)
         perLayer = o
@@ -239,9 +249,10 @@ struct LlamaLayout {
         x0 = take(n * c); final = take(n * c); finalRstd = take(n)
         let wide = max(c, f, Q + 2 * K)
         scratchWide = take(n * wide); loraScratch = take(loraRank > 0 ? n * wide : 0)
-        // Attention scratch: dropout probabilities (forward) or dP and dropped (backward) of one
-        // head, plus the per-head dq/dk/dv block of the backward pass.
-        attScratch = take(2 * maxAttention / max(config.numAttentionHeads, 1) + 3 * longest * config.headSize + 16)
+        // Attention scratch per worker: dropout probabilities (forward) or dP and dropped (backward)
+        // of one head; for backward, every head's dq | dk | dv block [len, 3d].
+        attScratch = take(attentionWorkers * 2 * maxSpan)
+        attBlocks = take(slots > 1 ? n * config.numAttentionHeads * 3 * config.headSize : 0)
         layers = take(perLayer * slots)
         total = o
     }

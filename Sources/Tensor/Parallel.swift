@@ -34,6 +34,40 @@ public enum Parallel {
     }
 }
 
+extension Parallel {
+    /// Runs `body(task, worker)` for every task in 0..<costs.count, on up to `threads` workers
+    /// (worker in 0..<workers, for per-worker scratch), with OpenBLAS single-threaded inside: each
+    /// worker is a core already. Tasks are dealt longest first to the least loaded worker (by
+    /// `costs`), so a head of a long sequence and many heads of short ones balance; which worker
+    /// runs a task never changes what it computes. When the costs sum below `minimum` (one
+    /// decoding step's attention) the tasks run in order on this thread: waking a worker costs more.
+    ///
+    ///     Parallel.tasks(costs: [9, 4, 4, 1]) { task, worker in ... }  // 2 workers: {0}, {1, 2, 3}
+    public static func tasks(costs: [Int], maxWorkers: Int = .max, minimum: Int = 1 << 15,
+                             _ body: (_ task: Int, _ worker: Int) -> Void) {
+        let workers = costs.reduce(0, +) < minimum ? 1 : min(threads, costs.count, maxWorkers)
+        if workers <= 1 {
+            for t in costs.indices { body(t, 0) }
+            return
+        }
+        var assigned = [[Int]](repeating: [], count: workers), load = [Int](repeating: 0, count: workers)
+        for t in costs.indices.sorted(by: { costs[$0] > costs[$1] || (costs[$0] == costs[$1] && $0 < $1) }) {
+            let w = load.indices.min { load[$0] < load[$1] }!
+            assigned[w].append(t)
+            load[w] += max(costs[t], 1)
+        }
+        let blasThreads = BLAS.threads
+        OpenBLAS.entryPoints.setThreads(1)
+        defer { OpenBLAS.entryPoints.setThreads(Int32(blasThreads)) }
+        withoutActuallyEscaping(body) { body in
+            let shared = UncheckedSendable(body), plan = assigned
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                for t in plan[w] { shared.value(t, w) }
+            }
+        }
+    }
+}
+
 private struct UncheckedSendable<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }

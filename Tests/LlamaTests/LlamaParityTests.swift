@@ -231,3 +231,36 @@ final class ShardedCheckpointTests: XCTestCase {
         }
     }
 }
+
+/// Attention runs as (sequence, head) tasks across the cores once there is enough of it: forward,
+/// backward, input and weight gradients are then the same bits with one thread or two, with
+/// attention dropout on and sequences of unequal length (the parity tests' sequences are too short
+/// to leave the serial path).
+final class LlamaThreadingTests: XCTestCase {
+    func testParallelAttentionGivesTheSerialBits() throws {
+        var config = LlamaConfig.preset("tiny-llama")!
+        config.attentionDropout = 0.1
+        let params = LlamaParameters(config: config)
+        var g = SplitMix64(seed: 11)
+        params.initializeRandomly(using: &g)
+        let seqs = [100, 37, 81].map { n in (0..<n).map { _ in Int.random(in: 0..<config.vocabSize, using: &g) } }
+        XCTAssertGreaterThan(seqs.reduce(0) { $0 + $1.count * $1.count } * config.numAttentionHeads, 1 << 15, "long enough for the parallel path")
+        func run(threads: Int) throws -> [[Float]] {
+            let saved = BLAS.threads
+            BLAS.threads = threads
+            defer { BLAS.threads = saved }
+            let model = LlamaModel(params: params)
+            model.weightGradients = try LlamaWeightGradients(config: config, patterns: ["*"])
+            let (loss, _, grad) = model.nextTokenLoss(seqs, dropout: true, seed: 5, gradient: true)
+            let dq = model.weightGradients!.gradient(named: "model.layers.1.self_attn.q_proj.weight")!
+            let dk = model.weightGradients!.gradient(named: "model.layers.0.self_attn.k_proj.weight")!
+            return [[Float(loss)], grad!, Array(dq), Array(dk)]
+        }
+        let one = try run(threads: 1), two = try run(threads: 2)
+        for k in one.indices {
+            let differing = zip(one[k], two[k]).filter { $0.bitPattern != $1.bitPattern }.count
+            XCTAssertEqual(differing, 0, "output \(k): \(differing) of \(one[k].count) values differ")
+        }
+        XCTAssertTrue(one[3].contains { $0 != 0 }, "k_proj has a gradient")
+    }
+}

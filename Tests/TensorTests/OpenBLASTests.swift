@@ -1,4 +1,5 @@
 import COpenBLAS
+import Foundation
 import XCTest
 @testable import Tensor
 
@@ -101,5 +102,52 @@ final class ParallelTests: XCTestCase {
         // Dropout really dropped something and GELU is GELU at a point: the outputs are not trivial.
         XCTAssertTrue(one[2].contains(0))
         XCTAssertEqual(Double(one[0][0]), 0.5 * Double(x[0]) * (1 + tanh((2 / Double.pi).squareRoot() * (Double(x[0]) + 0.044715 * pow(Double(x[0]), 3)))), accuracy: 1e-5)
+    }
+}
+
+/// `Parallel.tasks` runs every task once, deals the longest first to the least loaded worker, and
+/// products inside run on the worker's own thread.
+final class ParallelTasksTests: XCTestCase {
+    func testEveryTaskRunsOnceBalancedLongestFirst() {
+        let saved = Parallel.threads
+        Parallel.threads = 2
+        defer { Parallel.threads = saved }
+        let costs = [9, 4, 4, 1, 100_000]
+        var ran = [Int](repeating: 0, count: costs.count), worker = [Int](repeating: -1, count: costs.count)
+        let lock = NSLock()
+        Parallel.tasks(costs: costs) { t, w in lock.lock(); ran[t] += 1; worker[t] = w; lock.unlock() }
+        XCTAssertEqual(ran, [1, 1, 1, 1, 1])
+        // 100000 alone on one worker; 9, 4, 4 and 1 together on the other.
+        XCTAssertNotEqual(worker[4], worker[0])
+        XCTAssertEqual(Set([worker[0], worker[1], worker[2], worker[3]]).count, 1)
+    }
+
+    func testCheapTasksRunInOrderOnOneWorker() {
+        var order: [Int] = []
+        Parallel.tasks(costs: [3, 2, 1]) { t, w in XCTAssertEqual(w, 0); order.append(t) }
+        XCTAssertEqual(order, [0, 1, 2])
+    }
+
+    func testProductsInsideTasksMatchTheSerialProduct() {
+        let saved = BLAS.threads
+        BLAS.threads = 2
+        defer { BLAS.threads = saved }
+        var g = SplitMix64(seed: 3)
+        let m = 96, n = 80, k = 64, tasks = 6
+        let a = (0..<tasks * m * k).map { _ in Float.random(in: -1...1, using: &g) }, b = (0..<k * n).map { _ in Float.random(in: -1...1, using: &g) }
+        var serial = [Float](repeating: 0, count: tasks * m * n), parallel = serial
+        serial.withUnsafeMutableBufferPointer { out in
+            for t in 0..<tasks { BLAS.gemm(m: m, n: n, k: k, a: Array(a[(t * m * k)...]), lda: k, b: b, ldb: n, c: out.baseAddress! + t * m * n, ldc: n) }
+        }
+        parallel.withUnsafeMutableBufferPointer { out in
+            let c = out.baseAddress!
+            a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in
+                Parallel.tasks(costs: [Int](repeating: m * n * k, count: tasks)) { t, _ in
+                    BLAS.gemm(m: m, n: n, k: k, a: a.baseAddress! + t * m * k, lda: k, b: b.baseAddress!, ldb: n, c: c + t * m * n, ldc: n)
+                }
+            } }
+        }
+        XCTAssertEqual(serial, parallel)
+        XCTAssertEqual(BLAS.threads, 2, "OpenBLAS's thread count is put back")
     }
 }

@@ -29,6 +29,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // `cllm4rec serve`. Traits off: neither swift-configuration nor full Foundation is needed.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0", traits: []),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
@@ -43,11 +46,22 @@ let package = Package(
         .target(name: "Llama", dependencies: ["Backbone", "Tensor", "WeightIO", "Tokenizer"], swiftSettings: checked),
         .target(name: "RecData", dependencies: ["Tensor", "WeightIO", "Tokenizer"], swiftSettings: checked),
         .target(name: "CLLM4Rec", dependencies: ["Backbone", "GPT2", "Llama", "RecData", "Tensor", "Tokenizer", "WeightIO"], swiftSettings: checked),
+        // The HTTP server: routes, batching queue, reload, OpenAPI document (embedded).
+        .target(
+            name: "Serving",
+            dependencies: [
+                "CLLM4Rec", "RecData", "Tokenizer", "Backbone", "Tensor", "WeightIO",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.embedInCode("openapi.json")],
+            swiftSettings: checked),
         .executableTarget(
             name: "cllm4rec",
             dependencies: [
-                "Backbone", "GPT2", "Llama", "WeightIO", "Tokenizer", "RecData", "CLLM4Rec", "Tensor",
+                "Backbone", "GPT2", "Llama", "WeightIO", "Tokenizer", "RecData", "CLLM4Rec", "Tensor", "Serving",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: checked),
         .executableTarget(
@@ -62,6 +76,7 @@ let package = Package(
         .testTarget(name: "LlamaTests", dependencies: ["Llama", "Backbone", "WeightIO", "Tensor", "Tokenizer"], exclude: ["Fixtures"]),
         .testTarget(name: "GPT2Tests", dependencies: ["GPT2", "WeightIO", "Tensor"], exclude: ["Fixtures"]),
         // Runs the built command-line tool end to end (the dependency makes SwiftPM build it first).
-        .testTarget(name: "CLITests", dependencies: ["cllm4rec"]),
+        // (and the server in process: its answers are compared with the tool's).
+        .testTarget(name: "CLITests", dependencies: ["cllm4rec", "Serving", "CLLM4Rec", .product(name: "Logging", package: "swift-log")]),
     ]
 )

@@ -66,7 +66,7 @@ extension LanguageBackbone {
                 if !done { stillActive.append(s); tokens.append(next[k]) }
             }
             active = stillActive
-            if active.isEmpty { break }
+            if active.isEmpty || options.isCancelled?() == true { break }
             inputs.withUnsafeMutableBufferPointer { embedTokens(tokens, into: $0.baseAddress!) }
             hidden = inputs.withUnsafeBufferPointer {
                 forward(inputs: $0.baseAddress!, lengths: Array(repeating: 1, count: active.count), dropout: false, seed: 0, forBackward: false, cache: cache, slots: active)

@@ -14,6 +14,8 @@ public struct SamplingOptions: Sendable {
     public var maxNewTokens: Int = 50
     /// Generation of a sequence stops after it produces one of these (e.g. <|endoftext|>).
     public var stopTokens: Set<Int> = []
+    /// Asked before each new token: true stops every sequence where it is (a server's client left).
+    public var isCancelled: (@Sendable () -> Bool)? = nil
 
     public init(temperature: Float = 1, topK: Int = 0, topP: Float = 1, repetitionPenalty: Float = 1, seed: UInt64 = 0,
                 maxNewTokens: Int = 50, stopTokens: Set<Int> = []) {

@@ -86,9 +86,7 @@ extension RecModel {
     public func recommendForNewUser(history: [Int], corpora: Corpora, k: Int, foldIn options: FoldInOptions = FoldInOptions(),
                                     exclude: Set<Int>? = nil, seed: UInt64) -> [Recommendation] {
         let row = foldIn(history: history, corpora: corpora, options: options, seed: seed)
-        let s = scores(newUsers: [row], histories: [history], corpora: corpora, seed: seed)
-        return s.withUnsafeBufferPointer { p in
-            RankingMetrics.topK(p, k: k, excluded: exclude ?? Set(history)).map { Recommendation(item: $0, score: p[$0]) }
-        }
+        return recommend([RecommendationRequest(who: .new(row: row), history: history, k: k, exclude: exclude ?? Set(history), seed: seed)],
+                         corpora: corpora)[0]
     }
 }

@@ -9,15 +9,55 @@ public struct Recommendation: Sendable {
     public var score: Float
 }
 
+/// One recommendation asked of a model: who (a known user, or a new user's folded-in row), the
+/// history its prompt holds, how many items, which are left out, and the seed that shuffles the
+/// history.
+public struct RecommendationRequest: Sendable {
+    public enum Who: Sendable {
+        case known(user: Int)
+        /// A user the model never saw, with its recommendation embedding (from `foldIn`).
+        case new(row: [Float])
+    }
+    public var who: Who
+    public var history: [Int]
+    public var k: Int
+    public var exclude: Set<Int>
+    public var seed: UInt64
+    public init(who: Who, history: [Int], k: Int, exclude: Set<Int>, seed: UInt64) {
+        self.who = who; self.history = history; self.k = k; self.exclude = exclude; self.seed = seed
+    }
+}
+
 extension RecModel {
     /// The top `k` items for user `u`: the prompt holds the user's training items (shuffled with
     /// `seed`), scored by the recommendation head; `exclude` items are never returned.
     public func recommend(user u: Int, history: [Int], corpora: Corpora, k: Int, exclude: Set<Int>, seed: UInt64) -> [Recommendation] {
-        var rng = SplitMix64(seed: seed)
-        let prompt = corpora.finetunePrompt(userToken: firstUser + u, items: history.shuffled(using: &rng).map { firstItem + $0 })
-        let scores = self.scores(prompts: [prompt], copy: .recommendation)
-        return scores.withUnsafeBufferPointer { s in
-            RankingMetrics.topK(s, k: k, excluded: exclude).map { Recommendation(item: $0, score: s[$0]) }
+        recommend([RecommendationRequest(who: .known(user: u), history: history, k: k, exclude: exclude, seed: seed)], corpora: corpora)[0]
+    }
+
+    /// Answers several requests with one batched forward pass. Each prompt is shuffled with its own
+    /// request's seed, so each answer is the one its request gets alone (a server batches requests
+    /// that arrive together).
+    public func recommend(_ requests: [RecommendationRequest], corpora: Corpora) -> [[Recommendation]] {
+        guard !requests.isEmpty else { return [] }
+        let newRows = requests.compactMap { r -> [Float]? in if case .new(let row) = r.who { return row }; return nil }
+        let m = newRows.isEmpty ? self : withNewUsers(newRows)
+        var newIndex = 0
+        let prompts = requests.map { r -> [Int] in
+            var rng = SplitMix64(seed: r.seed)
+            let token: Int
+            switch r.who {
+            case .known(let u): token = m.firstUser + u
+            case .new: token = m.firstUser + users + newIndex; newIndex += 1
+            }
+            return corpora.finetunePrompt(userToken: token, items: r.history.shuffled(using: &rng).map { m.firstItem + $0 })
+        }
+        let scores = m.scores(prompts: prompts, copy: .recommendation)
+        return scores.withUnsafeBufferPointer { all in
+            requests.enumerated().map { b, r in
+                let s = UnsafeBufferPointer(rebasing: all[(b * items)..<((b + 1) * items)])
+                return RankingMetrics.topK(s, k: r.k, excluded: r.exclude).map { Recommendation(item: $0, score: s[$0]) }
+            }
         }
     }
 

@@ -173,14 +173,3 @@ final class TextStream {
         FileHandle.standardOutput.write(Data("\n".utf8))
     }
 }
-
-/// Length of the longest prefix that does not end inside a multi-byte UTF-8 character.
-func completeUTF8Prefix(_ b: [UInt8]) -> Int {
-    var i = b.count - 1
-    var back = 0
-    while i >= 0 && back < 4 && b[i] & 0xC0 == 0x80 { i -= 1; back += 1 }
-    guard i >= 0 else { return b.count }
-    let lead = b[i]
-    let need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1
-    return back + 1 >= need ? b.count : i
-}

@@ -7,56 +7,6 @@ import RecData
 import Tensor
 import Tokenizer
 
-/// A recommender folder with everything loaded: backbone, embeddings, dataset, corpora, tokenizer.
-struct LoadedRecommender {
-    let folder: RecommenderFolder
-    let manifest: RecommenderManifest
-    let model: RecModel
-    let dataset: PreparedDataset
-    let corpora: Corpora
-    let tokenizer: IDTokenizer
-
-    init(path: String, applyAdapter: Bool = true) throws {
-        folder = RecommenderFolder(path)
-        manifest = try folder.manifest()
-        let backbonePath = folder.backbonePath(manifest)
-        let (backbone, base) = try BackboneRegistry.load(folder: backbonePath)
-        guard backbone.width == manifest.width else {
-            throw CLIError("\(backbonePath): width \(backbone.width) differs from the recommender's \(manifest.width)")
-        }
-        if let arch = manifest.architecture, arch != backbone.architecture {
-            throw CLIError("\(backbonePath): a \(backbone.architecture) model, but the recommender was made with a \(arch) backbone")
-        }
-        if applyAdapter, FileManager.default.fileExists(atPath: folder.file("adapter/adapter_model.safetensors")) {
-            backbone.adapter = try backbone.loadAdapter(path: folder.file("adapter"))
-        }
-        let embeddings = try IDEmbeddings.load(path: folder.file("embeddings.safetensors"), users: manifest.users, items: manifest.items,
-                                               width: manifest.width)
-        model = RecModel(backbone: backbone, embeddings: embeddings)
-        (dataset, _, corpora) = try PreparedDataset.load(from: path)
-        guard dataset.users.count == manifest.users, dataset.items.count == manifest.items else {
-            throw CLIError("\(path): recommender.json and ids.json disagree on the number of users or items")
-        }
-        tokenizer = IDTokenizer(base: base, users: manifest.users, items: manifest.items)
-    }
-
-    /// Index of an external user id.
-    func user(_ id: String) throws -> Int {
-        guard let u = dataset.users.firstIndex(exactly: id) else { throw CLIError("unknown user \"\(id)\" (ids as in the dataset, e.g. \"\(dataset.users[0])\")") }
-        return u
-    }
-
-    func item(_ id: String) throws -> Int {
-        guard let j = dataset.items.firstIndex(exactly: id) else { throw CLIError("unknown item \"\(id)\" (ids as in the dataset, e.g. \"\(dataset.items[0])\")") }
-        return j
-    }
-
-    func title(_ j: Int) -> String {
-        let t = dataset.itemText[j] ?? ""
-        return t.count > 70 ? String(t.prefix(67)) + "..." : t
-    }
-}
-
 /// Flags shared by pretrain and finetune.
 struct TrainingFlags: ParsableArguments {
     @Option(help: "Mutual-regularization weight λ >= 0 (reference: 1; 0 turns it off).")

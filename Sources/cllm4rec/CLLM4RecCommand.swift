@@ -1,7 +1,8 @@
 import ArgumentParser
 
 /// The `cllm4rec` command: a GPT-2 turned into a recommender (CLLM4Rec, Zhu et al., WWW 2024).
-struct CLLM4RecCommand: ParsableCommand {
+@main
+struct CLLM4RecCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cllm4rec",
         abstract: "Turn a pretrained GPT-2 into a recommender system (CLLM4Rec).",
@@ -11,7 +12,6 @@ struct CLLM4RecCommand: ParsableCommand {
             `cllm4rec init-gpt2` for a randomly initialised one.
             """,
         version: "cllm4rec 0.1.0",
-        subcommands: [ImportModel.self, InitModel.self, ImportGPT2.self, InitGPT2.self, Tokenize.self, Generate.self, Perplexity.self, MergeLoRA.self, ExtendVocab.self, Pretrain.self, Finetune.self, Evaluate.self])
+        subcommands: [ImportModel.self, InitModel.self, ImportGPT2.self, InitGPT2.self, Tokenize.self, Generate.self, Perplexity.self, MergeLoRA.self, ExtendVocab.self, Pretrain.self, Finetune.self, Evaluate.self, Serve.self])
 }
 
-CLLM4RecCommand.main()

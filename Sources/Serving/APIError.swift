@@ -1,0 +1,54 @@
+import Foundation
+import Hummingbird
+
+/// A request the server refuses: an HTTP status and a JSON body
+/// `{"error": {"code": "...", "message": "...", "field": "..."}}` that names the field at fault.
+public struct APIError: HTTPResponseError, Equatable {
+    public let status: HTTPResponse.Status
+    /// A stable machine-readable reason (`bad_json`, `bad_field`, `unknown_user`, ...).
+    public let code: String
+    public let message: String
+    /// The request field (body key, path parameter, query parameter or header) at fault, if one is.
+    public let field: String?
+
+    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, field: String? = nil) {
+        self.status = status; self.code = code; self.message = message; self.field = field
+    }
+
+    /// A field with the wrong type or a value out of its range.
+    static func badField(_ field: String, _ message: String) -> APIError {
+        APIError(.badRequest, "bad_field", "\(field): \(message)", field: field)
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var error: [String: JSON] = ["code": .string(code), "message": .string(message)]
+        if let field { error["field"] = .string(field) }
+        return JSON.object(["error": .object(error)]).response(status: status)
+    }
+}
+
+/// Turns every error a handler throws into a JSON error response, so a client always gets JSON;
+/// an error that is not the server's own (a bug) is logged and answered 500 without its details.
+struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            return try error.response(from: request, context: context)
+        } catch let error as any HTTPResponseError {
+            let code: String
+            switch error.status {
+            case .notFound: code = "not_found"
+            case .methodNotAllowed: code = "method_not_allowed"
+            case .contentTooLarge: code = "body_too_large"
+            case .unauthorized: code = "unauthorized"
+            default: code = "http_\(error.status.code)"
+            }
+            let message = error.status == .notFound ? "no such endpoint: \(request.method) \(request.uri.path)" : error.status.reasonPhrase
+            return try APIError(error.status, code, message).response(from: request, context: context)
+        } catch {
+            context.logger.error("internal error on \(request.method) \(request.uri.path): \(error)")
+            return try APIError(.internalServerError, "internal", "internal error").response(from: request, context: context)
+        }
+    }
+}

@@ -1,0 +1,138 @@
+import Backbone
+import CLLM4Rec
+import Foundation
+import RecData
+
+/// Runs all model work of the server on one thread, in arrival order, and batches scoring.
+///
+/// The engine's buffers belong to the model and its matrix products already use every core, so
+/// model work is serial. Recommendation requests that arrive together are scored in one batched
+/// forward pass: a request waits at most `maxWait` for others, and a batch holds at most
+/// `maxBatch` requests (1 turns batching off). Fold-in steps and reviews run as single jobs on the
+/// same thread. Requests waiting behind a long job are batched when it ends.
+public final class RecommendationEngine: @unchecked Sendable {
+    public struct Settings: Sendable {
+        public var maxBatch = 32
+        public var maxWait: Duration = .milliseconds(2)
+        /// Known users' answers kept per model (0: no cache).
+        public var cacheCapacity = 100_000
+        public var foldIn = FoldInOptions()
+        public init() {}
+    }
+
+    public let settings: Settings
+    public let path: String
+    private let queue = DispatchQueue(label: "cllm4rec.model", qos: .userInitiated)
+    private let reloads = DispatchQueue(label: "cllm4rec.reload")
+    private let lock = NSLock()
+    private var model: ServedModel
+    private var pending: [Pending] = []
+    private var flushScheduled = false
+    private var batchCounts: [Int: Int] = [:]
+
+    private struct Pending {
+        let model: ServedModel
+        let request: RecommendationRequest
+        let done: CheckedContinuation<[Recommendation], Never>
+    }
+
+    public init(path: String, settings: Settings) throws {
+        self.path = path
+        self.settings = settings
+        model = try ServedModel(path: path, version: 1, cacheCapacity: settings.cacheCapacity)
+    }
+
+    /// The model new requests use.
+    public var current: ServedModel { lock.withLock { model } }
+
+    /// How many batches of each size were scored (for tests and the load benchmark).
+    public var batchSizes: [Int: Int] { lock.withLock { batchCounts } }
+
+    /// Loads the folder again, away from the model thread, and swaps it in whole; on failure the
+    /// old model keeps serving and the error is thrown. Reloads run one at a time.
+    @discardableResult
+    public func reload() async throws -> ServedModel {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<ServedModel, any Error>) in
+            reloads.async {
+                do {
+                    let next = try ServedModel(path: self.path, version: self.current.version + 1, cacheCapacity: self.settings.cacheCapacity)
+                    self.lock.withLock { self.model = next }
+                    c.resume(returning: next)
+                } catch {
+                    c.resume(throwing: error)
+                }
+            }
+        }
+    }
+
+    /// Scores a request with `model`, batched with the others that arrive within `maxWait`.
+    public func recommend(_ request: RecommendationRequest, model: ServedModel) async -> [Recommendation] {
+        await withCheckedContinuation { (c: CheckedContinuation<[Recommendation], Never>) in
+            let flushNow: Bool, schedule: Bool
+            (flushNow, schedule) = lock.withLock {
+                pending.append(Pending(model: model, request: request, done: c))
+                if pending.count >= settings.maxBatch || settings.maxWait <= .zero {
+                    flushScheduled = true
+                    return (true, false)
+                }
+                if flushScheduled { return (false, false) }
+                flushScheduled = true
+                return (false, true)
+            }
+            if flushNow {
+                queue.async { self.flush() }
+            } else if schedule {
+                let (s, atto) = settings.maxWait.components
+                let nanos = Int(s) * 1_000_000_000 + Int(atto / 1_000_000_000)
+                queue.asyncAfter(deadline: .now() + .nanoseconds(nanos)) { self.flush() }
+            }
+        }
+    }
+
+    /// Scores up to `maxBatch` waiting requests, one forward pass per model among them.
+    private func flush() {
+        let (batch, more): ([Pending], Bool) = lock.withLock {
+            let taken = Array(pending.prefix(settings.maxBatch))
+            pending.removeFirst(taken.count)
+            // What is left (more than a batch arrived) is scored right after this batch.
+            flushScheduled = !pending.isEmpty
+            if !taken.isEmpty { batchCounts[taken.count, default: 0] += 1 }
+            return (taken, flushScheduled)
+        }
+        if more { queue.async { self.flush() } }
+        guard !batch.isEmpty else { return }
+        var groups: [ObjectIdentifier: [Pending]] = [:], order: [ObjectIdentifier] = []
+        for p in batch {
+            let id = ObjectIdentifier(p.model)
+            if groups[id] == nil { order.append(id) }
+            groups[id, default: []].append(p)
+        }
+        for id in order {
+            let group = groups[id]!, rec = group[0].model.rec
+            let answers = rec.model.recommend(group.map(\.request), corpora: rec.corpora)
+            for (p, a) in zip(group, answers) { p.done.resume(returning: a) }
+        }
+    }
+
+    /// The recommendation embedding of a new user with this history (item indices), fitted on the
+    /// model thread with the configured fold-in options.
+    public func foldIn(history: [Int], model: ServedModel, seed: UInt64) async -> [Float] {
+        await withCheckedContinuation { c in
+            queue.async {
+                c.resume(returning: model.rec.model.foldIn(history: history, corpora: model.rec.corpora, options: self.settings.foldIn, seed: seed))
+            }
+        }
+    }
+
+    /// A review by user `u` of item `j`, generated on the model thread; each token is passed to
+    /// `onToken` as it is chosen. Generation stops early once `options.isCancelled` says so.
+    public func review(user u: Int, item j: Int, options: SamplingOptions, model: ServedModel,
+                       onToken: @escaping @Sendable (Int) -> Void) async -> [Int] {
+        await withCheckedContinuation { c in
+            queue.async {
+                let out = model.rec.model.review(user: u, item: j, tokenizer: model.rec.tokenizer, options: options, onToken: onToken)
+                c.resume(returning: out)
+            }
+        }
+    }
+}

@@ -35,17 +35,24 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let error as APIError {
             return try error.response(from: request, context: context)
+        } catch let error as any HTTPResponseError where error.status == .notFound {
+            // A known path asked with another method: 405 and the methods it takes.
+            if let allowed = Routes.allowedMethods(request.uri.path) {
+                var response = try APIError(.methodNotAllowed, "method_not_allowed", "\(request.uri.path) takes \(allowed.joined(separator: ", ")), not \(request.method)")
+                    .response(from: request, context: context)
+                response.headers[.allow] = allowed.joined(separator: ", ")
+                return response
+            }
+            return try APIError(.notFound, "not_found", "no such endpoint: \(request.method) \(request.uri.path)").response(from: request, context: context)
         } catch let error as any HTTPResponseError {
             let code: String
             switch error.status {
-            case .notFound: code = "not_found"
             case .methodNotAllowed: code = "method_not_allowed"
             case .contentTooLarge: code = "body_too_large"
             case .unauthorized: code = "unauthorized"
             default: code = "http_\(error.status.code)"
             }
-            let message = error.status == .notFound ? "no such endpoint: \(request.method) \(request.uri.path)" : error.status.reasonPhrase
-            return try APIError(error.status, code, message).response(from: request, context: context)
+            return try APIError(error.status, code, error.status.reasonPhrase).response(from: request, context: context)
         } catch {
             context.logger.error("internal error on \(request.method) \(request.uri.path): \(error)")
             return try APIError(.internalServerError, "internal", "internal error").response(from: request, context: context)

@@ -10,6 +10,8 @@ public indirect enum JSON: Equatable, Sendable {
     case bool(Bool)
     case int(Int)
     case double(Double)
+    /// Written with Float's shortest round-trip digits (a score is a Float).
+    case float(Float)
     case string(String)
     case array([JSON])
     case object([String: JSON])
@@ -21,6 +23,7 @@ public indirect enum JSON: Equatable, Sendable {
         case .bool(let b): return b ? "true" : "false"
         case .int(let i): return String(i)
         case .double(let d): return d.isFinite ? "\(d)" : "null"
+        case .float(let f): return f.isFinite ? "\(f)" : "null"
         case .string(let s): return JSONValue.quoted(s)
         case .array(let a): return "[" + a.map(\.text).joined(separator: ",") + "]"
         case .object(let o): return "{" + o.keys.sorted().map { JSONValue.quoted($0) + ":" + o[$0]!.text }.joined(separator: ",") + "}"
@@ -61,17 +64,15 @@ struct RequestBody {
         self.fields = fields
     }
 
-    subscript(_ key: String) -> JSONValue? {
-        guard let v = fields.first(where: { $0.0 == key })?.1 else { return nil }
-        if case .null = v { return nil }
-        return v
-    }
+    /// The value of `key`; null is a value (of the wrong type for every field), not a default.
+    subscript(_ key: String) -> JSONValue? { fields.first(where: { $0.0 == key })?.1 }
 
     /// An id given as a string or an integer ("303" or 303).
     static func id(_ v: JSONValue, field: String) throws(APIError) -> String {
         switch v {
         case .string(let s): return s
-        case .number(let n) where Int(n) != nil: return n
+        case .number(let n) where !n.isEmpty && n.drop(while: { $0 == "-" }).allSatisfy(\.isASCII) && n.drop(while: { $0 == "-" }).allSatisfy(\.isNumber):
+            return n
         default: throw APIError.badField(field, "expected an id (string or integer)")
         }
     }
@@ -102,13 +103,12 @@ struct RequestBody {
         return i
     }
 
-    /// A number in [lo, hi] (or (lo, hi] when `openBelow`).
-    func float(_ key: String, default d: Float, _ lo: Float, _ hi: Float, openBelow: Bool = false) throws(APIError) -> Float {
+    /// A number in [lo, hi], checked before it becomes a Float (so 5e-324 is below a positive
+    /// minimum, not zero).
+    func float(_ key: String, default d: Float, _ lo: Double, _ hi: Double) throws(APIError) -> Float {
         guard let v = self[key] else { return d }
-        guard case .number(let n) = v, let x = Float(n), x.isFinite else { throw APIError.badField(key, "expected a number") }
-        guard (openBelow ? x > lo : x >= lo) && x <= hi else {
-            throw APIError.badField(key, "\(n) is out of range \(openBelow ? "(" : "[")\(lo), \(hi)]")
-        }
-        return x
+        guard case .number(let n) = v, let x = Double(n), x.isFinite else { throw APIError.badField(key, "expected a number") }
+        guard x >= lo && x <= hi else { throw APIError.badField(key, "\(n) is out of range [\(lo), \(hi)]") }
+        return Float(x)
     }
 }

@@ -26,6 +26,18 @@ struct Routes: Sendable {
     let limits: RequestLimits
     let version: String
 
+    /// The methods each path answers (for 405 and its Allow header).
+    static func allowedMethods(_ path: String) -> [String]? {
+        switch path {
+        case "/healthz", "/openapi.json", "/v1/info": return ["GET"]
+        case "/v1/recommendations", "/v1/reviews": return ["POST"]
+        default:
+            let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+            if parts.count == 5, parts[1] == "v1", parts[2] == "users", !parts[3].isEmpty, parts[4] == "recommendations" { return ["GET"] }
+            return nil
+        }
+    }
+
     func add(to router: Router<BasicRequestContext>) {
         router.get("/healthz") { _, _ in JSON.object(["status": .string("ok")]).response() }
         router.get("/openapi.json") { _, _ in
@@ -72,7 +84,7 @@ struct Routes: Sendable {
 
     func items(_ recs: [Recommendation], _ m: ServedModel) -> JSON {
         .array(recs.map { r in
-            .object(["id": .string(m.rec.dataset.items[r.item]), "title": .string(m.title(r.item)), "score": .double(Double(r.score))])
+            .object(["id": .string(m.rec.dataset.items[r.item]), "title": .string(m.title(r.item)), "score": .float(r.score)])
         })
     }
 
@@ -122,7 +134,7 @@ struct Routes: Sendable {
         var out: [Int] = []
         for (k, id) in ids.enumerated() {
             guard let j = m.item(id) else {
-                throw APIError(.unprocessableContent, "unknown_item", "\(field)[\(k)]: unknown item \"\(id)\"", field: "\(field)[\(k)]")
+                throw APIError(.notFound, "unknown_item", "\(field)[\(k)]: unknown item \"\(id)\"", field: "\(field)[\(k)]")
             }
             out.append(j)
         }
@@ -160,16 +172,16 @@ struct Routes: Sendable {
                                    allowed: ["user", "item", "max_new_tokens", "temperature", "top_k", "top_p", "repetition_penalty", "seed"])
         let m = engine.current, rec = m.rec
         let userId = try body.id("user"), itemId = try body.id("item")
-        guard let u = m.user(userId) else { throw APIError(.unprocessableContent, "unknown_user", "user: unknown user \"\(userId)\"", field: "user") }
-        guard let j = m.item(itemId) else { throw APIError(.unprocessableContent, "unknown_item", "item: unknown item \"\(itemId)\"", field: "item") }
+        guard let u = m.user(userId) else { throw APIError(.notFound, "unknown_user", "user: unknown user \"\(userId)\"", field: "user") }
+        guard let j = m.item(itemId) else { throw APIError(.notFound, "unknown_item", "item: unknown item \"\(itemId)\"", field: "item") }
         let maxNew = try body.int("max_new_tokens", default: 50, in: 1...limits.maxNewTokens)
         let base = rec.tokenizer.base
         let promptLength = rec.tokenizer.encode(PromptTemplates.review(user: u, item: j)).count
         let cancelled = CancelFlag()
         var sampling = SamplingOptions(
             temperature: try body.float("temperature", default: 1, 0, 100), topK: try body.int("top_k", default: 0, in: 0...base.count),
-            topP: try body.float("top_p", default: 1, 0, 1, openBelow: true),
-            repetitionPenalty: try body.float("repetition_penalty", default: 1, 0, 100, openBelow: true),
+            topP: try body.float("top_p", default: 1, 1e-6, 1),
+            repetitionPenalty: try body.float("repetition_penalty", default: 1, 1e-6, 100),
             seed: try body.uint64("seed", default: 0),
             maxNewTokens: min(maxNew, rec.model.backbone.contextLength - promptLength), stopTokens: [base.endOfTextId])
         sampling.isCancelled = { cancelled.isSet }

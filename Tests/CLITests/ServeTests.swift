@@ -186,8 +186,8 @@ final class ServeTests: XCTestCase {
             ("POST", "/v1/recommendations", "{\"history\": \(long)}", "application/json", 400, "bad_field", "history"),
             ("POST", "/v1/recommendations", #"{"history": "203"}"#, "application/json", 400, "bad_field", "history"),
             ("POST", "/v1/recommendations", #"{"history": ["203", true]}"#, "application/json", 400, "bad_field", "history[1]"),
-            ("POST", "/v1/recommendations", #"{"history": ["203", "999"]}"#, "application/json", 422, "unknown_item", "history[1]"),
-            ("POST", "/v1/recommendations", #"{"history": ["203"], "exclude": ["x"]}"#, "application/json", 422, "unknown_item", "exclude[0]"),
+            ("POST", "/v1/recommendations", #"{"history": ["203", "999"]}"#, "application/json", 404, "unknown_item", "history[1]"),
+            ("POST", "/v1/recommendations", #"{"history": ["203"], "exclude": ["x"]}"#, "application/json", 404, "unknown_item", "exclude[0]"),
             ("POST", "/v1/recommendations", #"{"history": ["203"], "k": 0}"#, "application/json", 400, "bad_field", "k"),
             ("POST", "/v1/recommendations", #"{"history": ["203"], "k": 2.5}"#, "application/json", 400, "bad_field", "k"),
             ("POST", "/v1/recommendations", #"{"history": ["203"], "k": 1e400}"#, "application/json", 400, "bad_field", "k"),
@@ -197,8 +197,11 @@ final class ServeTests: XCTestCase {
             ("GET", "/v1/users/nobody/recommendations", nil, nil, 404, "unknown_user", "id"),
             ("GET", "/v1/users/..%2F..%2Fetc%2Fpasswd/recommendations", nil, nil, 404, "unknown_user", "id"),
             ("GET", "/v1/nothing", nil, nil, 404, "not_found", nil),
+            ("GET", "/v1/recommendations", nil, nil, 405, "method_not_allowed", nil),
+            ("DELETE", "/v1/users/100/recommendations", nil, nil, 405, "method_not_allowed", nil),
+            ("TRACE", "/healthz", nil, nil, 405, "method_not_allowed", nil),
             ("POST", "/v1/reviews", #"{"user": "100"}"#, "application/json", 400, "bad_field", "item"),
-            ("POST", "/v1/reviews", #"{"user": "1", "item": "203"}"#, "application/json", 422, "unknown_user", "user"),
+            ("POST", "/v1/reviews", #"{"user": "1", "item": "203"}"#, "application/json", 404, "unknown_user", "user"),
             ("POST", "/v1/reviews", #"{"user": "100", "item": "203", "max_new_tokens": 0}"#, "application/json", 400, "bad_field", "max_new_tokens"),
             ("POST", "/v1/reviews", #"{"user": "100", "item": "203", "max_new_tokens": 513}"#, "application/json", 400, "bad_field", "max_new_tokens"),
             ("POST", "/v1/reviews", #"{"user": "100", "item": "203", "temperature": -1}"#, "application/json", 400, "bad_field", "temperature"),
@@ -213,6 +216,8 @@ final class ServeTests: XCTestCase {
             XCTAssertEqual(r.error.field, field, what)
             XCTAssertFalse((r.json["error"] as? [String: Any])?["message"] as? String ?? "" == "", what)
         }
+        let wrongMethod = try await s.call("PUT", "/v1/reviews", body: "{}")
+        XCTAssertEqual(wrongMethod.headers["allow"], "POST")
         let ok = try await s.call("GET", "/v1/users/100/recommendations?k=2")
         XCTAssertEqual(ok.status, 200, "still serving")
         await s.stop()

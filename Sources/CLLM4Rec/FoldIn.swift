@@ -46,27 +46,42 @@ extension RecModel {
     /// `FoldInOptions` says; deterministic for a seed. A one-item history is fitted like any other:
     /// the prompt then holds no item and the step predicts that item.
     public func foldIn(history: [Int], corpora: Corpora, options: FoldInOptions, seed: UInt64) -> [Float] {
-        var row = meanUser(.recommendation)
-        guard options.steps > 0, !history.isEmpty else { return row }
-        let m = withNewUsers([row])
+        foldIn(histories: [history], corpora: corpora, options: options, seed: seed)[0]
+    }
+
+    /// Several new users fitted together, each Adam step one batched forward and backward pass over
+    /// all of them. Each user's masks come from its own generator seeded with `seed`, and its row's
+    /// gradient is scaled back to a batch of one, so each row is the one `foldIn(history:)` fits
+    /// alone up to float rounding (a server batches the new users that arrive together).
+    public func foldIn(histories: [[Int]], corpora: Corpora, options: FoldInOptions, seed: UInt64) -> [[Float]] {
+        let mean = meanUser(.recommendation)
+        let fitted = histories.indices.filter { options.steps > 0 && !histories[$0].isEmpty }
+        guard !fitted.isEmpty else { return histories.map { _ in mean } }
+        let m = withNewUsers(fitted.map { _ in mean })
         let g = IDGradients(model: m)
-        let adam = Adam(count: width)
-        var rng = SplitMix64(seed: seed)
-        let userToken = m.firstUser + users
-        let newRow = m.embeddings.user(.recommendation) + users * width
+        let adam = Adam(count: fitted.count * width)  // element-wise: one Adam per row
+        var rngs = fitted.map { _ in SplitMix64(seed: seed) }
+        let rows = m.embeddings.user(.recommendation) + users * width
         for _ in 0..<options.steps {
-            var order = history.shuffled(using: &rng)
-            let hide = max(1, Int(Double(order.count) * options.maskFraction))
-            let hidden = Array(order.prefix(hide))
-            order.removeFirst(hide)
-            let prompt = corpora.finetunePrompt(userToken: userToken, items: order.map { m.firstItem + $0 })
+            var prompts: [[Int]] = [], targets: [[Int]] = []
+            for (k, i) in fitted.enumerated() {
+                var order = histories[i].shuffled(using: &rngs[k])
+                let hide = max(1, Int(Double(order.count) * options.maskFraction))
+                targets.append(Array(order.prefix(hide)))
+                order.removeFirst(hide)
+                prompts.append(corpora.finetunePrompt(userToken: m.firstUser + users + k, items: order.map { m.firstItem + $0 }))
+            }
             g.zero()
-            _ = m.recommendationStep(prompts: [prompt], targets: [hidden], copy: .recommendation, other: nil, lambda: 0,
+            _ = m.recommendationStep(prompts: prompts, targets: targets, copy: .recommendation, other: nil, lambda: 0,
                                      dropout: false, seed: 0, grads: g)
-            adam.update(newRow, grad: g.users.pointer.baseAddress! + users * width, lr: options.learningRate)
+            // The step averages over its prompts: scale each row's gradient back to a batch of one.
+            adam.update(rows, grad: g.users.pointer.baseAddress! + users * width, lr: options.learningRate, gradScale: Float(fitted.count))
         }
-        row.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: newRow, count: width) }
-        return row
+        var out = histories.map { _ in mean }
+        for (k, i) in fitted.enumerated() {
+            out[i].withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: rows + k * width, count: width) }
+        }
+        return out
     }
 
     /// Scores [histories.count, J] for new users with these embeddings and histories (the prompt

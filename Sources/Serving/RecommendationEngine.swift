@@ -3,13 +3,15 @@ import CLLM4Rec
 import Foundation
 import RecData
 
-/// Runs all model work of the server on one thread, in arrival order, and batches scoring.
+/// Runs all model work of the server on one thread, in arrival order, and batches it.
 ///
 /// The engine's buffers belong to the model and its matrix products already use every core, so
-/// model work is serial. Recommendation requests that arrive together are scored in one batched
-/// forward pass: a request waits at most `maxWait` for others, and a batch holds at most
-/// `maxBatch` requests (1 turns batching off). Fold-in steps and reviews run as single jobs on the
-/// same thread. Requests waiting behind a long job are batched when it ends.
+/// model work is serial. Recommendation requests that arrive together are answered by one batch:
+/// a request waits at most `maxWait` for others, and a batch holds at most `maxBatch` requests
+/// (1 turns batching off). In a batch, the new users' histories are folded in together (each Adam
+/// step one forward and backward pass over all of them), then every prompt, known users' and new
+/// users', is scored in one forward pass. Reviews run as single jobs on the same thread. Requests
+/// waiting behind a long job are batched when it ends.
 public final class RecommendationEngine: @unchecked Sendable {
     public struct Settings: Sendable {
         public var maxBatch = 32
@@ -33,6 +35,8 @@ public final class RecommendationEngine: @unchecked Sendable {
     private struct Pending {
         let model: ServedModel
         let request: RecommendationRequest
+        /// A new user's request: `request.who` is filled in by the batch's fold-in.
+        let foldIn: Bool
         let done: CheckedContinuation<[Recommendation], Never>
     }
 
@@ -65,12 +69,24 @@ public final class RecommendationEngine: @unchecked Sendable {
         }
     }
 
-    /// Scores a request with `model`, batched with the others that arrive within `maxWait`.
+    /// Top items for a known user of `model`, batched with the requests that arrive within `maxWait`.
     public func recommend(_ request: RecommendationRequest, model: ServedModel) async -> [Recommendation] {
+        await enqueue(request, foldIn: false, model: model)
+    }
+
+    /// Top items for a new user with `history` (item indices): folded in with the configured
+    /// options and scored, batched with the requests that arrive within `maxWait`; the history and
+    /// `exclude` are left out. Alone in its batch, the answer is `cllm4rec generate --history`'s.
+    public func recommendForNewUser(history: [Int], k: Int, exclude: Set<Int>, model: ServedModel) async -> [Recommendation] {
+        await enqueue(RecommendationRequest(who: .new(row: []), history: history, k: k, exclude: Set(history).union(exclude), seed: 0),
+                      foldIn: true, model: model)
+    }
+
+    private func enqueue(_ request: RecommendationRequest, foldIn: Bool, model: ServedModel) async -> [Recommendation] {
         await withCheckedContinuation { (c: CheckedContinuation<[Recommendation], Never>) in
             let flushNow: Bool, schedule: Bool
             (flushNow, schedule) = lock.withLock {
-                pending.append(Pending(model: model, request: request, done: c))
+                pending.append(Pending(model: model, request: request, foldIn: foldIn, done: c))
                 if pending.count >= settings.maxBatch || settings.maxWait <= .zero {
                     flushScheduled = true
                     return (true, false)
@@ -109,18 +125,14 @@ public final class RecommendationEngine: @unchecked Sendable {
         }
         for id in order {
             let group = groups[id]!, rec = group[0].model.rec
-            let answers = rec.model.recommend(group.map(\.request), corpora: rec.corpora)
-            for (p, a) in zip(group, answers) { p.done.resume(returning: a) }
-        }
-    }
-
-    /// The recommendation embedding of a new user with this history (item indices), fitted on the
-    /// model thread with the configured fold-in options.
-    public func foldIn(history: [Int], model: ServedModel, seed: UInt64) async -> [Float] {
-        await withCheckedContinuation { c in
-            queue.async {
-                c.resume(returning: model.rec.model.foldIn(history: history, corpora: model.rec.corpora, options: self.settings.foldIn, seed: seed))
+            var requests = group.map(\.request)
+            let newUsers = group.indices.filter { group[$0].foldIn }
+            if !newUsers.isEmpty {
+                let rows = rec.model.foldIn(histories: newUsers.map { requests[$0].history }, corpora: rec.corpora, options: settings.foldIn, seed: 0)
+                for (i, row) in zip(newUsers, rows) { requests[i].who = .new(row: row) }
             }
+            let answers = rec.model.recommend(requests, corpora: rec.corpora)
+            for (p, a) in zip(group, answers) { p.done.resume(returning: a) }
         }
     }
 

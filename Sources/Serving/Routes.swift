@@ -157,9 +157,7 @@ struct Routes: Sendable {
         guard promptLength <= rec.model.backbone.contextLength else {
             throw APIError.badField("history", "\(ids.count) items make a prompt of \(promptLength) tokens; the model's context is \(rec.model.backbone.contextLength)")
         }
-        let row = await engine.foldIn(history: history, model: m, seed: 0)
-        let recs = await engine.recommend(RecommendationRequest(who: .new(row: row), history: history, k: k,
-                                                                exclude: Set(history).union(exclude), seed: 0), model: m)
+        let recs = await engine.recommendForNewUser(history: history, k: k, exclude: Set(exclude), model: m)
         return JSON.object(["items": items(recs, m)]).response()
     }
 

@@ -321,7 +321,8 @@ final class ServeTests: XCTestCase {
         FileManager.default.createFile(atPath: log, contents: nil)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CLI.binary)
-        p.arguments = ["serve", folder, "--port", "0", "--threads", "1"]
+        // Many fold-in steps make a POST /v1/recommendations slow enough to be in flight at SIGTERM.
+        p.arguments = ["serve", folder, "--port", "0", "--threads", "1", "--fold-in-steps", "400"]
         p.standardOutput = FileHandle(forWritingAtPath: log)
         p.standardError = FileHandle(forWritingAtPath: log)
         try p.run()
@@ -343,10 +344,29 @@ final class ServeTests: XCTestCase {
         XCTAssertTrue(waitFor("GET /healthz 200").contains("GET /healthz 200"), "one log line per request")
         kill(p.processIdentifier, SIGHUP)
         XCTAssertTrue(waitFor("model version 2").contains("reloaded"), "SIGHUP reloads")
+        // SIGTERM while a request is in flight: it is answered, then the server stops.
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/v1/recommendations")!)
+        request.httpMethod = "POST"
+        request.httpBody = Data(#"{"history": ["203", "204"], "k": 2}"#.utf8)
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        let answered = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var status = 0
+        URLSession.shared.dataTask(with: request) { _, response, _ in
+            status = (response as? HTTPURLResponse)?.statusCode ?? -1
+            answered.signal()
+        }.resume()
+        Thread.sleep(forTimeInterval: 0.3)
         kill(p.processIdentifier, SIGTERM)
+        XCTAssertEqual(answered.wait(timeout: .now() + 60), .success)
+        XCTAssertEqual(status, 200, "the request in flight at SIGTERM is answered")
         p.waitUntilExit()
         XCTAssertEqual(p.terminationStatus, 0, waitFor("stopped"))
-        XCTAssertTrue(waitFor("stopped").contains("stopped"))
+        let final = waitFor("stopped")
+        XCTAssertTrue(final.contains("stopped"))
+        // It was in flight: it took longer than the 0.3 s before SIGTERM.
+        let line = final.split(separator: "\n").first { $0.contains("POST /v1/recommendations 200") }
+        let ms = line.flatMap { Double($0.split(separator: " ").dropLast().last ?? "") } ?? 0
+        XCTAssertGreaterThan(ms, 300, String(line ?? "no log line"))
     }
 }
 

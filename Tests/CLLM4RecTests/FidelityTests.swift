@@ -200,4 +200,35 @@ final class FidelityTests: XCTestCase {
         let s = model.scores(newUsers: [mean, fitted], histories: [[], []], corpora: c, seed: 0)
         XCTAssertGreaterThan(s[model.items + 3] - s[model.items...].max()!, s[3] - s[..<model.items].max()!)
     }
+
+    /// New users folded in together fit the rows each gets alone (the gradient of each row scaled
+    /// back to a batch of one; only float rounding differs), and a batch answers each request as
+    /// it is answered alone.
+    func testBatchedFoldInAndRecommendationsEqualSingleOnes() throws {
+        let (d, c, _) = try tinySetup()
+        let model = try helper.freshModel(d, c)
+        model.embeddings.copy(.collaborative, to: .recommendation)
+        let options = FoldInOptions(steps: 4, learningRate: 0.05)
+        let histories = [[3], [1, 4, 2], [0, 5]]
+        let together = model.foldIn(histories: histories, corpora: c, options: options, seed: 7)
+        for (h, row) in zip(histories, together) {
+            let alone = model.foldIn(history: h, corpora: c, options: options, seed: 7)
+            let mean = model.foldIn(history: h, corpora: c, options: FoldInOptions(steps: 0), seed: 7)
+            let moved = zip(alone, mean).map { abs($0 - $1) }.max()!
+            XCTAssertGreaterThan(moved, 1e-3, "the fit moved the row")
+            XCTAssertLessThan(zip(alone, row).map { abs($0 - $1) }.max()!, 1e-4 * moved, "history \(h)")
+        }
+        let requests = [
+            RecommendationRequest(who: .known(user: 2), history: d.train[2], k: 3, exclude: Set(d.train[2]), seed: 0),
+            RecommendationRequest(who: .new(row: together[1]), history: histories[1], k: 4, exclude: Set(histories[1]), seed: 0),
+            RecommendationRequest(who: .known(user: 0), history: d.train[0], k: 2, exclude: [], seed: 5),
+        ]
+        let batched = model.recommend(requests, corpora: c)
+        for (r, answer) in zip(requests, batched) {
+            let alone = model.recommend([r], corpora: c)[0]
+            XCTAssertEqual(answer.map(\.item), alone.map(\.item))
+            XCTAssertFalse(answer.isEmpty)
+            for (a, b) in zip(answer, alone) { XCTAssertEqual(a.score, b.score, accuracy: 1e-5) }
+        }
+    }
 }

@@ -36,6 +36,8 @@ let package = Package(
     targets: [
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        // Open MPI (libopenmpi-dev): data-parallel training and evaluation under mpirun.
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: kernels),
         .target(name: "WeightIO", dependencies: ["CZlib"], swiftSettings: checked),
         .target(name: "Tokenizer", dependencies: ["WeightIO"], swiftSettings: checked),
@@ -46,6 +48,8 @@ let package = Package(
         .target(name: "Llama", dependencies: ["Backbone", "Tensor", "WeightIO", "Tokenizer"], swiftSettings: checked),
         .target(name: "RecData", dependencies: ["Tensor", "WeightIO", "Tokenizer"], swiftSettings: checked),
         .target(name: "CLLM4Rec", dependencies: ["Backbone", "GPT2", "Llama", "RecData", "Tensor", "Tokenizer", "WeightIO"], swiftSettings: checked),
+        // MPI_COMM_WORLD as the trainer's `Collective`.
+        .target(name: "Cluster", dependencies: ["CLLM4Rec", "CMPI"], swiftSettings: checked),
         // The HTTP server: routes, batching queue, reload, OpenAPI document (embedded).
         .target(
             name: "Serving",
@@ -59,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "cllm4rec",
             dependencies: [
-                "Backbone", "GPT2", "Llama", "WeightIO", "Tokenizer", "RecData", "CLLM4Rec", "Tensor", "Serving",
+                "Backbone", "GPT2", "Llama", "WeightIO", "Tokenizer", "RecData", "CLLM4Rec", "Tensor", "Serving", "Cluster",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

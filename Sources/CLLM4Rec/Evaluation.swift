@@ -24,18 +24,22 @@ public struct Evaluator {
     }
 
     /// The model on known users: prompt = the user's training items (shuffled with `seed`), training
-    /// items excluded from the ranking, `relevant[u]` the held-out items.
+    /// items excluded from the ranking, `relevant[u]` the held-out items. With several processes,
+    /// batch b of users goes to process b mod size and the metric sums are summed over processes
+    /// (every process shuffles every prompt, so each user's prompt does not depend on the split).
     public func evaluate(model: RecModel, corpora: Corpora, dataset: PreparedDataset, relevant: [[Int]], copy: IDEmbeddings.Copy,
-                         seed: UInt64, progress: ((Int, Int) -> Void)? = nil) -> MetricReport {
+                         seed: UInt64, collective: any Collective = SingleProcess(), progress: ((Int, Int) -> Void)? = nil) -> MetricReport {
         var report = MetricReport()
         var rng = SplitMix64(seed: seed)
         let users = Array(0..<dataset.users.count).filter { !relevant[$0].isEmpty }
-        var start = 0
+        var start = 0, chunkIndex = 0
         while start < users.count {
             let chunk = Array(users[start..<min(users.count, start + batch)])
             let prompts = chunk.map { u in
                 corpora.finetunePrompt(userToken: model.firstUser + u, items: dataset.train[u].shuffled(using: &rng).map { model.firstItem + $0 })
             }
+            defer { chunkIndex += 1 }
+            guard chunkIndex % collective.size == collective.rank else { start += chunk.count; continue }
             let scores = model.scores(prompts: prompts, copy: copy)
             scores.withUnsafeBufferPointer { s in
                 for (k, u) in chunk.enumerated() {
@@ -46,7 +50,7 @@ public struct Evaluator {
             start += chunk.count
             progress?(start, users.count)
         }
-        return report.averaged()
+        return report.summed(over: collective, keys: recallAt.map { "recall@\($0)" } + ndcgAt.map { "ndcg@\($0)" }).averaged()
     }
 
     /// The model on users it never saw (strong generalization): each history is folded in

@@ -59,6 +59,17 @@ public struct MetricReport: Codable, Sendable, Equatable {
         for k in ndcgAt { values["ndcg@\(k)", default: 0] += RankingMetrics.ndcg(ranked: ranked, relevant: relevant, k: k) }
     }
 
+    /// The sums of every process (users and the sums of the metrics named `keys`, which every
+    /// process passes in the same order, whether or not it scored a user; call before `averaged`).
+    public func summed(over collective: any Collective, keys: [String]) -> MetricReport {
+        guard collective.isDistributed else { return self }
+        let total = collective.sum([Double(users)] + keys.map { values[$0] ?? 0 })
+        var r = self
+        r.users = Int(total[0])
+        for (k, key) in keys.enumerated() { r.values[key] = total[k + 1] }
+        return r
+    }
+
     /// The means (call once, after the last `add`).
     public func averaged() -> MetricReport {
         var r = self

@@ -58,6 +58,16 @@ public final class Trainer {
     let progress = ProgressReporter()
     /// For tests: stop as if interrupted after this many micro-batches of this run.
     public var stopAfterSteps: Int? = nil
+    /// The processes of a data-parallel run (`SingleProcess` by default). Each optimizer step takes
+    /// `size · accumulate` micro-batches of the plan in order; process r computes the r-th block
+    /// of `accumulate` of them; the gradients are summed over the processes and every process
+    /// applies the same Adam update, so N processes with `accumulate` A compute what one process
+    /// with N·A does, up to the order of float sums. Only process 0 writes files.
+    public var collective: any Collective = SingleProcess()
+    /// Checks after every epoch that every process holds the same parameters (a hash each).
+    public var checkParameterSync = false
+    /// The collective's totals when the current epoch started (metrics give each epoch's share).
+    var communicationAtPhaseStart = (seconds: 0.0, bytes: 0)
     public var log: (String) -> Void = { print($0) }
 
     var checkpointDir: String { folder.file("checkpoint-\(state.stage.rawValue)") }
@@ -178,50 +188,67 @@ public final class Trainer {
             let batches = plan(kind, seed: state.phaseSeed)
             let g = gradients(train)
             let phaseStart = Date()
+            let ranks = collective.size, group = ranks * state.options.accumulate
             while state.step < batches.count {
-                if interruptRequested || (stopAfterSteps.map { stepsThisRun >= $0 } ?? false) {
-                    state.running.seconds += Date().timeIntervalSince(phaseStart)
-                    try saveCheckpoint()
-                    interruptRequested = false
-                    return .interrupted
+                // Several processes stop together, at an optimizer step's boundary (where no
+                // gradient is half accumulated); one process may stop anywhere.
+                if ranks == 1 || state.step % group == 0 {
+                    let stop = interruptRequested || (stopAfterSteps.map { stepsThisRun >= $0 } ?? false)
+                    if ranks == 1 ? stop : collective.any(stop) {
+                        state.running.seconds += Date().timeIntervalSince(phaseStart)
+                        if collective.isRoot { try saveCheckpoint() }
+                        interruptRequested = false
+                        return .interrupted
+                    }
                 }
                 let dropSeed = state.options.seed &+ UInt64(state.globalStep) &* 0x9E37_79B9_7F4A_7C15
-                let r: StepResult
-                switch batches[state.step] {
-                case let .lm(docs, head):
-                    r = model.languageModelStep(docs, head: head, copy: train, other: other, lambda: state.options.lambda,
-                                                mrWholeDocument: kind == .collaborative, predictFirstMain: state.options.predictFirstMain,
-                                                dropout: state.options.dropout, seed: dropSeed, grads: g)
-                case let .rec(prompts, targets):
-                    r = model.recommendationStep(prompts: prompts, targets: targets, copy: train, other: other, lambda: state.options.lambda,
-                                                 dropout: state.options.dropout, seed: dropSeed, grads: g)
+                if (state.step % group) / state.options.accumulate == collective.rank {
+                    let r: StepResult
+                    switch batches[state.step] {
+                    case let .lm(docs, head):
+                        r = model.languageModelStep(docs, head: head, copy: train, other: other, lambda: state.options.lambda,
+                                                    mrWholeDocument: kind == .collaborative, predictFirstMain: state.options.predictFirstMain,
+                                                    dropout: state.options.dropout, seed: dropSeed, grads: g)
+                    case let .rec(prompts, targets):
+                        r = model.recommendationStep(prompts: prompts, targets: targets, copy: train, other: other, lambda: state.options.lambda,
+                                                     dropout: state.options.dropout, seed: dropSeed, grads: g)
+                    }
+                    state.running.add(r)
+                    stepsThisRun += 1
                 }
-                state.running.add(r)
                 state.step += 1
                 state.globalStep += 1
                 state.accumulated += 1
-                stepsThisRun += 1
-                if state.accumulated == state.options.accumulate || state.step == batches.count { applyUpdate(train) }
+                if state.step % group == 0 || state.step == batches.count { applyUpdate(train) }
                 let elapsed = state.running.seconds + Date().timeIntervalSince(phaseStart)
                 let fraction = (Double(state.phase) + Double(state.step) / Double(max(batches.count, 1))) / Double(totalPhases)
-                progress.update(String(format: "%@ epoch %d/%d %@ step %d/%d loss %.4f mr %.3f %.0f tok/s", state.stage.rawValue,
-                                       state.phase + 1, totalPhases, kind.rawValue, state.step, batches.count, state.running.meanLoss,
-                                       state.running.regularization / Double(max(state.step, 1)), Double(state.running.tokens) / max(elapsed, 1e-9)),
-                                fraction: fraction)
+                if collective.isRoot {
+                    progress.update(String(format: "%@ epoch %d/%d %@ step %d/%d loss %.4f mr %.3f %.0f tok/s", state.stage.rawValue,
+                                           state.phase + 1, totalPhases, kind.rawValue, state.step, batches.count, state.running.meanLoss,
+                                           state.running.regularization / Double(max(state.step, 1)), Double(state.running.tokens) / max(elapsed, 1e-9)),
+                                    fraction: fraction)
+                }
             }
             state.running.seconds += Date().timeIntervalSince(phaseStart)
             try finishPhase(kind)
         }
         state.finished = true
-        try writeResults()
+        if collective.isRoot { try writeResults() }
         return .finished
     }
 
-    /// Adam on the trained copy's tables (and LoRA) with the mean of the accumulated gradients.
+    /// Adam on the trained copy's tables (and LoRA) with the mean of the accumulated gradients
+    /// (`accumulated` counts the step's micro-batches over all processes, whose gradients are summed
+    /// first).
     func applyUpdate(_ copy: IDEmbeddings.Copy) {
         guard state.accumulated > 0 else { return }
         let g = gradients(copy), lr = state.options.learningRate, s = 1 / Float(state.accumulated)
         let e = model.embeddings
+        if collective.isDistributed {
+            collective.sum(g.users.pointer.baseAddress!, count: g.users.count)
+            collective.sum(g.items.pointer.baseAddress!, count: g.items.count)
+            if trainsLoRA, let lora = model.backbone.adapter { collective.sum(lora.gradients.pointer.baseAddress!, count: lora.gradients.count) }
+        }
         adam("user.\(copy.rawValue)", count: e.users * e.width).update(e.user(copy), grad: g.users.pointer.baseAddress!, lr: lr, gradScale: s)
         adam("item.\(copy.rawValue)", count: e.items * e.width).update(e.item(copy), grad: g.items.pointer.baseAddress!, lr: lr, gradScale: s)
         if trainsLoRA, let lora = model.backbone.adapter {
@@ -234,12 +261,26 @@ public final class Trainer {
 
     func finishPhase(_ kind: PhaseKind) throws {
         let o = state.options
+        if collective.isDistributed {
+            // Every process's share of the epoch's sums, so that all log and select the same.
+            let r = state.running
+            let total = collective.sum([r.lossSum, Double(r.predictions), r.regularization, Double(r.tokens)])
+            state.running.lossSum = total[0]; state.running.predictions = Int(total[1])
+            state.running.regularization = total[2]; state.running.tokens = Int(total[3])
+            if checkParameterSync { try checkSync() }
+        }
         var line: [String: Any] = [
             "stage": state.stage.rawValue, "epoch": state.phase + 1, "kind": kind.rawValue,
             "loss": state.running.meanLoss, "mr": state.running.regularization, "predictions": state.running.predictions,
             "tokens": state.running.tokens, "seconds": state.running.seconds,
             "tokens_per_s": Double(state.running.tokens) / max(state.running.seconds, 1e-9),
         ]
+        if collective.isDistributed {
+            line["processes"] = collective.size
+            line["allreduce_seconds"] = collective.communicationSeconds - communicationAtPhaseStart.seconds
+            line["allreduce_bytes"] = collective.communicatedBytes - communicationAtPhaseStart.bytes
+            communicationAtPhaseStart = (collective.communicationSeconds, collective.communicatedBytes)
+        }
         var summary = String(format: "%@ epoch %d/%d %@: loss %.4f, mr %.2f, %d tokens in %.0f s (%.0f tok/s)", state.stage.rawValue,
                              state.phase + 1, schedule.count, kind.rawValue, state.running.meanLoss, state.running.regularization,
                              state.running.tokens, state.running.seconds, Double(state.running.tokens) / max(state.running.seconds, 1e-9))
@@ -247,7 +288,8 @@ public final class Trainer {
         case (.finetune, .recommendation) where validationDue:
             // One prompt order for every validation of the run, so epochs differ only by the model.
             let report = Evaluator(batch: o.evaluationBatch).evaluate(model: model, corpora: corpora, dataset: dataset,
-                                                                      relevant: dataset.validation, copy: .recommendation, seed: o.seed)
+                                                                      relevant: dataset.validation, copy: .recommendation, seed: o.seed,
+                                                                      collective: collective)
             state.lastValidation = report
             for (k, v) in report.values { line["val_" + k] = v }
             summary += String(format: "; validation R@20 %.4f R@40 %.4f N@100 %.4f", report.values["recall@20"] ?? 0,
@@ -281,9 +323,27 @@ public final class Trainer {
         state.phase += 1
         state.step = 0
         state.running = RunningSums()
+        guard collective.isRoot else { return }
         try saveCheckpoint()
         try appendMetrics(line)
         progress.note(summary)
+    }
+
+    /// Stops the run when the processes' parameters differ (they never should: every process
+    /// applies the same update to the same sums).
+    func checkSync() throws {
+        let e = model.embeddings
+        var buffers: [UnsafeBufferPointer<Float>] = []
+        for c in IDEmbeddings.Copy.allCases where e.has(c) {
+            buffers.append(UnsafeBufferPointer(start: e.user(c), count: e.users * e.width))
+            buffers.append(UnsafeBufferPointer(start: e.item(c), count: e.items * e.width))
+        }
+        if let lora = model.backbone.adapter { buffers.append(UnsafeBufferPointer(lora.weights.pointer)) }
+        let hashes = collective.gather(parameterHash(buffers) >> 11)
+        guard Set(hashes).count == 1 else {
+            throw CLLM4RecError.invalidFile(folder.path, "processes hold different parameters after epoch \(state.phase + 1): hashes \(hashes)")
+        }
+        if collective.isRoot { progress.note("parameters equal on all \(collective.size) processes (hash \(String(hashes[0], radix: 16)))") }
     }
 
     /// Whether this recommendation epoch is validated (every `validateEvery`-th, and the last one).

@@ -99,6 +99,12 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         try engine.apply()
+        try Processes.run { try evaluate(processes: $0) }
+    }
+
+    /// The evaluation; under mpirun the model's users are dealt out over the processes (held-out
+    /// users and the baselines are computed by every process alike).
+    func evaluate(processes: any Collective) throws {
         let recallAt = try FlagRules.cutoffs(k, "--k"), ndcgAt = try FlagRules.cutoffs(ndcgK, "--ndcg-k")
         let baselines = try baselines()
         let rec = try LoadedRecommender(path: recommender)
@@ -134,7 +140,7 @@ struct Evaluate: ParsableCommand {
             }
         } else {
             let report = evaluator.evaluate(model: rec.model, corpora: rec.corpora, dataset: d, relevant: relevant, copy: scored,
-                                            seed: seed) { done, total in
+                                            seed: seed, collective: processes) { done, total in
                 progress.update("evaluating \(done)/\(total) users", fraction: Double(done) / Double(max(total, 1)), force: done == total)
             }
             rows.append(("cllm4rec (\(scored.rawValue))", report, [:]))
@@ -161,7 +167,9 @@ struct Evaluate: ParsableCommand {
             if let ms = extra["fold_in_ms_per_user"] as? Double { line += String(format: "%.1f", ms).leftPad(18) }
             print(line)
         }
+        guard processes.isRoot else { return }
         var json: [String: Any] = ["split": split.rawValue, "users": users, "seconds": modelSeconds, "copy": scored.rawValue]
+        if processes.isDistributed { json["processes"] = processes.size }
         var models: [[String: Any]] = []
         for (name, r, extra) in rows {
             var entry = extra

@@ -63,6 +63,9 @@ struct TrainingFlags: ParsableArguments {
     @Flag(help: "Continue the run stopped in this folder (same options, same result as an uninterrupted run).")
     var resume = false
 
+    @Flag(help: "Under mpirun: check after every epoch that all processes hold the same parameters (a hash each; stops the job if not).")
+    var checkSync = false
+
     @OptionGroup var engine: EngineOptions
 
     func validate() throws {
@@ -87,9 +90,13 @@ struct TrainingFlags: ParsableArguments {
     }
 }
 
-/// Runs a stage with its trainer, reporting how it ended.
+/// Runs a stage with its trainer, reporting how it ended; under mpirun, on every process.
 func runStage(_ stage: Stage, path: String, options: TrainingOptions, flags: TrainingFlags) throws {
     try flags.engine.apply()
+    try Processes.run { try runStage(stage, path: path, options: options, flags: flags, processes: $0) }
+}
+
+func runStage(_ stage: Stage, path: String, options: TrainingOptions, flags: TrainingFlags, processes: any Collective) throws {
     let rec = try LoadedRecommender(path: path, applyAdapter: false)
     let folder = rec.folder
     let effective = flags.resume ? (Trainer.savedOptions(folder: folder, stage: stage) ?? options) : options
@@ -120,6 +127,11 @@ func runStage(_ stage: Stage, path: String, options: TrainingOptions, flags: Tra
     }
     let trainer = try Trainer(stage: stage, options: effective, model: rec.model, corpora: rec.corpora, dataset: rec.dataset,
                               folder: folder, resume: flags.resume)
+    trainer.collective = processes
+    trainer.checkParameterSync = flags.checkSync
+    if processes.isDistributed {
+        print("\(processes.size) processes (mpirun): each optimizer step takes \(processes.size) x \(effective.accumulate) micro-batches, gradients summed with MPI_Allreduce")
+    }
     print("\(stage.rawValue): \(rec.dataset.users.count) users, \(rec.dataset.items.count) items, backbone \(folder.backbonePath(rec.manifest)) (\(rec.model.backbone.architecture), \(rec.model.backbone.layerCount) layers), \(flags.engine.threads) threads, OpenBLAS kernels \(OpenBLAS.shared.coreName)" + (flags.resume ? ", resuming" : ""))
     switch try trainer.run() {
     case .finished: print("\(stage.rawValue) finished: \(path)/embeddings.safetensors, training-\(stage.rawValue).json, metrics.jsonl")

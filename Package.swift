@@ -70,7 +70,7 @@ let package = Package(
             swiftSettings: checked),
         .executableTarget(
             name: "benchmarks",
-            dependencies: ["Backbone", "GPT2", "Llama", "Tokenizer", "WeightIO", "Tensor", "CLLM4Rec"],
+            dependencies: ["Backbone", "GPT2", "Llama", "Tokenizer", "WeightIO", "Tensor", "CLLM4Rec", "Cluster"],
             swiftSettings: checked),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "RecDataTests", dependencies: ["RecData", "Tokenizer", "WeightIO"], exclude: ["Fixtures"]),

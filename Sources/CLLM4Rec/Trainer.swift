@@ -68,6 +68,11 @@ public final class Trainer {
     public var checkParameterSync = false
     /// The collective's totals when the current epoch started (metrics give each epoch's share).
     var communicationAtPhaseStart = (seconds: 0.0, bytes: 0)
+    /// Optimizer steps taken in the current epoch by this run (a resumed epoch counts from the resume).
+    var updatesInPhase = 0
+    /// Under mpirun: table rows with a gradient, summed over the epoch's steps (how much of the
+    /// whole-table allreduce a touched-rows-only exchange would send).
+    var touchedRowsInPhase = 0
     public var log: (String) -> Void = { print($0) }
 
     var checkpointDir: String { folder.file("checkpoint-\(state.stage.rawValue)") }
@@ -248,6 +253,11 @@ public final class Trainer {
             collective.sum(g.users.pointer.baseAddress!, count: g.users.count)
             collective.sum(g.items.pointer.baseAddress!, count: g.items.count)
             if trainsLoRA, let lora = model.backbone.adapter { collective.sum(lora.gradients.pointer.baseAddress!, count: lora.gradients.count) }
+            for table in [g.users.pointer, g.items.pointer] {
+                for r in 0..<(table.count / e.width) where table[(r * e.width)..<((r + 1) * e.width)].contains(where: { $0 != 0 }) {
+                    touchedRowsInPhase += 1
+                }
+            }
         }
         adam("user.\(copy.rawValue)", count: e.users * e.width).update(e.user(copy), grad: g.users.pointer.baseAddress!, lr: lr, gradScale: s)
         adam("item.\(copy.rawValue)", count: e.items * e.width).update(e.item(copy), grad: g.items.pointer.baseAddress!, lr: lr, gradScale: s)
@@ -257,6 +267,7 @@ public final class Trainer {
         model.backbone.adapter?.zeroGradients()
         g.zero()
         state.accumulated = 0
+        updatesInPhase += 1
     }
 
     func finishPhase(_ kind: PhaseKind) throws {
@@ -275,10 +286,15 @@ public final class Trainer {
             "tokens": state.running.tokens, "seconds": state.running.seconds,
             "tokens_per_s": Double(state.running.tokens) / max(state.running.seconds, 1e-9),
         ]
+        line["optimizer_steps"] = updatesInPhase
+        updatesInPhase = 0
         if collective.isDistributed {
             line["processes"] = collective.size
             line["allreduce_seconds"] = collective.communicationSeconds - communicationAtPhaseStart.seconds
             line["allreduce_bytes"] = collective.communicatedBytes - communicationAtPhaseStart.bytes
+            line["touched_rows"] = touchedRowsInPhase
+            line["table_rows"] = model.users + model.items
+            touchedRowsInPhase = 0
             communicationAtPhaseStart = (collective.communicationSeconds, collective.communicatedBytes)
         }
         var summary = String(format: "%@ epoch %d/%d %@: loss %.4f, mr %.2f, %d tokens in %.0f s (%.0f tok/s)", state.stage.rawValue,

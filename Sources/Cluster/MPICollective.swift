@@ -62,6 +62,9 @@ public final class MPICollective: Collective {
         exit(code)
     }
 
+    /// Waits until every process gets here.
+    public func barrier() { MPI_Barrier(comm) }
+
     /// MPI_Finalize: the last MPI call of a process that ends normally.
     public func finalize() {
         MPI_Finalize()

@@ -7,6 +7,7 @@ let usage = """
            benchmarks engine --model DIR [--threads N] [--repeats N] [--only forward|backward|generate]
            benchmarks ease [--items 3000,6000] [--users 20000] [--per-user 30] [--threads N]
            benchmarks gemm [--rows 512] [--threads N]   (SmolLM2-135M's product shapes, both weight layouts)
+           mpirun -np N benchmarks allreduce [--repeats 20]   (gradient-table sizes: MovieLens-100K/1M, Amazon Beauty; width 768)
     """
 
 let args = Array(CommandLine.arguments.dropFirst())
@@ -29,6 +30,13 @@ case "ease":
 case "gemm":
     try benchmarkGemmShapes(threads: Int(option("--threads") ?? "2") ?? 2, rows: Int(option("--rows") ?? "512") ?? 512,
                             shapes: [(576, 960), (576, 576), (576, 3072), (1536, 576), (576, 49152)])
+case "allreduce":
+    // (users + items) x 768: MovieLens-100K as prepared here, MovieLens-1M and Amazon Beauty as in the paper's tables.
+    benchmarkAllreduce(sizes: [("MovieLens-100K (938 + 1,008) x 768", (938 + 1008) * 768),
+                               ("MovieLens-1M (6,040 + 3,416) x 768", (6040 + 3416) * 768),
+                               ("Amazon Beauty (10,553 + 6,086) x 768", (10553 + 6086) * 768),
+                               ("LoRA r=8 on c_attn, GPT-2 small", 12 * 8 * (768 + 2304))],
+                       repeats: Int(option("--repeats") ?? "20") ?? 20)
 default:
     print(usage)
     exit(2)

@@ -59,10 +59,10 @@ public final class Trainer {
     /// For tests: stop as if interrupted after this many micro-batches of this run.
     public var stopAfterSteps: Int? = nil
     /// The processes of a data-parallel run (`SingleProcess` by default). Each optimizer step takes
-    /// `size · accumulate` micro-batches of the plan in order; process r computes the r-th block
-    /// of `accumulate` of them; the gradients are summed over the processes and every process
-    /// applies the same Adam update, so N processes with `accumulate` A compute what one process
-    /// with N·A does, up to the order of float sums. Only process 0 writes files.
+    /// `size · accumulate` micro-batches of the plan in order, shared out by tokens (`owners`); the
+    /// gradients are summed over the processes and every process applies the same Adam update, so
+    /// N processes with `accumulate` A compute what one process with N·A does, up to the order of
+    /// float sums. Only process 0 writes files.
     public var collective: any Collective = SingleProcess()
     /// Checks after every epoch that every process holds the same parameters (a hash each).
     public var checkParameterSync = false
@@ -124,7 +124,41 @@ public final class Trainer {
 
     // MARK: planning
 
-    enum MicroBatch { case lm([Document], Head), rec([[Int]], [[Int]]) }
+    enum MicroBatch {
+        case lm([Document], Head), rec([[Int]], [[Int]])
+
+        /// Tokens the micro-batch runs through the backbone (what its compute grows with).
+        var tokens: Int {
+            switch self {
+            case let .lm(docs, _): return docs.reduce(0) { $0 + $1.tokens.count }
+            case let .rec(prompts, _): return prompts.reduce(0) { $0 + $1.count }
+            }
+        }
+    }
+
+    /// Which process computes each micro-batch: within each optimizer step (`group` consecutive
+    /// micro-batches), the one with the most tokens first, to the process with the fewest tokens so
+    /// far (ties to the lower rank). Every process derives the same assignment from the plan, and the
+    /// step's gradient is the sum over its micro-batches whoever computes them; balancing tokens
+    /// keeps processes from waiting for each other at the allreduce.
+    ///
+    ///     owners(tokens: [9, 1, 1, 7], group: 4, processes: 2)  // [0, 1, 1, 1]: 9 tokens each
+    static func owners(tokens: [Int], group: Int, processes: Int) -> [Int] {
+        guard processes > 1 else { return [Int](repeating: 0, count: tokens.count) }
+        var owner = [Int](repeating: 0, count: tokens.count)
+        var start = 0
+        while start < tokens.count {
+            let end = min(tokens.count, start + group)
+            var load = [Int](repeating: 0, count: processes)
+            for i in (start..<end).sorted(by: { tokens[$0] > tokens[$1] || (tokens[$0] == tokens[$1] && $0 < $1) }) {
+                let p = load.indices.min { load[$0] < load[$1] || (load[$0] == load[$1] && $0 < $1) }!
+                owner[i] = p
+                load[p] += tokens[i]
+            }
+            start = end
+        }
+        return owner
+    }
 
     /// The micro-batches of one phase, a pure function of the phase's seed.
     func plan(_ kind: PhaseKind, seed: UInt64) -> [MicroBatch] {
@@ -194,6 +228,7 @@ public final class Trainer {
             let g = gradients(train)
             let phaseStart = Date()
             let ranks = collective.size, group = ranks * state.options.accumulate
+            let owners = Trainer.owners(tokens: batches.map(\.tokens), group: group, processes: ranks)
             while state.step < batches.count {
                 // Several processes stop together, at an optimizer step's boundary (where no
                 // gradient is half accumulated); one process may stop anywhere.
@@ -207,7 +242,7 @@ public final class Trainer {
                     }
                 }
                 let dropSeed = state.options.seed &+ UInt64(state.globalStep) &* 0x9E37_79B9_7F4A_7C15
-                if (state.step % group) / state.options.accumulate == collective.rank {
+                if owners[state.step] == collective.rank {
                     let r: StepResult
                     switch batches[state.step] {
                     case let .lm(docs, head):

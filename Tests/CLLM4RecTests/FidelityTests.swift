@@ -232,3 +232,21 @@ final class FidelityTests: XCTestCase {
         }
     }
 }
+
+/// How a step's micro-batches are shared out over processes.
+final class MicroBatchOwnerTests: XCTestCase {
+    func testLongestFirstToTheLeastLoadedWithinEachStep() {
+        XCTAssertEqual(Trainer.owners(tokens: [9, 1, 1, 7], group: 4, processes: 2), [0, 1, 1, 1])
+        // Steps are separate: the second step's assignment starts from empty loads; a short last step too.
+        XCTAssertEqual(Trainer.owners(tokens: [5, 5, 3, 8, 2], group: 2, processes: 2), [0, 1, 1, 0, 0])
+        XCTAssertEqual(Trainer.owners(tokens: [4, 4, 4], group: 3, processes: 1), [0, 0, 0])
+        // Every micro-batch has exactly one owner in range, and loads differ by at most the largest item.
+        let tokens = (0..<64).map { ($0 * 37) % 23 + 1 }
+        let owners = Trainer.owners(tokens: tokens, group: 16, processes: 4)
+        for s in stride(from: 0, to: 64, by: 16) {
+            var load = [0, 0, 0, 0]
+            for i in s..<(s + 16) { load[owners[i]] += tokens[i] }
+            XCTAssertLessThanOrEqual(load.max()! - load.min()!, tokens[s..<(s + 16)].max()!)
+        }
+    }
+}

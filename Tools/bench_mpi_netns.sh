@@ -55,6 +55,9 @@ host=$1; shift
 exec ip netns exec "cllm-h${host##*.}" sh -c "$*"
 EOF
 chmod +x "$work/netns-rsh"
+# PMIx keeps its data store in shared memory named per job: one machine posing as several hosts
+# needs the hash store instead.
+export PMIX_MCA_gds=hash
 mpi=(ip netns exec cllm-h1 mpirun --allow-run-as-root --hostfile "$work/hosts" -np "$HOSTS" --mca plm_rsh_agent "$work/netns-rsh"
      --mca btl self,tcp --mca btl_tcp_if_include 10.77.0.0/24 --mca oob_tcp_if_include 10.77.0.0/24 --bind-to none --oversubscribe)
 

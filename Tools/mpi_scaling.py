@@ -24,8 +24,9 @@ p.add_argument("--latency-us", type=float, default=50)
 a = p.parse_args()
 
 datasets = {
-    # name: users, items, training interactions, review (content) documents
-    "MovieLens-1M": (6040, 3416, 575_000, 9456),  # content: user and item descriptions
+    # name: users, items, training interactions, review documents (content documents are these plus
+    # one description per user and per item)
+    "MovieLens-1M": (6040, 3416, 575_000, 0),  # content: the user and item descriptions only
     "Amazon Beauty": (10553, 6086, 75_000, 94_148),  # content: one document per review
 }
 width = 768

@@ -3,7 +3,7 @@
 shapes, same thread count, in one run. Any model folder: GPT-2 (default: a random GPT-2 small) or the
 Llama family (e.g. Models/smollm2-135m from Tools/fetch-smollm2).
 
-    python3 Tools/bench_engine.py [--threads 2] [--model Models/random-small] [--env-kernels-too]
+    python3 Tools/bench_engine.py [--threads 2] [--model Models/random-small] [--rounds 3] [--env-kernels-too]
 
 Configurations: (1) forward with loss, no grad, 4x128 and 1x1024; (2) frozen backbone forward +
 backward to the input embeddings (dropout on), 20x64 and 4x128; (3) the same with LoRA r=8 on c_attn
@@ -88,6 +88,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--model", default="Models/random-small")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="run PyTorch and this engine alternately this many times and report each configuration's median "
+                         "ratio over the rounds (on a shared machine, pairs close in time cancel most of its drift)")
     ap.add_argument("--env-kernels-too", action="store_true",
                     help="also run the Swift side on the kernels OpenBLAS picks by itself (CLLM4REC_BLAS_CORETYPE=openblas)")
     a = ap.parse_args()
@@ -96,14 +99,18 @@ def main():
     if not os.path.exists(os.path.join(a.model, "model.safetensors")):
         subprocess.run([os.path.join(bin_dir, "cllm4rec"), "init-gpt2", "--config", "small", "--seed", "1", "--output", a.model], check=True)
 
-    torch_run = subprocess.run([sys.executable, "-c", PYTORCH_PART, a.model, str(a.threads), str(a.repeats)],
-                               check=True, capture_output=True, text=True)
-    torch_rows = {}
-    for line in torch_run.stdout.splitlines():
-        if line.startswith("JSON "):
-            torch_rows = {r["name"]: r for r in json.loads(line[5:])}
-        else:
-            print(line)
+    def run_torch():
+        torch_run = subprocess.run([sys.executable, "-c", PYTORCH_PART, a.model, str(a.threads), str(a.repeats)],
+                                   check=True, capture_output=True, text=True)
+        rows = {}
+        for line in torch_run.stdout.splitlines():
+            if line.startswith("JSON "):
+                rows = {r["name"]: r for r in json.loads(line[5:])}
+            else:
+                print(line)
+        return rows
+
+    torch_rows = run_torch()
     def run_swift(env_kernels):
         env = dict(os.environ)
         env.pop("CLLM4REC_BLAS_CORETYPE", None)
@@ -117,15 +124,32 @@ def main():
     def kernels(out):
         return out.splitlines()[0].split(", kernels ")[1].split(" ")[0]
 
+    def ratio_rows(out, rows):
+        found = {}
+        for line in out.splitlines():
+            for name, row in rows.items():
+                if line.startswith("swift " + name + " "):
+                    found[name] = float(line[len("swift " + name):].split()[0]) / row["tokens_per_s"]
+        return found
+
     def ratios(out, title):
         print(f"\nratio swift / torch ({a.threads} threads, {title}):")
-        for line in out.splitlines():
-            for name, row in torch_rows.items():
-                if line.startswith("swift " + name + " "):
-                    swift_tps = float(line[len("swift " + name):].split()[0])
-                    print(f"  {name:34s} {swift_tps / row['tokens_per_s']:5.2f}x")
+        for name, r in ratio_rows(out, torch_rows).items():
+            print(f"  {name:34s} {r:5.2f}x")
 
     chosen = run_swift(False)
+    if a.rounds > 1:
+        per_round = [ratio_rows(chosen, torch_rows)]
+        for k in range(1, a.rounds):
+            print(f"\nround {k + 1} of {a.rounds}")
+            torch_rows = run_torch()
+            per_round.append(ratio_rows(run_swift(False), torch_rows))
+        print(f"\nratio swift / torch, {a.rounds} alternating rounds ({a.threads} threads): median [each round]")
+        for name in per_round[0]:
+            values = sorted(r[name] for r in per_round if name in r)
+            median = values[len(values) // 2] if len(values) % 2 else (values[len(values) // 2 - 1] + values[len(values) // 2]) / 2
+            print(f"  {name:34s} {median:5.2f}x  [" + ", ".join(f"{r[name]:.2f}" for r in per_round if name in r) + "]")
+        return
     if a.env_kernels_too:
         # The same engine on the kernels OpenBLAS would pick by itself (OPENBLAS_CORETYPE included),
         # to separate the engine's share of the ratio from the kernel choice's.

@@ -8,8 +8,7 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
         let response = try await next(request, context)
-        let elapsed = (ContinuousClock.now - start).components
-        let ms = Double(elapsed.seconds) * 1000 + Double(elapsed.attoseconds) / 1e15
+        let ms = (ContinuousClock.now - start).milliseconds
         context.logger.info("\(request.method) \(request.uri.path) \(response.status.code) \(String(format: "%.1f", ms)) ms")
         return response
     }
@@ -47,4 +46,11 @@ func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         diff |= x ^ y
     }
     return diff == 0
+}
+
+extension Duration {
+    /// The duration in milliseconds.
+    ///
+    ///     Duration.microseconds(2500).milliseconds  // 2.5
+    var milliseconds: Double { Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15 }
 }

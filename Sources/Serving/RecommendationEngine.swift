@@ -98,9 +98,7 @@ public final class RecommendationEngine: @unchecked Sendable {
             if flushNow {
                 queue.async { self.flush() }
             } else if schedule {
-                let (s, atto) = settings.maxWait.components
-                let nanos = Int(s) * 1_000_000_000 + Int(atto / 1_000_000_000)
-                queue.asyncAfter(deadline: .now() + .nanoseconds(nanos)) { self.flush() }
+                queue.asyncAfter(deadline: .now() + .nanoseconds(Int(settings.maxWait.milliseconds * 1e6))) { self.flush() }
             }
         }
     }

@@ -5,7 +5,6 @@ import Hummingbird
 import Logging
 import RecData
 import Tokenizer
-import WeightIO
 
 /// Limits on what a client may ask; every value outside them is a 400 naming the field.
 public struct RequestLimits: Sendable {
@@ -52,14 +51,6 @@ struct Routes: Sendable {
 
     func info() -> Response {
         let m = engine.current, rec = m.rec, b = rec.model.backbone
-        var training: [String: JSON] = [:]
-        for stage in ["pretrain", "finetune"] {
-            if let data = FileManager.default.contents(atPath: rec.folder.file("training-\(stage).json")),
-               let v = try? JSONParser.parse(Array(data)) { training[stage] = JSON(v) }
-        }
-        if let data = FileManager.default.contents(atPath: rec.folder.file("evaluation-test.json")), let v = try? JSONParser.parse(Array(data)) {
-            training["evaluation_test"] = JSON(v)
-        }
         let s = engine.settings
         return JSON.object([
             "version": .string(version),
@@ -73,9 +64,9 @@ struct Routes: Sendable {
                 "adapter": .bool(b.adapter != nil),
             ]),
             "users": .int(rec.dataset.users.count), "items": .int(rec.dataset.items.count),
-            "training": .object(training),
+            "training": .object(m.training),
             "serving": .object([
-                "max_batch": .int(s.maxBatch), "max_wait_ms": .double(Double(s.maxWait.components.attoseconds) / 1e15 + Double(s.maxWait.components.seconds) * 1000),
+                "max_batch": .int(s.maxBatch), "max_wait_ms": .double(s.maxWait.milliseconds),
                 "cache": .bool(s.cacheCapacity > 0), "fold_in_steps": .int(s.foldIn.steps), "fold_in_lr": .double(Double(s.foldIn.learningRate)),
                 "max_history": .int(limits.maxHistory), "max_k": .int(limits.maxK), "max_body_bytes": .int(limits.maxBodyBytes),
             ]),

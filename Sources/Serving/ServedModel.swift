@@ -1,6 +1,7 @@
 import CLLM4Rec
 import Foundation
 import RecData
+import WeightIO
 
 /// One recommender folder as the server uses it: loaded once, with id lookups, each user's seen
 /// items, and a cache of known users' answers. A reload builds a new one and swaps it in whole;
@@ -14,6 +15,10 @@ public final class ServedModel: @unchecked Sendable {
     public let loadedAt: Date
     /// False for a folder that was pretrained only: it is scored with its collaborative embeddings.
     public let finetuned: Bool
+    /// The folder's training and test summaries (`training-pretrain.json`, `training-finetune.json`,
+    /// `evaluation-test.json` as `evaluation_test`), read with the model: `/v1/info` describes the
+    /// model that answers, not files written since.
+    public let training: [String: JSON]
     private let userIndex: [String: Int], itemIndex: [String: Int]
     let cache: AnswerCache
 
@@ -28,6 +33,13 @@ public final class ServedModel: @unchecked Sendable {
         userIndex = Dictionary(rec.dataset.users.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
         itemIndex = Dictionary(rec.dataset.items.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
         cache = AnswerCache(capacity: cacheCapacity)
+        var training: [String: JSON] = [:]
+        for (key, file) in [("pretrain", "training-pretrain.json"), ("finetune", "training-finetune.json"), ("evaluation_test", "evaluation-test.json")] {
+            if let data = FileManager.default.contents(atPath: rec.folder.file(file)), let v = try? JSONParser.parse(Array(data)) {
+                training[key] = JSON(v)
+            }
+        }
+        self.training = training
     }
 
     public func user(_ id: String) -> Int? { userIndex[id] }

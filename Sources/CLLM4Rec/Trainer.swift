@@ -233,8 +233,7 @@ public final class Trainer {
                 // Several processes stop together, at an optimizer step's boundary (where no
                 // gradient is half accumulated); one process may stop anywhere.
                 if ranks == 1 || state.step % group == 0 {
-                    let stop = interruptRequested || (stopAfterSteps.map { stepsThisRun >= $0 } ?? false)
-                    if ranks == 1 ? stop : collective.any(stop) {
+                    if collective.any(interruptRequested || (stopAfterSteps.map { stepsThisRun >= $0 } ?? false)) {
                         state.running.seconds += Date().timeIntervalSince(phaseStart)
                         if collective.isRoot { try saveCheckpoint() }
                         interruptRequested = false

@@ -63,7 +63,7 @@ struct Serve: AsyncParsableCommand {
         guard !host.isEmpty else { throw ValidationError("--host is empty") }
         try FlagRules.inRange(0...65535, port, "--port")
         try FlagRules.inRange(1...1024, maxBatch, "--max-batch")
-        try FlagRules.between(maxWaitMs, 0, 1000, "--max-wait-ms", includingUpper: true)
+        try FlagRules.between(maxWaitMs, 0, 1000, "--max-wait-ms", includingLower: true, includingUpper: true)
         try FlagRules.inRange(0...100_000_000, cacheSize, "--cache-size")
         try FlagRules.inRange(1...100_000, maxHistory, "--max-history")
         try FlagRules.inRange(256...(64 << 20), maxBodyBytes, "--max-body-bytes")

@@ -322,7 +322,7 @@ final class ServeTests: XCTestCase {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CLI.binary)
         // Many fold-in steps make a POST /v1/recommendations slow enough to be in flight at SIGTERM.
-        p.arguments = ["serve", folder, "--port", "0", "--threads", "1", "--fold-in-steps", "400"]
+        p.arguments = ["serve", folder, "--port", "0", "--threads", "1", "--fold-in-steps", "400", "--max-wait-ms", "0"]
         p.standardOutput = FileHandle(forWritingAtPath: log)
         p.standardError = FileHandle(forWritingAtPath: log)
         try p.run()

@@ -64,21 +64,25 @@ extension LlamaModel {
                                          scratch: scratch + w * 2 * layout.maxSpan,
                                          dropout: attnP, seed: seedFor(last.seed, layer: l, site: 1) &+ UInt64(attStart[s] + h * span))
             }
-            for (s, len) in last.lengths.enumerated() {
-                let dq = dqkv + rowStart[s] * ld
-                for i in 0..<len { (dq + i * ld + Q).update(repeating: 0, count: 2 * K) }
-                for h in 0..<H {
-                    let kv = h / group, block = blocks + (rowStart[s] * H + h * len) * 3 * d
-                    for i in 0..<len {
-                        (dq + i * ld + h * d).update(from: block + i * 3 * d, count: d)
-                        axpy(1, block + i * 3 * d + d, dq + i * ld + Q + kv * d, d)
-                        axpy(1, block + i * 3 * d + 2 * d, dq + i * ld + Q + K + kv * d, d)
+            // Gather each row's blocks back (rows across the cores), then undo the rotations: the
+            // gradient of a rotation is the inverse rotation.
+            let sequenceOf = last.lengths.indices.flatMap { s in [Int](repeating: s, count: last.lengths[s]) }
+            sequenceOf.withUnsafeBufferPointer { sequenceOf in
+                Parallel.parts(n, align: 1, minimum: max(1, 16384 / (H * 3 * d))) { part in
+                    for row in part {
+                        let s = sequenceOf[row], len = last.lengths[s], i = row - rowStart[s]
+                        let dq = dqkv + row * ld
+                        (dq + Q).update(repeating: 0, count: 2 * K)
+                        for h in 0..<H {
+                            let kv = h / group, block = blocks + (rowStart[s] * H + h * len + i) * 3 * d
+                            (dq + h * d).update(from: block, count: d)
+                            axpy(1, block + d, dq + Q + kv * d, d)
+                            axpy(1, block + 2 * d, dq + Q + K + kv * d, d)
+                        }
                     }
                 }
-                // Undo the rotations: the gradient of a rotation is the inverse rotation.
-                rotary.apply(dq, ld: ld, rows: len, heads: H, start: 0, inverse: true)
-                rotary.apply(dq + Q, ld: ld, rows: len, heads: config.numKeyValueHeads, start: 0, inverse: true)
             }
+            rotary.apply(dqkv, ld: ld, positions: layout.positions, heads: H + config.numKeyValueHeads, inverse: true)
             // dx of q, k, v as one product with their adjacent weights [Q+2K, C].
             BLAS.gemm(m: n, n: c, k: ld, a: dqkv, lda: ld, b: params.tensor(.q, layer: l).baseAddress!, ldb: c, c: dnorm, ldc: c)
             linearBackward(.q, bias: .qBias, layer: l, dy: dqkv, ldy: ld, x: a.xn1, rows: n, inp: c, out: Q, dx: dnorm, accumulate: nil, a: a, dloraT: dloraT)

@@ -93,6 +93,7 @@ public final class LlamaModel: @unchecked Sendable {
         layout = LlamaLayout(config: config, tokens: n, attention: config.numAttentionHeads * spans.reduce(0, +), maxSpan: spans.max() ?? 0,
                              slots: forBackward ? config.numHiddenLayers : 1, loraRank: lora?.rank ?? 0,
                              loraTargets: lora?.modules.count ?? 0, workers: Parallel.threads)
+        layout.positions = lengths.indices.flatMap { s in past[s]..<(past[s] + lengths[s]) }
         if acts.count < layout.total { acts = FloatBuffer(count: layout.total + layout.total / 4) }
         last = (lengths, past, dropout, seed, forBackward)
         let c = width, base = acts.pointer.baseAddress!
@@ -174,10 +175,10 @@ public final class LlamaModel: @unchecked Sendable {
         let attnP = dropout ? config.attentionDropout : 0
         var rowStart = [Int](), attStart = [Int](), keys = [(UnsafePointer<Float>, UnsafePointer<Float>, Int)]()
         var row = 0, attOffset = 0
+        // q heads then k heads lead each row: one rotation pass over both, rows across the cores.
+        rotary.apply(a.qkv, ld: ld, positions: layout.positions, heads: H + config.numKeyValueHeads)
         for (s, len) in lengths.enumerated() {
             let q = a.qkv + row * ld
-            rotary.apply(q, ld: ld, rows: len, heads: H, start: past[s])
-            rotary.apply(q + Q, ld: ld, rows: len, heads: config.numKeyValueHeads, start: past[s])
             var kv = (UnsafePointer(q + Q), UnsafePointer(q + Q + K), ld)
             if let cache {
                 let slot = slots![s]
@@ -227,6 +228,8 @@ struct LlamaLayout {
     /// Workers attention runs on (fixed at forward, so backward finds the scratch it sized) and the
     /// largest one-head attention matrix, len·(past+len).
     var attentionWorkers = 1, maxSpan = 0
+    /// Each packed row's position (its sequence's cached rows come first), for the rotations.
+    var positions: [Int] = []
     var x0 = 0, final = 0, finalRstd = 0, scratchWide = 0, loraScratch = 0, attScratch = 0, attBlocks = 0, layers = 0, total = 0
     // offsets inside one layer slot
     var xn1 = 0, rstd1 = 0, qkv = 0, att = 0, atty = 0, res2 = 0, xn2 = 0, rstd2 = 0, gu = 0, act = 0, res3 = 0, loraT = 0

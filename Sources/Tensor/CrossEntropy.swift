@@ -27,22 +27,30 @@ public enum ChunkedCrossEntropy {
         let logits = scratch.baseAddress!
         var total = 0.0
         var r0 = 0
+        let rowLoss = UnsafeMutablePointer<Double>.allocate(capacity: chunk)
+        defer { rowLoss.deallocate() }
         while r0 < rows {
             let n = min(chunk, rows - r0)
             BLAS.gemm(transB: true, m: n, n: v, k: c, a: hidden + r0 * c, lda: c, b: head, ldb: c, c: logits, ldc: v)
-            for r in 0..<n {
-                let row = logits + r * v
-                let t = Int(targets[r0 + r])
-                precondition(t >= 0 && t < v, "target \(t) outside 0..<\(v)")
-                let m = maximum(row, v)
-                let target = row[t]
-                let s = expShiftSum(row, v, shift: m)
-                total += Double(m + logf(s) - target)
-                if dHidden != nil || dHead != nil {
-                    scale(row, v, by: gradScale / s)
-                    row[t] -= gradScale
+            // Rows across the cores, each row's loss kept and summed in order afterwards (the same
+            // total whatever the thread count).
+            let grad = dHidden != nil || dHead != nil
+            Parallel.parts(n, align: 1, minimum: max(1, 65536 / max(v, 1))) { part in
+                for r in part {
+                    let row = logits + r * v
+                    let t = Int(targets[r0 + r])
+                    precondition(t >= 0 && t < v, "target \(t) outside 0..<\(v)")
+                    let m = maximum(row, v)
+                    let target = row[t]
+                    let s = expShiftSum(row, v, shift: m)
+                    rowLoss[r] = Double(m + logf(s) - target)
+                    if grad {
+                        scale(row, v, by: gradScale / s)
+                        row[t] -= gradScale
+                    }
                 }
             }
+            for r in 0..<n { total += rowLoss[r] }
             if let dHidden {
                 BLAS.gemm(m: n, n: c, k: v, a: logits, lda: v, b: head, ldb: c, c: dHidden + r0 * c, ldc: c)
             }

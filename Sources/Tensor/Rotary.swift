@@ -35,19 +35,45 @@ public final class RotaryTable: @unchecked Sendable {
     /// column h·d of a row of stride `ld`. `inverse` applies the transpose (the backward pass).
     public func apply(_ x: UnsafeMutablePointer<Float>, ld: Int, rows: Int, heads: Int, start: Int, inverse: Bool = false) {
         precondition(start + rows <= positions, "position \(start + rows - 1) beyond the rotary table's \(positions)")
+        for r in 0..<rows { rotateRow(x + r * ld, heads: heads, position: start + r, inverse: inverse) }
+    }
+
+    /// Rotates `heads` heads of each row of packed sequences in place, row r at `positions[r]`,
+    /// rows across the threads. Queries and keys side by side in a row ([q heads | k heads | ...],
+    /// as the fused projection writes them) go in one call with heads = query + key heads.
+    ///
+    ///     rotary.apply(qkv, ld: Q + 2K, positions: [0, 1, 2, 0, 1], heads: H + Hkv)  // sequences of 3 and 2
+    public func apply(_ x: UnsafeMutablePointer<Float>, ld: Int, positions rowPositions: [Int], heads: Int, inverse: Bool = false) {
+        precondition(rowPositions.allSatisfy { $0 >= 0 && $0 < positions }, "a position beyond the rotary table's \(positions)")
+        rowPositions.withUnsafeBufferPointer { pos in
+            Parallel.parts(pos.count, align: 1, minimum: max(1, 16384 / max(heads * headSize, 1))) { part in
+                for r in part { rotateRow(x + r * ld, heads: heads, position: pos[r], inverse: inverse) }
+            }
+        }
+    }
+
+    @inline(__always)
+    func rotateRow(_ row: UnsafeMutablePointer<Float>, heads: Int, position: Int, inverse: Bool) {
         let d = headSize, half = d / 2
         let sign: Float = inverse ? -1 : 1
         cosines.withUnsafeBufferPointer { cb in
             sines.withUnsafeBufferPointer { sb in
-                for r in 0..<rows {
-                    let cp = cb.baseAddress! + (start + r) * half, sp = sb.baseAddress! + (start + r) * half
-                    for h in 0..<heads {
-                        let a = x + r * ld + h * d, b = a + half
-                        for j in 0..<half {
-                            let x1 = a[j], x2 = b[j], cs = cp[j], sn = sign * sp[j]
-                            a[j] = x1 * cs - x2 * sn
-                            b[j] = x2 * cs + x1 * sn
-                        }
+                let cp = cb.baseAddress! + position * half, sp = sb.baseAddress! + position * half
+                for h in 0..<heads {
+                    let a = row + h * d, b = a + half
+                    var j = 0
+                    let signs = Vec8(repeating: sign)
+                    while j + 8 <= half {
+                        let x1 = load8(a + j), x2 = load8(b + j), cs = load8(cp + j), sn = signs * load8(sp + j)
+                        store8(x1 * cs - x2 * sn, a + j)
+                        store8(x2 * cs + x1 * sn, b + j)
+                        j += 8
+                    }
+                    while j < half {
+                        let x1 = a[j], x2 = b[j], cs = cp[j], sn = sign * sp[j]
+                        a[j] = x1 * cs - x2 * sn
+                        b[j] = x2 * cs + x1 * sn
+                        j += 1
                     }
                 }
             }

@@ -3,22 +3,29 @@
 shapes, same thread count, in one run. Any model folder: GPT-2 (default: a random GPT-2 small) or the
 Llama family (e.g. Models/smollm2-135m from Tools/fetch-smollm2).
 
-    python3 Tools/bench_engine.py [--threads 2] [--model Models/random-small] [--rounds 3] [--env-kernels-too]
+    python3 Tools/bench_engine.py [--threads 2] [--model Models/random-small] [--pairs 5] [--only NAME] [--env-kernels-too]
 
 Configurations: (1) forward with loss, no grad, 4x128 and 1x1024; (2) frozen backbone forward +
 backward to the input embeddings (dropout on), 20x64 and 4x128; (3) the same with LoRA r=8 on c_attn
-(GPT-2) or q_proj,v_proj (Llama family), PEFT on the PyTorch side; (4) greedy generation, batch 1, 128 new tokens after a 16-token prompt
-(`generate(do_sample=False)`). Prints tokens/s, peak memory and, for Swift, the share of the measured
-sgemm peak. The model folder is made with `cllm4rec init-gpt2 --config small` if missing, and the
-same folder is loaded into PyTorch. Needs torch (CPU), transformers and peft.
-"""
-import argparse, json, os, resource, subprocess, sys, time
+(GPT-2) or q_proj,v_proj (Llama family), PEFT on the PyTorch side; (4) greedy generation, batch 1, 128
+new tokens after a 16-token prompt (`generate(do_sample=False)`).
 
-PYTORCH_PART = r'''
-import json, resource, sys, time
+How it measures: both engines stay loaded in their own process (`benchmarks engine --serve` and a
+PyTorch process reading the same configuration names), and every configuration is run by one, then
+the other, alternately (ABBA order), `--pairs` times after a warm-up each, with a pause between runs
+so that neither side's idle threads still spin. A pair's ratio compares two runs seconds apart, so
+the drift of a shared machine over minutes (its sgemm speed here moved between 167 and 247 GFLOP/s
+from one run to the next) cancels; the table gives each side's median tokens/s and the median of the
+pairs' ratios with their range. Needs torch (CPU), transformers and peft. The model folder is made
+with `cllm4rec init-gpt2 --config small` if missing, and the same folder is loaded into PyTorch.
+"""
+import argparse, os, statistics, subprocess, sys, time
+
+PYTORCH_SERVER = r'''
+import copy, resource, sys, time
 import torch
 from transformers import AutoModelForCausalLM
-model_dir, threads, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+model_dir, threads = sys.argv[1], int(sys.argv[2])
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
@@ -26,138 +33,148 @@ gpt2 = model.config.model_type == "gpt2"
 for p in model.parameters():
     p.requires_grad_(False)
 V = model.config.vocab_size
-out = []
+configs = {}
 
-def best(fn):
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter(); fn(); times.append(time.perf_counter() - t0)
-    return min(times)
-
-def peak_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-def report(name, tokens, secs):
-    out.append({"name": name, "tokens_per_s": tokens / secs, "peak_mb": peak_mb()})
-    print(f"torch {name:34s} {tokens / secs:8.1f} tokens/s  peak RSS {peak_mb():6.0f} MB", flush=True)
-
-model.eval()
-for b, t in [(4, 128), (1, 1024)]:
+def forward(m, b, t):
     ids = torch.randint(0, V, (b, t))
-    def fwd():
+    def run():
+        m.eval()
         with torch.no_grad():
-            model(input_ids=ids, labels=ids).loss.item()
-    report(f"forward loss {b}x{t}", b * t, best(fwd))
+            m(input_ids=ids, labels=ids).loss.item()
+    return run
 
 def train_step(m, b, t):
     ids = torch.randint(0, V, (b, t))
-    def step():
+    def run():
+        m.train()
         emb = m.get_input_embeddings()(ids).detach().requires_grad_(True)
         loss = m(inputs_embeds=emb, labels=ids).loss
         loss.backward()
-    return step
+    return run
 
-model.train()
+for b, t in [(4, 128), (1, 1024)]:
+    configs[f"forward loss {b}x{t}"] = forward(model, b, t)
 for b, t in [(20, 64), (4, 128)]:
-    report(f"forward+backward {b}x{t}", b * t, best(train_step(model, b, t)))
+    configs[f"forward+backward {b}x{t}"] = train_step(model, b, t)
 try:
     from peft import LoraConfig, get_peft_model
     targets = ["c_attn"] if gpt2 else ["q_proj", "v_proj"]
-    lora = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05, target_modules=targets, fan_in_fan_out=gpt2))
-    lora.train()
+    lora = get_peft_model(copy.deepcopy(model), LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05, target_modules=targets, fan_in_fan_out=gpt2))
     for b, t in [(20, 64), (4, 128)]:
-        report(f"forward+backward LoRA r=8 {b}x{t}", b * t, best(train_step(lora, b, t)))
-    model = lora.unload()
+        configs[f"forward+backward LoRA r=8 {b}x{t}"] = train_step(lora, b, t)
 except ImportError:
     print("torch LoRA: peft is not installed, skipped", flush=True)
 
-model.eval()
 prompt = torch.randint(0, V, (1, 16))
 def gen():
+    model.eval()
     with torch.no_grad():
         model.generate(prompt, attention_mask=torch.ones_like(prompt), do_sample=False, max_new_tokens=128,
                        min_new_tokens=128, pad_token_id=0)
-report("greedy generate 1x(16+128)", 128, best(gen))
-print("JSON " + json.dumps(out))
+configs["greedy generate 1x(16+128)"] = gen
+print("ready", flush=True)
+for line in sys.stdin:
+    name = line.rstrip("\n")
+    if name == "quit":
+        break
+    if name not in configs:
+        print(f"error unknown configuration {name}", flush=True)
+        continue
+    t0 = time.perf_counter()
+    configs[name]()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"seconds {time.perf_counter() - t0:.6f} peak_mb {peak:.0f}", flush=True)
 '''
+
+TOKENS = {"forward loss 4x128": 512, "forward loss 1x1024": 1024, "forward+backward 20x64": 1280,
+          "forward+backward 4x128": 512, "forward+backward LoRA r=8 20x64": 1280,
+          "forward+backward LoRA r=8 4x128": 512, "greedy generate 1x(16+128)": 128}
+
+
+class Engine:
+    """One engine process that runs a named configuration per line and answers with its seconds."""
+
+    def __init__(self, label, argv, env=None):
+        self.label = label
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                sys.exit(f"{label}: the engine process ended before it was ready")
+            if line.strip() == "ready":
+                break
+            print(f"{label}: {line.rstrip()}")
+        self.peak_mb = 0.0
+
+    def run(self, name):
+        self.proc.stdin.write(name + "\n")
+        self.proc.stdin.flush()
+        answer = self.proc.stdout.readline().split()
+        if len(answer) != 4 or answer[0] != "seconds":
+            sys.exit(f"{self.label}: {name}: unexpected answer {' '.join(answer) or '(process ended)'}")
+        self.peak_mb = max(self.peak_mb, float(answer[3]))
+        return float(answer[1])
+
+    def close(self):
+        try:
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        self.proc.wait(timeout=60)
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--model", default="Models/random-small")
-    ap.add_argument("--rounds", type=int, default=1,
-                    help="run PyTorch and this engine alternately this many times and report each configuration's median "
-                         "ratio over the rounds (on a shared machine, pairs close in time cancel most of its drift)")
+    ap.add_argument("--pairs", type=int, default=5, help="timed runs of each engine per configuration, alternating (after one warm-up each)")
+    ap.add_argument("--pause", type=float, default=0.5, help="seconds between runs, so the idle engine's threads are asleep")
+    ap.add_argument("--only", action="append", help="a configuration name (repeatable); default: all")
     ap.add_argument("--env-kernels-too", action="store_true",
-                    help="also run the Swift side on the kernels OpenBLAS picks by itself (CLLM4REC_BLAS_CORETYPE=openblas)")
+                    help="also run this engine on the kernels OpenBLAS picks by itself (CLLM4REC_BLAS_CORETYPE=openblas)")
     a = ap.parse_args()
     subprocess.run(["swift", "build", "-c", "release"], check=True, stdout=subprocess.DEVNULL)
     bin_dir = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], check=True, capture_output=True, text=True).stdout.strip()
     if not os.path.exists(os.path.join(a.model, "model.safetensors")):
         subprocess.run([os.path.join(bin_dir, "cllm4rec"), "init-gpt2", "--config", "small", "--seed", "1", "--output", a.model], check=True)
 
-    def run_torch():
-        torch_run = subprocess.run([sys.executable, "-c", PYTORCH_PART, a.model, str(a.threads), str(a.repeats)],
-                                   check=True, capture_output=True, text=True)
-        rows = {}
-        for line in torch_run.stdout.splitlines():
-            if line.startswith("JSON "):
-                rows = {r["name"]: r for r in json.loads(line[5:])}
-            else:
-                print(line)
-        return rows
-
-    torch_rows = run_torch()
-    def run_swift(env_kernels):
-        env = dict(os.environ)
-        env.pop("CLLM4REC_BLAS_CORETYPE", None)
-        if env_kernels:
-            env["CLLM4REC_BLAS_CORETYPE"] = "openblas"
-        run = subprocess.run([os.path.join(bin_dir, "benchmarks"), "engine", "--model", a.model, "--threads", str(a.threads),
-                              "--repeats", str(a.repeats)], check=True, capture_output=True, text=True, env=env)
-        print(run.stdout, end="")
-        return run.stdout
-
-    def kernels(out):
-        return out.splitlines()[0].split(", kernels ")[1].split(" ")[0]
-
-    def ratio_rows(out, rows):
-        found = {}
-        for line in out.splitlines():
-            for name, row in rows.items():
-                if line.startswith("swift " + name + " "):
-                    found[name] = float(line[len("swift " + name):].split()[0]) / row["tokens_per_s"]
-        return found
-
-    def ratios(out, title):
-        print(f"\nratio swift / torch ({a.threads} threads, {title}):")
-        for name, r in ratio_rows(out, torch_rows).items():
-            print(f"  {name:34s} {r:5.2f}x")
-
-    chosen = run_swift(False)
-    if a.rounds > 1:
-        per_round = [ratio_rows(chosen, torch_rows)]
-        for k in range(1, a.rounds):
-            print(f"\nround {k + 1} of {a.rounds}")
-            torch_rows = run_torch()
-            per_round.append(ratio_rows(run_swift(False), torch_rows))
-        print(f"\nratio swift / torch, {a.rounds} alternating rounds ({a.threads} threads): median [each round]")
-        for name in per_round[0]:
-            values = sorted(r[name] for r in per_round if name in r)
-            median = values[len(values) // 2] if len(values) % 2 else (values[len(values) // 2 - 1] + values[len(values) // 2]) / 2
-            print(f"  {name:34s} {median:5.2f}x  [" + ", ".join(f"{r[name]:.2f}" for r in per_round if name in r) + "]")
-        return
+    swift_argv = [os.path.join(bin_dir, "benchmarks"), "engine", "--model", a.model, "--threads", str(a.threads), "--serve"]
+    env = dict(os.environ)
+    env.pop("CLLM4REC_BLAS_CORETYPE", None)
+    engines = [Engine("torch", [sys.executable, "-c", PYTORCH_SERVER, a.model, str(a.threads)]),
+               Engine("swift", swift_argv, env)]
     if a.env_kernels_too:
-        # The same engine on the kernels OpenBLAS would pick by itself (OPENBLAS_CORETYPE included),
-        # to separate the engine's share of the ratio from the kernel choice's.
-        print()
-        inherited = run_swift(True)
-        if kernels(inherited) != kernels(chosen):
-            ratios(inherited, f"OpenBLAS {kernels(inherited)} kernels, CLLM4REC_BLAS_CORETYPE=openblas")
-    ratios(chosen, f"OpenBLAS {kernels(chosen)} kernels, the default")
+        engines.append(Engine("swift (OpenBLAS's own kernels)", swift_argv, dict(env, CLLM4REC_BLAS_CORETYPE="openblas")))
+    names = [n for n in TOKENS if not a.only or n in a.only]
+    print(f"\n{a.threads} threads, {a.pairs} alternating runs per engine and configuration, {a.pause} s between runs")
+    rows = []
+    for name in names:
+        for e in engines:
+            e.run(name)  # warm-up: buffers sized, weights in cache, PyTorch's allocator primed
+        times = {e.label: [] for e in engines}
+        for r in range(a.pairs):
+            for e in (engines if r % 2 == 0 else list(reversed(engines))):
+                time.sleep(a.pause)
+                times[e.label].append(e.run(name))
+        tokens = TOKENS[name]
+        torch_t = times["torch"]
+        line = f"{name:34s} torch {tokens / statistics.median(torch_t):7.1f} tok/s"
+        for e in engines[1:]:
+            ratios = [t / s for t, s in zip(torch_t, times[e.label])]
+            line += (f" | {e.label} {tokens / statistics.median(times[e.label]):7.1f} tok/s, ratio {statistics.median(ratios):4.2f}x"
+                     f" [{min(ratios):.2f}-{max(ratios):.2f}]")
+        print(line, flush=True)
+        rows.append((name, tokens / statistics.median(torch_t), tokens / statistics.median(times["swift"]),
+                     statistics.median([t / s for t, s in zip(torch_t, times["swift"])]),
+                     min(t / s for t, s in zip(torch_t, times["swift"])), max(t / s for t, s in zip(torch_t, times["swift"]))))
+    for e in engines:
+        e.close()
+    print(f"\npeak RSS: " + ", ".join(f"{e.label} {e.peak_mb:.0f} MB" for e in engines))
+    print(f"\n| configuration | PyTorch tok/s | this engine tok/s | ratio (median of {a.pairs} pairs) | range |")
+    print("|---|---|---|---|---|")
+    for name, t, s, r, lo, hi in rows:
+        print(f"| {name} | {t:.1f} | {s:.1f} | {r:.2f}x | {lo:.2f}-{hi:.2f} |")
 
 
 if __name__ == "__main__":

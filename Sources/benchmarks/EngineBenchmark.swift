@@ -60,56 +60,87 @@ func randomIds(_ n: Int, vocab: Int, seed: UInt64) -> [Int] {
     return (0..<n).map { _ in Int.random(in: 0..<vocab, using: &g) }
 }
 
+/// One configuration of the engine benchmark: its name (as the PyTorch side names it), the
+/// tokens one run processes, the matmul FLOPs of one run, and the run itself.
+struct EngineConfiguration {
+    let name: String
+    let group: String
+    let tokens: Int
+    let flops: Double
+    let run: () -> Void
+}
+
 /// The configurations of the engine benchmark (issue: forward, frozen backward, LoRA, generation).
-func benchmarkEngine(modelDir: String, threads: Int, repeats: Int, only: String?) throws {
+func engineConfigurations(_ model: any LanguageBackbone) throws -> [EngineConfiguration] {
+    let vocab = model.vocabSize
+    var configs: [EngineConfiguration] = []
+    for (b, t) in [(4, 128), (1, 1024)] {
+        let seqs = (0..<b).map { randomIds(t, vocab: vocab, seed: UInt64($0)) }
+        configs.append(EngineConfiguration(name: "forward loss \(b)x\(t)", group: "forward", tokens: b * t,
+                                           flops: Double(b * t) * forwardFLOPs(model, t: t, head: true)) {
+            model.adapter = nil
+            _ = model.nextTokenLoss(seqs, dropout: false, seed: 0, gradient: false)
+        })
+    }
+    let lora = try model.makeAdapter(rank: 8, alpha: 16, dropout: 0.05, targets: model.defaultAdapterTargets)
+    var g = SplitMix64(seed: 5)
+    lora.initialize(using: &g)
+    for rank in [0, 8] {
+        for (b, t) in [(20, 64), (4, 128)] {
+            let seqs = (0..<b).map { randomIds(t, vocab: vocab, seed: UInt64(100 + $0)) }
+            var step: UInt64 = 0
+            let label = rank > 0 ? "forward+backward LoRA r=\(rank) \(b)x\(t)" : "forward+backward \(b)x\(t)"
+            configs.append(EngineConfiguration(name: label, group: "backward", tokens: b * t,
+                                               flops: 2 * Double(b * t) * forwardFLOPs(model, t: t, head: true)) {
+                model.adapter = rank > 0 ? lora : nil
+                step += 1
+                _ = model.nextTokenLoss(seqs, dropout: true, seed: step, gradient: true)
+            })
+        }
+    }
+    let prompt = randomIds(16, vocab: vocab, seed: 9)
+    let options = SamplingOptions(temperature: 0, maxNewTokens: 128)
+    configs.append(EngineConfiguration(name: "greedy generate 1x(16+128)", group: "generate", tokens: 128,
+                                       flops: 128 * forwardFLOPs(model, t: 80, head: true)) {
+        model.adapter = nil
+        _ = model.generate(prompts: [prompt], options: options)
+    })
+    return configs
+}
+
+/// Runs every configuration (`only`: one group), best of `repeats` after a warm-up; or, with
+/// `serve`, runs the configuration named on each line of standard input once and prints
+/// "seconds <s>" (a warm-up is the caller's first call): `Tools/bench_engine.py` alternates it with
+/// the PyTorch side run by run, so both see the same machine.
+func benchmarkEngine(modelDir: String, threads: Int, repeats: Int, only: String?, serve: Bool = false) throws {
     let blas = try OpenBLAS.load()
     BLAS.threads = threads
     print("swift \(blas.summary)")
     let model = try BackboneRegistry.load(folder: modelDir).backbone
-    let vocab = model.vocabSize
     print("swift model \(modelDir): \(model.architecture), \(model.layerCount) layers, width \(model.width)")
+    let configs = try engineConfigurations(model)
+    if serve {
+        print("ready"); fflush(nil)
+        while let line = readLine() {
+            if line == "quit" { break }
+            guard let config = configs.first(where: { $0.name == line }) else {
+                print("error unknown configuration \(line)"); fflush(nil); continue
+            }
+            let t0 = now()
+            config.run()
+            print(String(format: "seconds %.6f peak_mb %.0f", now() - t0, peakMemoryMB())); fflush(nil)
+        }
+        return
+    }
     let peak = sgemmPeak()
     print(String(format: "swift sgemm peak on GPT-2 shapes: %.1f GFLOP/s with %d threads", peak, threads))
-
-    func report(_ name: String, tokens: Int, seconds: Double, flops: Double) {
-        let gflops = flops / seconds / 1e9
-        print(String(format: "swift %-34@ %8.1f tokens/s  %6.1f GFLOP/s (%4.1f%% of sgemm peak)  peak RSS %6.0f MB",
-                     name as NSString, Double(tokens) / seconds, gflops, 100 * gflops / peak, peakMemoryMB()))
-        fflush(nil)
-    }
-    func time(_ body: () -> Void) -> Double {
-        body()  // warm-up: sizes the activation buffers
+    for config in configs where only == nil || only == config.group {
+        config.run()  // warm-up: sizes the activation buffers
         var best = Double.infinity
-        for _ in 0..<repeats { let t0 = now(); body(); best = min(best, now() - t0) }
-        return best
-    }
-
-    for (b, t) in [(4, 128), (1, 1024)] where only == nil || only == "forward" {
-        let seqs = (0..<b).map { randomIds(t, vocab: vocab, seed: UInt64($0)) }
-        let s = time { _ = model.nextTokenLoss(seqs, dropout: false, seed: 0, gradient: false) }
-        report("forward loss \(b)x\(t)", tokens: b * t, seconds: s, flops: Double(b * t) * forwardFLOPs(model, t: t, head: true))
-    }
-    for rank in [0, 8] where only == nil || only == "backward" {
-        model.adapter = nil
-        if rank > 0 {
-            let lora = try model.makeAdapter(rank: rank, alpha: 16, dropout: 0.05, targets: model.defaultAdapterTargets)
-            var g = SplitMix64(seed: 5)
-            lora.initialize(using: &g)
-            model.adapter = lora
-        }
-        for (b, t) in [(20, 64), (4, 128)] {
-            let seqs = (0..<b).map { randomIds(t, vocab: vocab, seed: UInt64(100 + $0)) }
-            var step: UInt64 = 0
-            let s = time { step += 1; _ = model.nextTokenLoss(seqs, dropout: true, seed: step, gradient: true) }
-            let label = rank > 0 ? "forward+backward LoRA r=\(rank) \(b)x\(t)" : "forward+backward \(b)x\(t)"
-            report(label, tokens: b * t, seconds: s, flops: 2 * Double(b * t) * forwardFLOPs(model, t: t, head: true))
-        }
-    }
-    model.adapter = nil
-    if only == nil || only == "generate" {
-        let prompt = randomIds(16, vocab: vocab, seed: 9)
-        let options = SamplingOptions(temperature: 0, maxNewTokens: 128)
-        let s = time { _ = model.generate(prompts: [prompt], options: options) }
-        report("greedy generate 1x(16+128)", tokens: 128, seconds: s, flops: 128 * forwardFLOPs(model, t: 80, head: true))
+        for _ in 0..<repeats { let t0 = now(); config.run(); best = min(best, now() - t0) }
+        let gflops = config.flops / best / 1e9
+        print(String(format: "swift %-34@ %8.1f tokens/s  %6.1f GFLOP/s (%4.1f%% of sgemm peak)  peak RSS %6.0f MB",
+                     config.name as NSString, Double(config.tokens) / best, gflops, 100 * gflops / peak, peakMemoryMB()))
+        fflush(nil)
     }
 }

@@ -4,7 +4,8 @@ import Foundation
 /// Hugging Face reference on the same machine and inputs. Not run by `swift test`.
 let usage = """
     usage: benchmarks tokenizer TEXTFILE [--vocab DIR] [--runs N]
-           benchmarks engine --model DIR [--threads N] [--repeats N] [--only forward|backward|generate]
+           benchmarks engine --model DIR [--threads N] [--repeats N] [--only forward|backward|generate] [--serve]
+               (--serve: runs the configuration named on each stdin line once, prints its seconds; Tools/bench_engine.py)
            benchmarks ease [--items 3000,6000] [--users 20000] [--per-user 30] [--threads N]
            benchmarks gemm [--rows 512] [--threads N]   (SmolLM2-135M's product shapes, both weight layouts)
            mpirun -np N benchmarks allreduce [--repeats 20]   (gradient-table sizes: MovieLens-100K/1M, Amazon Beauty; width 768)
@@ -22,7 +23,7 @@ case "tokenizer":
 case "engine":
     guard let model = option("--model") else { print(usage); exit(2) }
     try benchmarkEngine(modelDir: model, threads: Int(option("--threads") ?? "2") ?? 2, repeats: Int(option("--repeats") ?? "3") ?? 3,
-                        only: option("--only"))
+                        only: option("--only"), serve: args.contains("--serve"))
 case "ease":
     try benchmarkEASE(items: (option("--items") ?? "3000,6000").split(separator: ",").compactMap { Int($0) },
                       users: Int(option("--users") ?? "20000") ?? 20000, perUser: Int(option("--per-user") ?? "30") ?? 30,

@@ -53,6 +53,11 @@ final class OpenBLASTests: XCTestCase {
         XCTAssertTrue(blas.config.hasPrefix("OpenBLAS"), blas.config)
         XCTAssertEqual(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"], getenv("OPENBLAS_CORETYPE").map { String(cString: $0) },
                        "the environment is put back after dlopen")
+        let userTimeout = ProcessInfo.processInfo.environment["OPENBLAS_THREAD_TIMEOUT"]
+        XCTAssertEqual(userTimeout, getenv("OPENBLAS_THREAD_TIMEOUT").map { String(cString: $0) }, "the environment is put back after dlopen")
+        if userTimeout == nil {
+            XCTAssertEqual(blas.threadTimeout, OpenBLAS.threadTimeoutExponent, "OpenBLAS took the spin time this program chose")
+        }
         XCTAssertThrowsError(try OpenBLAS.open(choice: .init(coreType: "NoSuchCore", reason: "test", explicit: true))) { error in
             XCTAssertTrue("\(error)".contains("no kernel set named NoSuchCore"), "\(error)")
         }

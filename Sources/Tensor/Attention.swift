@@ -9,7 +9,8 @@ public enum CausalAttention {
 
     /// Shapes: q [n, H·hs] (row stride ldq), k and v [past+n, H·hs] (row stride ldkv),
     /// y [n, H·hs] (stride ldy). `probs` receives the softmax probabilities [H, n, past+n], zero
-    /// where masked (saved for backward); `scratch` holds n·(past+n) floats when dropout is on.
+    /// where masked up to the last key of the row's block of `block` rows, unspecified after it
+    /// (saved for backward, which reads no further); `scratch` holds n·(past+n) floats when dropout is on.
     public static func forward(q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, v: UnsafePointer<Float>, ldkv: Int,
                                y: UnsafeMutablePointer<Float>, ldy: Int, rows n: Int, past: Int, heads: Int, headSize hs: Int,
                                probs: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>?,
@@ -29,7 +30,10 @@ public enum CausalAttention {
                     let m = maximum(row, valid)
                     let s = expShiftSum(row, valid, shift: m)
                     scale(row, valid, by: 1 / s)
-                    (row + valid).update(repeating: 0, count: l - valid)
+                    // Masked columns up to the block's last key only: nothing reads a row past them
+                    // (the products here and in backward take `cols` columns), and zeroing to the
+                    // end of a long sequence's row cost as much as the softmax itself.
+                    (row + valid).update(repeating: 0, count: cols - valid)
                 }
                 var pv = UnsafePointer(ph + i0 * l)
                 if p > 0, let scratch {

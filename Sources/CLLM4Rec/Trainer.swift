@@ -146,16 +146,11 @@ public final class Trainer {
     static func owners(tokens: [Int], group: Int, processes: Int) -> [Int] {
         guard processes > 1 else { return [Int](repeating: 0, count: tokens.count) }
         var owner = [Int](repeating: 0, count: tokens.count)
-        var start = 0
-        while start < tokens.count {
-            let end = min(tokens.count, start + group)
-            var load = [Int](repeating: 0, count: processes)
-            for i in (start..<end).sorted(by: { tokens[$0] > tokens[$1] || (tokens[$0] == tokens[$1] && $0 < $1) }) {
-                let p = load.indices.min { load[$0] < load[$1] || (load[$0] == load[$1] && $0 < $1) }!
-                owner[i] = p
-                load[p] += tokens[i]
+        for start in stride(from: 0, to: tokens.count, by: group) {
+            let step = Array(tokens[start..<min(tokens.count, start + group)])
+            for (p, mine) in Parallel.deal(costs: step, workers: processes).enumerated() {
+                for i in mine { owner[start + i] = p }
             }
-            start = end
         }
         return owner
     }

@@ -50,12 +50,7 @@ extension Parallel {
             for t in costs.indices { body(t, 0) }
             return
         }
-        var assigned = [[Int]](repeating: [], count: workers), load = [Int](repeating: 0, count: workers)
-        for t in costs.indices.sorted(by: { costs[$0] > costs[$1] || (costs[$0] == costs[$1] && $0 < $1) }) {
-            let w = load.indices.min { load[$0] < load[$1] }!
-            assigned[w].append(t)
-            load[w] += max(costs[t], 1)
-        }
+        let assigned = deal(costs: costs, workers: workers, minimumLoad: 1)
         let blasThreads = BLAS.threads
         OpenBLAS.entryPoints.setThreads(1)
         defer { OpenBLAS.entryPoints.setThreads(Int32(blasThreads)) }
@@ -65,6 +60,24 @@ extension Parallel {
                 for t in plan[w] { shared.value(t, w) }
             }
         }
+    }
+}
+
+extension Parallel {
+    /// Deals tasks to `workers`: the costliest first (ties: lower index first), each to the worker
+    /// with the least load so far (ties: lower worker), which then carries max(cost, `minimumLoad`)
+    /// more. Returns each worker's tasks in the order dealt. A pure function: every caller (and
+    /// every process of a distributed run) derives the same deal from the same costs.
+    ///
+    ///     Parallel.deal(costs: [9, 1, 1, 7], workers: 2)  // [[0], [3, 1, 2]]: 9 and 9
+    public static func deal(costs: [Int], workers: Int, minimumLoad: Int = 0) -> [[Int]] {
+        var assigned = [[Int]](repeating: [], count: workers), load = [Int](repeating: 0, count: workers)
+        for t in costs.indices.sorted(by: { costs[$0] > costs[$1] || (costs[$0] == costs[$1] && $0 < $1) }) {
+            let w = load.indices.min { load[$0] < load[$1] }!
+            assigned[w].append(t)
+            load[w] += max(costs[t], minimumLoad)
+        }
+        return assigned
     }
 }
 

@@ -127,6 +127,13 @@ final class ParallelTasksTests: XCTestCase {
         XCTAssertEqual(Set([worker[0], worker[1], worker[2], worker[3]]).count, 1)
     }
 
+    func testDealGivesTheCostliestToTheLeastLoaded() {
+        XCTAssertEqual(Parallel.deal(costs: [9, 1, 1, 7], workers: 2), [[0], [3, 1, 2]])
+        // Zero-cost tasks weigh `minimumLoad`: without it all three would land on worker 0.
+        XCTAssertEqual(Parallel.deal(costs: [0, 0, 0], workers: 2), [[0, 1, 2], []])
+        XCTAssertEqual(Parallel.deal(costs: [0, 0, 0], workers: 2, minimumLoad: 1), [[0, 2], [1]])
+    }
+
     func testCheapTasksRunInOrderOnOneWorker() {
         var order: [Int] = []
         Parallel.tasks(costs: [3, 2, 1]) { t, w in XCTAssertEqual(w, 0); order.append(t) }

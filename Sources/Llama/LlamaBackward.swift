@@ -28,6 +28,18 @@ extension LlamaModel {
             RMSNorm.parameterBackward(dweight: dw, dout: dHidden, x: lastOut, rstd: base + layout.finalRstd, rows: n, width: c)
         }
 
+        // Where each sequence's rows and attention probabilities start, and each row's sequence:
+        // the same for every layer.
+        let attnP = last.dropout ? config.attentionDropout : 0
+        let scratch = base + layout.attScratch, blocks = base + layout.attBlocks
+        var rowStart = [Int](), attStart = [Int](), row = 0, attOffset = 0
+        for len in last.lengths {
+            rowStart.append(row); attStart.append(attOffset)
+            row += len; attOffset += H * len * len
+        }
+        let costs = last.lengths.flatMap { len in [Int](repeating: len * len, count: H) }
+        let sequenceOf = last.lengths.indices.flatMap { s in [Int](repeating: s, count: last.lengths[s]) }
+
         for l in (0..<config.numHiddenLayers).reversed() {
             let a = layout.layer(acts, l)
             let x = l == 0 ? base + layout.x0 : layout.layer(acts, l - 1).res3
@@ -47,14 +59,6 @@ extension LlamaModel {
             linearBackward(.o, bias: .oBias, layer: l, dy: dres, ldy: c, x: a.atty, rows: n, inp: Q, out: c, dx: dAtty, accumulate: false, a: a, dloraT: dloraT)
             // Every (sequence, head) into its own [len, 3d] block (dq | dk | dv) across the cores,
             // then dq goes in place and dk, dv are added to the key/value head the query head shares.
-            let attnP = last.dropout ? config.attentionDropout : 0
-            let scratch = base + layout.attScratch, blocks = base + layout.attBlocks
-            var rowStart = [Int](), attStart = [Int](), row = 0, attOffset = 0
-            for len in last.lengths {
-                rowStart.append(row); attStart.append(attOffset)
-                row += len; attOffset += H * len * len
-            }
-            let costs = last.lengths.flatMap { len in [Int](repeating: len * len, count: H) }
             Parallel.tasks(costs: costs, maxWorkers: layout.attentionWorkers) { t, w in
                 let s = t / H, h = t % H, kv = h / group, len = last.lengths[s], span = len * len
                 let q = a.qkv + rowStart[s] * ld, block = blocks + (rowStart[s] * H + h * len) * 3 * d
@@ -66,9 +70,8 @@ extension LlamaModel {
             }
             // Gather each row's blocks back (rows across the cores), then undo the rotations: the
             // gradient of a rotation is the inverse rotation.
-            let sequenceOf = last.lengths.indices.flatMap { s in [Int](repeating: s, count: last.lengths[s]) }
             sequenceOf.withUnsafeBufferPointer { sequenceOf in
-                Parallel.parts(n, align: 1, minimum: max(1, 16384 / (H * 3 * d))) { part in
+                Parallel.rows(n, width: H * 3 * d) { part in
                     for row in part {
                         let s = sequenceOf[row], len = last.lengths[s], i = row - rowStart[s]
                         let dq = dqkv + row * ld

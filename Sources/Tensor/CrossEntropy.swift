@@ -35,7 +35,7 @@ public enum ChunkedCrossEntropy {
             // Rows across the cores, each row's loss kept and summed in order afterwards (the same
             // total whatever the thread count).
             let grad = dHidden != nil || dHead != nil
-            Parallel.parts(n, align: 1, minimum: max(1, 65536 / max(v, 1))) { part in
+            Parallel.rows(n, width: v, minimumElements: 65536) { part in
                 for r in part {
                     let row = logits + r * v
                     let t = Int(targets[r0 + r])

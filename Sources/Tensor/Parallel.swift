@@ -35,6 +35,15 @@ public enum Parallel {
 }
 
 extension Parallel {
+    /// `parts` over rows of `width` elements: whole rows per thread, split once the rows hold
+    /// `minimumElements` elements together (a row-wise loop too short for a dispatch runs here).
+    ///
+    ///     Parallel.rows(512, width: 1536) { rows in ... }  // 2 threads: 0..<256, 256..<512
+    @inline(__always)
+    public static func rows(_ rows: Int, width: Int, minimumElements: Int = 16384, _ body: (Range<Int>) -> Void) {
+        parts(rows, align: 1, minimum: max(1, minimumElements / max(width, 1)), body)
+    }
+
     /// Runs `body(task, worker)` for every task in 0..<costs.count, on up to `threads` workers
     /// (worker in 0..<workers, for per-worker scratch), with OpenBLAS single-threaded inside: each
     /// worker is a core already. Tasks are dealt longest first to the least loaded worker (by

@@ -31,22 +31,16 @@ public final class RotaryTable: @unchecked Sendable {
         cosines = c; sines = s
     }
 
-    /// Rotates `heads` heads of `rows` rows in place (row r at position `start + r`), head h at
-    /// column h·d of a row of stride `ld`. `inverse` applies the transpose (the backward pass).
-    public func apply(_ x: UnsafeMutablePointer<Float>, ld: Int, rows: Int, heads: Int, start: Int, inverse: Bool = false) {
-        precondition(start + rows <= positions, "position \(start + rows - 1) beyond the rotary table's \(positions)")
-        for r in 0..<rows { rotateRow(x + r * ld, heads: heads, position: start + r, inverse: inverse) }
-    }
-
     /// Rotates `heads` heads of each row of packed sequences in place, row r at `positions[r]`,
-    /// rows across the threads. Queries and keys side by side in a row ([q heads | k heads | ...],
+    /// head h at column h·d of a row of stride `ld`, rows across the threads; `inverse` applies the
+    /// transpose (the backward pass). Queries and keys side by side in a row ([q heads | k heads | ...],
     /// as the fused projection writes them) go in one call with heads = query + key heads.
     ///
     ///     rotary.apply(qkv, ld: Q + 2K, positions: [0, 1, 2, 0, 1], heads: H + Hkv)  // sequences of 3 and 2
     public func apply(_ x: UnsafeMutablePointer<Float>, ld: Int, positions rowPositions: [Int], heads: Int, inverse: Bool = false) {
         precondition(rowPositions.allSatisfy { $0 >= 0 && $0 < positions }, "a position beyond the rotary table's \(positions)")
         rowPositions.withUnsafeBufferPointer { pos in
-            Parallel.parts(pos.count, align: 1, minimum: max(1, 16384 / max(heads * headSize, 1))) { part in
+            Parallel.rows(pos.count, width: heads * headSize) { part in
                 for r in part { rotateRow(x + r * ld, heads: heads, position: pos[r], inverse: inverse) }
             }
         }
@@ -59,10 +53,10 @@ public final class RotaryTable: @unchecked Sendable {
         cosines.withUnsafeBufferPointer { cb in
             sines.withUnsafeBufferPointer { sb in
                 let cp = cb.baseAddress! + position * half, sp = sb.baseAddress! + position * half
+                let signs = Vec8(repeating: sign)
                 for h in 0..<heads {
                     let a = row + h * d, b = a + half
                     var j = 0
-                    let signs = Vec8(repeating: sign)
                     while j + 8 <= half {
                         let x1 = load8(a + j), x2 = load8(b + j), cs = load8(cp + j), sn = signs * load8(sp + j)
                         store8(x1 * cs - x2 * sn, a + j)

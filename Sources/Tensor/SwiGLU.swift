@@ -9,7 +9,7 @@ public enum SwiGLU {
     /// The same over rows holding gate and up side by side, [rows, 2·width] (one product made both);
     /// out is [rows, width]. Rows go across the threads (a row alone is below a dispatch's worth).
     public static func forward(out: UnsafeMutablePointer<Float>, gateUp: UnsafePointer<Float>, rows: Int, width f: Int) {
-        Parallel.parts(rows, align: 1, minimum: max(1, 16384 / max(f, 1))) { part in
+        Parallel.rows(rows, width: f) { part in
             for r in part { forwardSpan(out: out + r * f, gate: gateUp + r * 2 * f, up: gateUp + r * 2 * f + f, 0..<f) }
         }
     }
@@ -29,7 +29,7 @@ public enum SwiGLU {
     /// Backward of the side-by-side form: dGateUp [rows, 2·width] receives dgate | dup in each row.
     public static func backward(dGateUp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, gateUp: UnsafePointer<Float>,
                                 rows: Int, width f: Int) {
-        Parallel.parts(rows, align: 1, minimum: max(1, 16384 / max(f, 1))) { part in
+        Parallel.rows(rows, width: f) { part in
             for r in part {
                 let g = gateUp + r * 2 * f, d = dGateUp + r * 2 * f
                 backwardSpan(dgate: d, dup: d + f, dout: dout + r * f, gate: g, up: g + f, 0..<f)

@@ -48,8 +48,8 @@ final class RowParallelKernelTests: XCTestCase {
         // The packed form gives the per-sequence form's bits.
         var perSequence = x
         perSequence.withUnsafeMutableBufferPointer { p in
-            table.apply(p.baseAddress!, ld: ld, rows: 40, heads: heads, start: 0)
-            table.apply(p.baseAddress! + 40 * ld, ld: ld, rows: 300, heads: heads, start: 7)
+            table.apply(p.baseAddress!, ld: ld, positions: Array(0..<40), heads: heads)
+            table.apply(p.baseAddress! + 40 * ld, ld: ld, positions: Array(7..<307), heads: heads)
         }
         XCTAssertEqual(perSequence.map(\.bitPattern), one.map(\.bitPattern))
     }

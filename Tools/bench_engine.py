@@ -159,15 +159,16 @@ def main():
                 times[e.label].append(e.run(name))
         tokens = TOKENS[name]
         torch_t = times["torch"]
-        line = f"{name:34s} torch {tokens / statistics.median(torch_t):7.1f} tok/s"
+        # Each engine against PyTorch: median tokens/s, and the pairs' ratios (median, lowest, highest).
+        summary = {}
         for e in engines[1:]:
             ratios = [t / s for t, s in zip(torch_t, times[e.label])]
-            line += (f" | {e.label} {tokens / statistics.median(times[e.label]):7.1f} tok/s, ratio {statistics.median(ratios):4.2f}x"
-                     f" [{min(ratios):.2f}-{max(ratios):.2f}]")
+            summary[e.label] = (tokens / statistics.median(times[e.label]), statistics.median(ratios), min(ratios), max(ratios))
+        line = f"{name:34s} torch {tokens / statistics.median(torch_t):7.1f} tok/s"
+        for label, (tps, ratio, lo, hi) in summary.items():
+            line += f" | {label} {tps:7.1f} tok/s, ratio {ratio:4.2f}x [{lo:.2f}-{hi:.2f}]"
         print(line, flush=True)
-        rows.append((name, tokens / statistics.median(torch_t), tokens / statistics.median(times["swift"]),
-                     statistics.median([t / s for t, s in zip(torch_t, times["swift"])]),
-                     min(t / s for t, s in zip(torch_t, times["swift"])), max(t / s for t, s in zip(torch_t, times["swift"]))))
+        rows.append((name, tokens / statistics.median(torch_t)) + summary["swift"])
     for e in engines:
         e.close()
     print(f"\npeak RSS: " + ", ".join(f"{e.label} {e.peak_mb:.0f} MB" for e in engines))

@@ -10,8 +10,8 @@ func benchmarkAllreduce(sizes: [(String, Int)], repeats: Int) {
     defer { mpi.finalize() }
     if mpi.isRoot {
         print("allreduce over \(mpi.size) processes, \(repeats) calls each, after a barrier; MPI_FLOAT, MPI_SUM, in place")
-        print("table".padding(toLength: 44, withPad: " ", startingAt: 0) + "floats".leftAligned(12) + "MB".leftAligned(8)
-              + "min ms".leftAligned(10) + "median ms".leftAligned(11) + "GB/s (algbw)".leftAligned(13))
+        print("table".padding(toLength: 44, withPad: " ", startingAt: 0) + "floats".rightAligned(12) + "MB".rightAligned(8)
+              + "min ms".rightAligned(10) + "median ms".rightAligned(11) + "GB/s (algbw)".rightAligned(13))
     }
     for (name, n) in sizes {
         var buffer = [Float](repeating: Float(mpi.rank + 1), count: n)
@@ -28,13 +28,13 @@ func benchmarkAllreduce(sizes: [(String, Int)], repeats: Int) {
         if buffer[0] != expected && mpi.isRoot { print("  (check: \(buffer[0]) != \(expected))") }
         if mpi.isRoot {
             let mb = Double(n * 4) / 1e6
-            print(name.padding(toLength: 44, withPad: " ", startingAt: 0) + "\(n)".leftAligned(12) + String(format: "%.2f", mb).leftAligned(8)
-                  + String(format: "%.2f", times[0] * 1000).leftAligned(10) + String(format: "%.2f", times[times.count / 2] * 1000).leftAligned(11)
-                  + String(format: "%.2f", mb / 1000 / times[times.count / 2]).leftAligned(13))
+            print(name.padding(toLength: 44, withPad: " ", startingAt: 0) + "\(n)".rightAligned(12) + String(format: "%.2f", mb).rightAligned(8)
+                  + String(format: "%.2f", times[0] * 1000).rightAligned(10) + String(format: "%.2f", times[times.count / 2] * 1000).rightAligned(11)
+                  + String(format: "%.2f", mb / 1000 / times[times.count / 2]).rightAligned(13))
         }
     }
 }
 
 extension String {
-    func leftAligned(_ n: Int) -> String { count >= n ? self + " " : String(repeating: " ", count: n - count) + self }
+    func rightAligned(_ n: Int) -> String { count >= n ? self + " " : String(repeating: " ", count: n - count) + self }
 }

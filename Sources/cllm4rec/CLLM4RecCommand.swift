@@ -1,15 +1,16 @@
 import ArgumentParser
 
-/// The `cllm4rec` command: a GPT-2 turned into a recommender (CLLM4Rec, Zhu et al., WWW 2024).
+/// The `cllm4rec` command: a GPT-2 or Llama-family model turned into a recommender (CLLM4Rec, Zhu et al., WWW 2024).
 @main
 struct CLLM4RecCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cllm4rec",
-        abstract: "Turn a pretrained GPT-2 into a recommender system (CLLM4Rec).",
+        abstract: "Turn a pretrained language model (GPT-2, Llama, Qwen2) into a recommender system (CLLM4Rec).",
         discussion: """
-            Models live in folders in Hugging Face layout (config.json, model.safetensors, vocab.json, \
-            merges.txt). Start with `cllm4rec import-gpt2 PATH` for real GPT-2 weights, or \
-            `cllm4rec init-gpt2` for a randomly initialised one.
+            Models live in folders in Hugging Face layout (config.json, model.safetensors, tokenizer \
+            files). Start with `cllm4rec import-model PATH` for real weights (a GGUF file such as \
+            SmolLM2's, or a Hugging Face folder of GPT-2, Llama or Qwen2), or `cllm4rec init-model \
+            --config NAME` for a randomly initialised one.
             """,
         version: "cllm4rec 0.1.0",
         subcommands: [ImportModel.self, InitModel.self, ImportGPT2.self, InitGPT2.self, Tokenize.self, Generate.self, Perplexity.self, MergeLoRA.self, ExtendVocab.self, Pretrain.self, Finetune.self, Evaluate.self, Serve.self])

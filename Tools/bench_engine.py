@@ -3,7 +3,8 @@
 shapes, same thread count, in one run. Any model folder: GPT-2 (default: a random GPT-2 small) or the
 Llama family (e.g. Models/smollm2-135m from Tools/fetch-smollm2).
 
-    python3 Tools/bench_engine.py [--threads 2] [--model Models/random-small] [--pairs 5] [--only NAME] [--env-kernels-too]
+    python3 Tools/bench_engine.py [--threads 2] [--model Models/random-small] [--pairs 5] [--only NAME]
+                                  [--env-kernels-too] [--also-env VAR=VALUE ...] [--isa native|avx2]
 
 Configurations: (1) forward with loss, no grad, 4x128 and 1x1024; (2) frozen backbone forward +
 backward to the input embeddings (dropout on), 20x64 and 4x128; (3) the same with LoRA r=8 on c_attn
@@ -16,13 +17,15 @@ the other, alternately (ABBA order), `--pairs` times after a warm-up each, with 
 so that neither side's idle threads still spin. A pair's ratio compares two runs seconds apart, so
 the drift of a shared machine over minutes (its sgemm speed here moved between 167 and 247 GFLOP/s
 from one run to the next) cancels; the table gives each side's median tokens/s and the median of the
-pairs' ratios with their range. Needs torch (CPU), transformers and peft. The model folder is made
+pairs' ratios with their range. `--isa avx2` measures what a CPU without AVX-512 runs, on an AVX-512
+machine: PyTorch with MKL, ATen and oneDNN held to AVX2, this engine on OpenBLAS's Haswell kernels
+(each prints which code it runs). Needs torch (CPU), transformers and peft. The model folder is made
 with `cllm4rec init-gpt2 --config small` if missing, and the same folder is loaded into PyTorch.
 """
 import argparse, os, statistics, subprocess, sys, time
 
 PYTORCH_SERVER = r'''
-import copy, resource, sys, time
+import copy, os, resource, sys, time
 import torch
 from transformers import AutoModelForCausalLM
 model_dir, threads = sys.argv[1], int(sys.argv[2])
@@ -72,6 +75,8 @@ def gen():
         model.generate(prompt, attention_mask=torch.ones_like(prompt), do_sample=False, max_new_tokens=128,
                        min_new_tokens=128, pad_token_id=0)
 configs["greedy generate 1x(16+128)"] = gen
+print(f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}, "
+      f"MKL_ENABLE_INSTRUCTIONS={os.environ.get('MKL_ENABLE_INSTRUCTIONS', '(unset)')}", flush=True)
 print("ready", flush=True)
 for line in sys.stdin:
     name = line.rstrip("\n")
@@ -133,7 +138,20 @@ def main():
     ap.add_argument("--only", action="append", help="a configuration name (repeatable); default: all")
     ap.add_argument("--env-kernels-too", action="store_true",
                     help="also run this engine on the kernels OpenBLAS picks by itself (CLLM4REC_BLAS_CORETYPE=openblas)")
+    ap.add_argument("--isa", choices=["native", "avx2"], default="native",
+                    help="avx2: both engines as on a CPU without AVX-512 (PyTorch: MKL_ENABLE_INSTRUCTIONS=AVX2, "
+                         "ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA=AVX2; this engine: OpenBLAS's Haswell kernels), "
+                         "to measure the AVX2 path on an AVX-512 machine")
+    ap.add_argument("--also-env", action="append", default=[], metavar="VAR=VALUE",
+                    help="also run this engine with VAR=VALUE in its environment (repeatable), e.g. "
+                         "OPENBLAS_THREAD_TIMEOUT=28 to compare an OpenBLAS setting in the model")
     a = ap.parse_args()
+    also_env = []
+    for assignment in a.also_env:
+        var, sep, value = assignment.partition("=")
+        if not sep or not var:
+            sys.exit(f"--also-env {assignment}: expected VAR=VALUE")
+        also_env.append((assignment, var, value))
     subprocess.run(["swift", "build", "-c", "release"], check=True, stdout=subprocess.DEVNULL)
     bin_dir = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], check=True, capture_output=True, text=True).stdout.strip()
     if not os.path.exists(os.path.join(a.model, "model.safetensors")):
@@ -142,12 +160,19 @@ def main():
     swift_argv = [os.path.join(bin_dir, "benchmarks"), "engine", "--model", a.model, "--threads", str(a.threads), "--serve"]
     env = dict(os.environ)
     env.pop("CLLM4REC_BLAS_CORETYPE", None)
-    engines = [Engine("torch", [sys.executable, "-c", PYTORCH_SERVER, a.model, str(a.threads)]),
+    torch_env = dict(os.environ)
+    if a.isa == "avx2":
+        env["CLLM4REC_BLAS_CORETYPE"] = "Haswell"
+        torch_env.update(MKL_ENABLE_INSTRUCTIONS="AVX2", ATEN_CPU_CAPABILITY="avx2", ONEDNN_MAX_CPU_ISA="AVX2")
+    engines = [Engine("torch", [sys.executable, "-c", PYTORCH_SERVER, a.model, str(a.threads)], torch_env),
                Engine("swift", swift_argv, env)]
     if a.env_kernels_too:
         engines.append(Engine("swift (OpenBLAS's own kernels)", swift_argv, dict(env, CLLM4REC_BLAS_CORETYPE="openblas")))
+    for assignment, var, value in also_env:
+        engines.append(Engine(f"swift {assignment}", swift_argv, dict(env, **{var: value})))
     names = [n for n in TOKENS if not a.only or n in a.only]
-    print(f"\n{a.threads} threads, {a.pairs} alternating runs per engine and configuration, {a.pause} s between runs")
+    print(f"\n{a.threads} threads, {a.pairs} alternating runs per engine and configuration, {a.pause} s between runs"
+          + (", both engines on AVX2 code (--isa avx2)" if a.isa == "avx2" else ""))
     rows = []
     for name in names:
         for e in engines:

@@ -146,6 +146,9 @@ def main():
                     help="also run this engine with VAR=VALUE in its environment (repeatable), e.g. "
                          "OPENBLAS_THREAD_TIMEOUT=28 to compare an OpenBLAS setting in the model")
     a = ap.parse_args()
+    if a.isa == "avx2" and a.env_kernels_too:
+        sys.exit("--env-kernels-too and --isa avx2 contradict each other: the first lets OpenBLAS pick its "
+                 "kernels (AVX-512 ones here), the second holds this engine to OpenBLAS's Haswell kernels")
     also_env = []
     for assignment in a.also_env:
         var, sep, value = assignment.partition("=")

@@ -149,7 +149,8 @@ def main():
     if a.isa == "avx2" and a.env_kernels_too:
         sys.exit("--env-kernels-too and --isa avx2 contradict each other: the first lets OpenBLAS pick its "
                  "kernels (AVX-512 ones here), the second holds this engine to OpenBLAS's Haswell kernels")
-    also_env = []
+    # Each extra engine: (label, variable, value). --env-kernels-too is one of them, named for what it does.
+    also_env = [("(OpenBLAS's own kernels)", "CLLM4REC_BLAS_CORETYPE", "openblas")] if a.env_kernels_too else []
     for assignment in a.also_env:
         var, sep, value = assignment.partition("=")
         if not sep or not var:
@@ -169,10 +170,8 @@ def main():
         torch_env.update(MKL_ENABLE_INSTRUCTIONS="AVX2", ATEN_CPU_CAPABILITY="avx2", ONEDNN_MAX_CPU_ISA="AVX2")
     engines = [Engine("torch", [sys.executable, "-c", PYTORCH_SERVER, a.model, str(a.threads)], torch_env),
                Engine("swift", swift_argv, env)]
-    if a.env_kernels_too:
-        engines.append(Engine("swift (OpenBLAS's own kernels)", swift_argv, dict(env, CLLM4REC_BLAS_CORETYPE="openblas")))
-    for assignment, var, value in also_env:
-        engines.append(Engine(f"swift {assignment}", swift_argv, dict(env, **{var: value})))
+    for label, var, value in also_env:
+        engines.append(Engine(f"swift {label}", swift_argv, dict(env, **{var: value})))
     names = [n for n in TOKENS if not a.only or n in a.only]
     print(f"\n{a.threads} threads, {a.pairs} alternating runs per engine and configuration, {a.pause} s between runs"
           + (", both engines on AVX2 code (--isa avx2)" if a.isa == "avx2" else ""))

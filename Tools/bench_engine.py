@@ -19,8 +19,9 @@ the drift of a shared machine over minutes (its sgemm speed here moved between 1
 from one run to the next) cancels; the table gives each side's median tokens/s and the median of the
 pairs' ratios with their range. `--isa avx2` measures what a CPU without AVX-512 runs, on an AVX-512
 machine: PyTorch with MKL, ATen and oneDNN held to AVX2, this engine on OpenBLAS's Haswell kernels
-(each prints which code it runs). Needs torch (CPU), transformers and peft. The model folder is made
-with `cllm4rec init-gpt2 --config small` if missing, and the same folder is loaded into PyTorch.
+(each prints which code it runs). Needs torch (CPU), transformers and peft. The default model folder (Models/random-small in the
+repository) is made with `cllm4rec init-gpt2 --config small` if missing; a --model folder must hold
+weights. The same folder is loaded into PyTorch. Runs from any directory.
 """
 import argparse, os, statistics, subprocess, sys, time
 
@@ -132,7 +133,8 @@ class Engine:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--model", default="Models/random-small")
+    ap.add_argument("--model", default=None,
+                    help="model folder (default: Models/random-small in the repository, made with init-gpt2 if missing)")
     ap.add_argument("--pairs", type=int, default=5, help="timed runs of each engine per configuration, alternating (after one warm-up each)")
     ap.add_argument("--pause", type=float, default=0.5, help="seconds between runs, so the idle engine's threads are asleep")
     ap.add_argument("--only", action="append", help="a configuration name (repeatable); default: all")
@@ -156,8 +158,19 @@ def main():
         if not sep or not var:
             sys.exit(f"--also-env {assignment}: expected VAR=VALUE")
         also_env.append((assignment, var, value))
-    subprocess.run(["swift", "build", "-c", "release"], check=True, stdout=subprocess.DEVNULL)
-    bin_dir = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], check=True, capture_output=True, text=True).stdout.strip()
+    # Runs from any directory: the build in the repository, a --model path as the user wrote it.
+    repository = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    made_if_missing = a.model is None
+    a.model = os.path.join(repository, "Models", "random-small") if made_if_missing else os.path.abspath(a.model)
+    if not made_if_missing and not os.path.exists(os.path.join(a.model, "model.safetensors")):
+        sys.exit(f"--model {a.model}: no model.safetensors there (import a model with `cllm4rec import-model`, "
+                 "or leave --model out for a random GPT-2 small)")
+    try:
+        subprocess.run(["swift", "build", "-c", "release"], check=True, stdout=subprocess.DEVNULL, cwd=repository)
+        bin_dir = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], check=True, capture_output=True,
+                                 text=True, cwd=repository).stdout.strip()
+    except subprocess.CalledProcessError as error:
+        sys.exit(f"building the engine in {repository} failed ({' '.join(error.cmd)}: exit {error.returncode})")
     if not os.path.exists(os.path.join(a.model, "model.safetensors")):
         subprocess.run([os.path.join(bin_dir, "cllm4rec"), "init-gpt2", "--config", "small", "--seed", "1", "--output", a.model], check=True)
 

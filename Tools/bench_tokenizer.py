@@ -38,6 +38,8 @@ def main():
     ap.add_argument("--mb", type=float, default=4)
     ap.add_argument("--runs", type=int, default=3)
     a = ap.parse_args()
+    # Its paths (Models/gpt2, the build) are the repository's: run from any directory.
+    os.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     text = mixed_text(a.mb)
     path = "/tmp/cllm4rec-tokenizer-bench.txt"
     open(path, "w").write(text)

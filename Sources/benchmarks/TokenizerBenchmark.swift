@@ -15,10 +15,12 @@ func benchmarkTokenizer(path: String, modelDir: String, runs: Int) throws {
         count = tok.encode(text).count
         times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
     }
-    let t1 = DispatchTime.now().uptimeNanoseconds
+    // Decode timed on its own: subtracting an earlier encode's time from an encode + decode went
+    // negative when that encode was the cold one (--runs 1), and printed an absurd rate.
     let ids = tok.encode(text)
+    let t1 = DispatchTime.now().uptimeNanoseconds
     let decoded = try tok.decode(ids)
-    let decodeTime = Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e9 - times.last!
+    let decodeTime = Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e9
     precondition(decoded == text, "decode(encode(text)) must give the text back")
     print(String(format: "swift  encode: %.2f MB in %d tokens; cold %.2f MB/s, warm %.2f MB/s (best of %d); decode %.1f MB/s",
                  mb, count, mb / times[0], mb / times.min()!, runs, mb / max(decodeTime, 1e-9)))

@@ -18,3 +18,15 @@ static inline int cllm4rec_cpu_has_avx512(void) {
     return 0;
 #endif
 }
+
+/// 1 when the CPU's vendor string is "GenuineIntel" (MKL runs its fast code paths only there), else 0.
+static inline int cllm4rec_cpu_is_intel(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned int a, b, c, d;
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return 0;
+    // The vendor string is EBX, EDX, ECX: "Genu" "ineI" "ntel".
+    return b == 0x756e6547u && d == 0x49656e69u && c == 0x6c65746eu;
+#else
+    return 0;
+#endif
+}

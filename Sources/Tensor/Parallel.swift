@@ -45,8 +45,8 @@ extension Parallel {
     }
 
     /// Runs `body(task, worker)` for every task in 0..<costs.count, on up to `threads` workers
-    /// (worker in 0..<workers, for per-worker scratch), with OpenBLAS single-threaded inside: each
-    /// worker is a core already. Tasks are dealt longest first to the least loaded worker (by
+    /// (worker in 0..<workers, for per-worker scratch), with the product library single-threaded inside: each
+    /// worker is a core already (MKL or OpenBLAS alike). Tasks are dealt longest first to the least loaded worker (by
     /// `costs`), so a head of a long sequence and many heads of short ones balance; which worker
     /// runs a task never changes what it computes. When the costs sum below `minimum` (one
     /// decoding step's attention) the tasks run in order on this thread: waking a worker costs more.
@@ -61,8 +61,8 @@ extension Parallel {
         }
         let assigned = deal(costs: costs, workers: workers, minimumLoad: 1)
         let blasThreads = BLAS.threads
-        OpenBLAS.entryPoints.setThreads(1)
-        defer { OpenBLAS.entryPoints.setThreads(Int32(blasThreads)) }
+        BLAS.products.setThreads(1)
+        defer { BLAS.products.setThreads(Int32(blasThreads)) }
         withoutActuallyEscaping(body) { body in
             let shared = UncheckedSendable(body), plan = assigned
             DispatchQueue.concurrentPerform(iterations: workers) { w in

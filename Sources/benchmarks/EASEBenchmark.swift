@@ -5,9 +5,9 @@ import Tensor
 /// EASE fitting time and memory at a given catalogue size: `users` synthetic users with `perUser`
 /// items each, drawn with a popularity skew (item i with weight 1 / (i + 10)), from a fixed seed.
 func benchmarkEASE(items sizes: [Int], users: Int, perUser: Int, threads: Int) throws {
-    try OpenBLAS.load()
+    try ProductLibrary.load()
     BLAS.threads = threads
-    print("EASE fit (XᵀX, LAPACK dpotrf + dpotri, weights), \(threads) threads, OpenBLAS kernels \(OpenBLAS.shared.coreName)")
+    print("EASE fit (XᵀX, LAPACK dpotrf + dpotri, weights), \(threads) threads, LAPACK on OpenBLAS \(OpenBLAS.shared.coreName), products on \(ProductLibrary.shared.shortName)")
     for j in sizes {
         var rng = SplitMix64(seed: 7)
         // Inverse-CDF sampling of the skewed item distribution.

@@ -113,7 +113,7 @@ func engineConfigurations(_ model: any LanguageBackbone) throws -> [EngineConfig
 /// "seconds <s>" (a warm-up is the caller's first call): `Tools/bench_engine.py` alternates it with
 /// the PyTorch side run by run, so both see the same machine.
 func benchmarkEngine(modelDir: String, threads: Int, repeats: Int, only: String?, serve: Bool = false) throws {
-    let blas = try OpenBLAS.load()
+    let blas = try ProductLibrary.load()
     BLAS.threads = threads
     print("swift \(blas.summary)")
     let model = try BackboneRegistry.load(folder: modelDir).backbone

@@ -4,7 +4,7 @@ import Tensor
 /// sgemm throughput of one product shape stored both ways: weights [out, in] (nn.Linear, used as
 /// x Wᵀ) and [in, out] (GPT-2's Conv1D, x W). Tells whether pre-transposing a model's weights pays.
 func benchmarkGemmShapes(threads: Int, rows: Int, shapes: [(inp: Int, out: Int)]) throws {
-    let blas = try OpenBLAS.load()
+    let blas = try ProductLibrary.load()
     BLAS.threads = threads
     print("swift \(blas.summary), \(threads) threads, \(rows) rows")
     for (inp, out) in shapes {

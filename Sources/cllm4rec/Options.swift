@@ -10,18 +10,21 @@ struct EngineOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
         "Threads for matrix products (default: all cores).",
         discussion: """
-            OpenBLAS runs the products. On a CPU with AVX-512 its SkylakeX kernels are used (twice the \
-            speed of the AVX2 ones), whatever OPENBLAS_CORETYPE says; set CLLM4REC_BLAS_CORETYPE to a \
-            kernel set name (Haswell, SkylakeX, Zen, ...) to choose another, or to `openblas` to leave \
-            the choice to OpenBLAS.
+            On an Intel CPU where Intel's MKL is installed (`bash Tools/install-mkl.sh`, or `pip install \
+            mkl intel-openmp`) MKL runs the products, else OpenBLAS; set CLLM4REC_BLAS to `openblas` or \
+            `mkl` to choose, and CLLM4REC_MKL to MKL's libmkl_rt.so file if it is not found by itself. \
+            On a CPU with AVX-512, OpenBLAS's SkylakeX kernels are used (twice the speed of the AVX2 \
+            ones), whatever OPENBLAS_CORETYPE says; set CLLM4REC_BLAS_CORETYPE to a kernel set name \
+            (Haswell, SkylakeX, Zen, ...) to choose another, or to `openblas` to leave the choice to \
+            OpenBLAS. Every log names the library in use.
             """))
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     func validate() throws { try FlagRules.inRange(1...1024, threads, "--threads") }
 
-    /// Opens OpenBLAS with its kernel set chosen and sets its thread count.
+    /// Opens the product library (MKL or OpenBLAS, see `ProductLibrary`) and sets its thread count.
     func apply() throws {
-        do { try OpenBLAS.load() } catch { throw CLIError(error.description) }
+        do { try ProductLibrary.load() } catch { throw CLIError(error.description) }
         BLAS.threads = threads
     }
 }

@@ -18,8 +18,10 @@ so that neither side's idle threads still spin. A pair's ratio compares two runs
 the drift of a shared machine over minutes (its sgemm speed here moved between 167 and 247 GFLOP/s
 from one run to the next) cancels; the table gives each side's median tokens/s and the median of the
 pairs' ratios with their range. `--isa avx2` measures what a CPU without AVX-512 runs, on an AVX-512
-machine: PyTorch with MKL, ATen and oneDNN held to AVX2, this engine on OpenBLAS's Haswell kernels
-(each prints which code it runs). Needs torch (CPU), transformers and peft. The default model folder (Models/random-small in the
+machine: PyTorch with MKL, ATen and oneDNN held to AVX2, this engine on OpenBLAS's Haswell kernels or
+MKL's AVX2 code (each prints which code it runs). This engine runs its products on the library it picks
+by itself (MKL on an Intel CPU where `Tools/install-mkl.sh` installed it, else OpenBLAS);
+`--also-env CLLM4REC_BLAS=openblas` adds a column on OpenBLAS. Needs torch (CPU), transformers and peft. The default model folder (Models/random-small in the
 repository) is made with `cllm4rec init-gpt2 --config small` if missing; a --model folder must hold
 weights. The same folder is loaded into PyTorch. Runs from any directory.
 """
@@ -142,11 +144,12 @@ def main():
                     help="also run this engine on the kernels OpenBLAS picks by itself (CLLM4REC_BLAS_CORETYPE=openblas)")
     ap.add_argument("--isa", choices=["native", "avx2"], default="native",
                     help="avx2: both engines as on a CPU without AVX-512 (PyTorch: MKL_ENABLE_INSTRUCTIONS=AVX2, "
-                         "ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA=AVX2; this engine: OpenBLAS's Haswell kernels), "
+                         "ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA=AVX2; this engine: OpenBLAS's Haswell kernels or "
+                         "MKL_ENABLE_INSTRUCTIONS=AVX2), "
                          "to measure the AVX2 path on an AVX-512 machine")
     ap.add_argument("--also-env", action="append", default=[], metavar="VAR=VALUE",
                     help="also run this engine with VAR=VALUE in its environment (repeatable), e.g. "
-                         "OPENBLAS_THREAD_TIMEOUT=28 to compare an OpenBLAS setting in the model")
+                         "CLLM4REC_BLAS=openblas to compare the product libraries in the model")
     a = ap.parse_args()
     if a.isa == "avx2" and a.env_kernels_too:
         sys.exit("--env-kernels-too and --isa avx2 contradict each other: the first lets OpenBLAS pick its "
@@ -179,7 +182,7 @@ def main():
     env.pop("CLLM4REC_BLAS_CORETYPE", None)
     torch_env = dict(os.environ)
     if a.isa == "avx2":
-        env["CLLM4REC_BLAS_CORETYPE"] = "Haswell"
+        env.update(CLLM4REC_BLAS_CORETYPE="Haswell", MKL_ENABLE_INSTRUCTIONS="AVX2")
         torch_env.update(MKL_ENABLE_INSTRUCTIONS="AVX2", ATEN_CPU_CAPABILITY="avx2", ONEDNN_MAX_CPU_ISA="AVX2")
     engines = [Engine("torch", [sys.executable, "-c", PYTORCH_SERVER, a.model, str(a.threads)], torch_env),
                Engine("swift", swift_argv, env)]

@@ -48,11 +48,16 @@ public enum BLAS {
     public static var threads: Int {
         get { Int(products.getThreads()) }
         set {
-            let n = Int32(max(1, newValue))
-            products.setThreads(n)
-            if ProductLibrary.shared.kind != .openblas { OpenBLAS.entryPoints.products.setThreads(n) }
+            setLibraryThreads(Int32(max(1, newValue)))
             Parallel.threads = max(1, newValue)
         }
+    }
+
+    /// Sets the thread count of every library that runs products: with MKL, OpenBLAS runs the
+    /// matrix-vector products and LAPACK (see `ProductLibrary`).
+    static func setLibraryThreads(_ n: Int32) {
+        products.setThreads(n)
+        if ProductLibrary.shared.kind != .openblas { OpenBLAS.entryPoints.products.setThreads(n) }
     }
 }
 

@@ -22,8 +22,10 @@ struct MKL {
 
     /// Milliseconds Intel OpenMP's threads spin after a product before they sleep (its default: 200).
     /// Spinning threads take turns with this engine's own loops between products on the same cores;
-    /// 0 was as fast or faster on SmolLM2-135M steps (Intel Xeon 2.8 GHz, 2 threads: forward 4x128
-    /// 688 against 600 tok/s, frozen fwd+bwd 20x64 412 against 381, one alternating run of 5 pairs).
+    /// 0 was the fastest on SmolLM2-135M training steps (Intel Xeon 2.8 GHz, 2 threads, one
+    /// alternating run of 5 pairs, frozen fwd+bwd 20x64: 404 tok/s, against 383 with 1 ms, 350 with
+    /// 5, 354 with 200; forward 4x128 754, 715, 678, 729). Decoding, which it slows, keeps its
+    /// matrix-vector products on OpenBLAS (see `ProductLibrary`).
     static let blocktimeMilliseconds = 0
 
     typealias SetLayer = @convention(c) (Int32) -> Int32
@@ -135,13 +137,14 @@ struct MKL {
         let intel = isReadableFile(folder + "/libiomp5.so") || dlopen("libiomp5.so", RTLD_LAZY | RTLD_LOCAL) != nil
         let gnu = dlopen("libgomp.so.1", RTLD_LAZY | RTLD_LOCAL) != nil
         let layer = try MKL.threadingLayer(userLayer: environment("MKL_THREADING_LAYER"), intelOpenMP: intel, gnuOpenMP: gnu)
+        if layer.code == MKL.layerIntel || (layer.code == nil && environment("MKL_THREADING_LAYER")?.uppercased() == "INTEL") {
+            // Set before MKL loads Intel OpenMP (which reads it when its first parallel region
+            // starts); a value the user set is kept.
+            setenv("KMP_BLOCKTIME", "\(MKL.blocktimeMilliseconds)", 0)
+        }
         if let code = layer.code {
             let got = setThreadingLayer(code)
             guard got == code else { throw BLASError("\(path): MKL did not take threading layer \(code) (it has \(got))") }
-        }
-        if layer.code == MKL.layerIntel || (layer.code == nil && environment("MKL_THREADING_LAYER")?.uppercased() == "INTEL") {
-            // Read by Intel OpenMP when its first parallel product starts; a value the user set is kept.
-            setenv("KMP_BLOCKTIME", "\(MKL.blocktimeMilliseconds)", 0)
         }
         var cnr: String
         if let user = environment("MKL_CBWR"), !user.isEmpty {

@@ -61,8 +61,8 @@ extension Parallel {
         }
         let assigned = deal(costs: costs, workers: workers, minimumLoad: 1)
         let blasThreads = BLAS.threads
-        BLAS.products.setThreads(1)
-        defer { BLAS.products.setThreads(Int32(blasThreads)) }
+        BLAS.setLibraryThreads(1)
+        defer { BLAS.setLibraryThreads(Int32(blasThreads)) }
         withoutActuallyEscaping(body) { body in
             let shared = UncheckedSendable(body), plan = assigned
             DispatchQueue.concurrentPerform(iterations: workers) { w in

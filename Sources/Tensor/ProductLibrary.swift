@@ -22,6 +22,13 @@ struct ProductEntryPoints {
 /// The library that runs the matrix products: OpenBLAS (always opened: it also carries the LAPACK
 /// routines EASE uses) or Intel's MKL.
 ///
+/// With MKL, the matrix-vector products (batch-1 decoding: every weight times one row) stay on
+/// OpenBLAS. MKL's threads sleep at once after a product (`MKL.blocktimeMilliseconds` = 0), which
+/// is what training wants (frozen fwd+bwd 20x64: 404 tok/s against 354 with MKL's default 200 ms)
+/// and what decoding, ~200 small products per token, does not (28 against 38 tok/s); OpenBLAS's
+/// sgemv, whose threads spin for ~3 ms, decodes at 39-41 tok/s, level with MKL at any spin time
+/// (Intel Xeon 2.8 GHz, 2 threads, SmolLM2-135M, `bench_engine.py --also-env KMP_BLOCKTIME=...`).
+///
 /// Why MKL: on an Intel CPU with AVX-512, PyTorch's products are MKL's, and MKL's sgemm is faster
 /// than OpenBLAS's there (SmolLM2-135M shapes, 2 threads, Intel Xeon 2.8 GHz Ice Lake: 280-290
 /// against 240-250 GFLOP/s), enough to decide whether this engine leads PyTorch by 1.1x or 1.4x.
@@ -43,6 +50,12 @@ public struct ProductLibrary: @unchecked Sendable {
 
     /// "MKL 2026.2 (AVX-512, strict CNR, Intel OpenMP) (Intel CPU, MKL found at /usr/local/lib/libmkl_rt.so.3)".
     public var summary: String { "\(description) (\(reason))" }
+    /// What to do for faster products, when there is something: the MKL install on an Intel CPU
+    /// without it. Printed once by the commands that train or evaluate.
+    public var advice: String? {
+        kind == .openblas && reason.contains("install-mkl") ? "note: products on OpenBLAS; " + reason : nil
+    }
+
     /// A short name for one-line logs: "MKL" or "OpenBLAS SkylakeX".
     public var shortName: String {
         switch kind {
@@ -87,7 +100,12 @@ public struct ProductLibrary: @unchecked Sendable {
         case .mkl:
             let library = try mkl!.get()
             let description = try library.configure()
-            return ProductLibrary(kind: .mkl, reason: choice.reason, description: description, products: library.products)
+            // Matrix-vector products (one decoding step's) stay on OpenBLAS: see `ProductLibrary`.
+            let mixed = ProductEntryPoints(sgemm: library.products.sgemm, sgemv: openblas.entries.products.sgemv,
+                                           setThreads: library.products.setThreads, getThreads: library.products.getThreads)
+            return ProductLibrary(kind: .mkl, reason: choice.reason,
+                                  description: description + " for matrix products, OpenBLAS \(openblas.coreName) for matrix-vector ones",
+                                  products: mixed)
         }
     }
 
@@ -112,7 +130,8 @@ public struct ProductLibrary: @unchecked Sendable {
                 return (.openblas, "MKL found at \(path) but not used on a CPU that is not Intel's, where it runs "
                         + "slower code than OpenBLAS; \(variable)=mkl uses it anyway")
             case .success(nil)?, nil:
-                return (.openblas, "MKL not found")
+                return (.openblas, cpuIsIntel ? "MKL not found; on this Intel CPU it would run the products faster: "
+                                                + "bash Tools/install-mkl.sh" : "MKL not found")
             }
         case Kind.openblas.rawValue:
             return (.openblas, "\(variable)=openblas")

@@ -21,6 +21,9 @@ struct MergeLoRA: ParsableCommand {
     var output: String
 
     func run() throws {
+        // GPT-2's merge is a product per layer: the library is opened first, so a bad
+        // CLLM4REC_BLAS or CLLM4REC_MKL is an error message before any work.
+        try openProductLibrary()
         if try BackboneRegistry.architecture(folder: model) == "gpt2" {
             let (params, _) = try GPT2Checkpoint.load(path: model)
             let lora = try LoRA.load(path: adapter, config: params.config)

@@ -24,9 +24,14 @@ struct EngineOptions: ParsableArguments {
 
     /// Opens the product library (MKL or OpenBLAS, see `ProductLibrary`) and sets its thread count.
     func apply() throws {
-        do { try ProductLibrary.load() } catch { throw CLIError(error.description) }
+        try openProductLibrary()
         BLAS.threads = threads
     }
+}
+
+/// Opens the product library, or says why it cannot (a CLLM4REC_BLAS / CLLM4REC_MKL problem, no OpenBLAS).
+func openProductLibrary() throws {
+    do { try ProductLibrary.load() } catch { throw CLIError(error.description) }
 }
 
 /// A model folder of any supported architecture: config.json, weights, tokenizer files.

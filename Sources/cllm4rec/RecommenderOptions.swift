@@ -133,6 +133,7 @@ func runStage(_ stage: Stage, path: String, options: TrainingOptions, flags: Tra
         print("\(processes.size) processes (mpirun): each optimizer step takes \(processes.size) x \(effective.accumulate) micro-batches, gradients summed with MPI_Allreduce")
     }
     print("\(stage.rawValue): \(rec.dataset.users.count) users, \(rec.dataset.items.count) items, backbone \(folder.backbonePath(rec.manifest)) (\(rec.model.backbone.architecture), \(rec.model.backbone.layerCount) layers), \(flags.engine.threads) threads, products on \(ProductLibrary.shared.shortName)" + (flags.resume ? ", resuming" : ""))
+    if let advice = ProductLibrary.shared.advice { print(advice) }
     switch try trainer.run() {
     case .finished: print("\(stage.rawValue) finished: \(path)/embeddings.safetensors, training-\(stage.rawValue).json, metrics.jsonl")
     case .interrupted:

@@ -77,4 +77,30 @@ final class BadFlagTests: XCTestCase {
         }
         XCTAssertEqual(try snapshot(work), before, "a refused command wrote something")
     }
+
+    /// The product library's variables are checked like flags: a value that names nothing is an
+    /// error message naming the variable, before any work, for every command that multiplies.
+    func testBadProductLibraryVariablesAreRefused() throws {
+        let work = temporaryFolder(self, "badblas")
+        XCTAssertEqual(try CLI.run(["init-gpt2", "--config", "tiny", "--output", "model"], in: work).status, 0)
+        try writeTinyDataset(to: work + "/data")
+        let before = try snapshot(work)
+        let commands: [[String]] = [
+            ["perplexity", "--model", "model", "data/tiny.inter"],
+            ["merge-lora", "--model", "model", "--adapter", "model", "--output", "merged"],
+        ]
+        let variables: [([String: String], String)] = [
+            (["CLLM4REC_BLAS": "atlas"], "CLLM4REC_BLAS=atlas: not a product library; use auto, openblas or mkl"),
+            (["CLLM4REC_MKL": "/no/such/libmkl_rt.so.3"], "CLLM4REC_MKL=/no/such/libmkl_rt.so.3: no such file"),
+        ]
+        for args in commands {
+            for (environment, message) in variables {
+                let r = try CLI.run(args, in: work, environment: environment)
+                XCTAssertNotEqual(r.status, 0, "cllm4rec \(args.joined(separator: " ")) with \(environment) succeeded")
+                XCTAssertTrue(r.err.contains(message), "cllm4rec \(args.joined(separator: " ")) with \(environment):\n\(r.all)")
+                XCTAssertFalse(r.all.contains("Fatal error"), r.all)
+            }
+        }
+        XCTAssertEqual(try snapshot(work), before, "a refused command wrote something")
+    }
 }

@@ -17,6 +17,8 @@ final class ProductLibraryTests: XCTestCase {
         XCTAssertTrue(c.reason.contains("not Intel's") && c.reason.contains("CLLM4REC_BLAS=mkl"), c.reason)
         c = try ProductLibrary.choose(request: "", mkl: .success(nil), cpuIsIntel: true)
         XCTAssertEqual(c.kind, .openblas)
+        XCTAssertEqual(c.reason, "MKL not found; on this Intel CPU it would run the products faster: bash Tools/install-mkl.sh")
+        c = try ProductLibrary.choose(request: "", mkl: .success(nil), cpuIsIntel: false)
         XCTAssertEqual(c.reason, "MKL not found")
     }
 

@@ -60,7 +60,7 @@ final class ProductLibraryTests: XCTestCase {
             XCTAssertTrue("\(error)".hasSuffix("the folder holds none of libmkl_rt.so.3, libmkl_rt.so.2, libmkl_rt.so"), "\(error)")
         }
         // A folder holding the library gives the file's path; whether it opens is `open`'s business.
-        FileManager.default.createFile(atPath: dir + "/libmkl_rt.so.2", contents: Data("not a library".utf8))
+        XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/libmkl_rt.so.2", contents: Data("not a library".utf8)))
         XCTAssertEqual(try MKL.locate(explicitPath: dir), dir + "/libmkl_rt.so.2")
         XCTAssertThrowsError(try MKL.open(path: dir + "/libmkl_rt.so.2")) { error in
             XCTAssertTrue("\(error)".hasPrefix("\(dir)/libmkl_rt.so.2: could not be opened: "), "\(error)")

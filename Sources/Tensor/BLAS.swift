@@ -67,6 +67,17 @@ public struct BLASError: Error, CustomStringConvertible, Equatable {
     public init(_ description: String) { self.description = description }
 }
 
+extension Result where Failure == BLASError {
+    /// A library opened once: the library, or a stop with why it could not be opened (for code
+    /// that runs after the program's `load()` call has already turned that into an error message).
+    var valueOrStop: Success {
+        switch self {
+        case .success(let library): return library
+        case .failure(let error): fatalError(error.description)
+        }
+    }
+}
+
 /// The value of environment variable `name`, without Foundation.
 func environment(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
 

@@ -49,12 +49,7 @@ public struct OpenBLAS: @unchecked Sendable {
 
     /// The library, opened once. A program that wants a clean error instead of a stop calls
     /// `OpenBLAS.load()` first.
-    public static var shared: OpenBLAS {
-        switch loaded {
-        case .success(let blas): return blas
-        case .failure(let error): fatalError(error.description)
-        }
-    }
+    public static var shared: OpenBLAS { loaded.valueOrStop }
 
     /// Opens OpenBLAS (once) and returns it, or why it could not be opened.
     @discardableResult

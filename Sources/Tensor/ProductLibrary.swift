@@ -66,12 +66,7 @@ public struct ProductLibrary: @unchecked Sendable {
 
     /// The library, opened once. Stops the program with the reason when it cannot be opened:
     /// commands call `load()` first to turn that into an error message.
-    public static var shared: ProductLibrary {
-        switch loaded {
-        case .success(let library): return library
-        case .failure(let error): fatalError(error.description)
-        }
-    }
+    public static var shared: ProductLibrary { loaded.valueOrStop }
 
     /// Opens the chosen library (once) and returns it, or why it could not be opened.
     @discardableResult

@@ -10,13 +10,14 @@ struct EngineOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
         "Threads for matrix products (default: all cores).",
         discussion: """
-            On an Intel CPU where Intel's MKL is installed (`bash Tools/install-mkl.sh`, or `pip install \
-            mkl intel-openmp`) MKL runs the products, else OpenBLAS; set CLLM4REC_BLAS to `openblas` or \
-            `mkl` to choose, and CLLM4REC_MKL to MKL's libmkl_rt.so file if it is not found by itself. \
+            On an Intel CPU where Intel's MKL is installed (`bash Tools/install-mkl.sh` puts it in \
+            ~/.local/lib) MKL runs the products, else OpenBLAS; set CLLM4REC_BLAS to `openblas` or `mkl` \
+            to choose, and CLLM4REC_MKL to MKL's libmkl_rt.so file (or its folder) when it is elsewhere, \
+            e.g. after `pip install mkl intel-openmp` into a Python environment. \
             On a CPU with AVX-512, OpenBLAS's SkylakeX kernels are used (twice the speed of the AVX2 \
             ones), whatever OPENBLAS_CORETYPE says; set CLLM4REC_BLAS_CORETYPE to a kernel set name \
             (Haswell, SkylakeX, Zen, ...) to choose another, or to `openblas` to leave the choice to \
-            OpenBLAS. Every log names the library in use.
+            OpenBLAS. Training and evaluation logs name the library in use.
             """))
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 

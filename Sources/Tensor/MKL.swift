@@ -62,7 +62,7 @@ struct MKL {
     static func locate(explicitPath: String?) throws(BLASError) -> String? {
         if let explicit = explicitPath {
             if isDirectory(explicit) {
-                if let name = libraryNames.first(where: { isReadableFile(explicit + "/" + $0) }) { return explicit + "/" + name }
+                if let file = libraryFile(in: explicit) { return file }
                 throw BLASError("\(pathVariable)=\(explicit): the folder holds none of \(libraryNames.joined(separator: ", "))")
             }
             guard isReadableFile(explicit) else { throw BLASError("\(pathVariable)=\(explicit): no such file") }
@@ -74,10 +74,12 @@ struct MKL {
             if let symbol = dlsym(handle, "cblas_sgemm"), let file = fileDefining(symbol) { return file }
             dlclose(handle)
         }
-        for dir in searchDirectories(environment: { environment($0) }) {
-            if let name = libraryNames.first(where: { isReadableFile(dir + "/" + $0) }) { return dir + "/" + name }
-        }
-        return nil
+        return searchDirectories(environment: { environment($0) }).lazy.compactMap(libraryFile(in:)).first
+    }
+
+    /// The first of `libraryNames` that is a readable file in `dir`, as a path.
+    private static func libraryFile(in dir: String) -> String? {
+        libraryNames.lazy.map { dir + "/" + $0 }.first(where: isReadableFile)
     }
 
     /// Opens the library at `path` and resolves the functions this program calls; calls none of them.
@@ -136,8 +138,9 @@ struct MKL {
         let folder = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
         let intel = isReadableFile(folder + "/libiomp5.so") || dlopen("libiomp5.so", RTLD_LAZY | RTLD_LOCAL) != nil
         let gnu = dlopen("libgomp.so.1", RTLD_LAZY | RTLD_LOCAL) != nil
-        let layer = try MKL.threadingLayer(userLayer: environment("MKL_THREADING_LAYER"), intelOpenMP: intel, gnuOpenMP: gnu)
-        if layer.code == MKL.layerIntel || (layer.code == nil && environment("MKL_THREADING_LAYER")?.uppercased() == "INTEL") {
+        let userLayer = environment("MKL_THREADING_LAYER")
+        let layer = try MKL.threadingLayer(userLayer: userLayer, intelOpenMP: intel, gnuOpenMP: gnu)
+        if layer.code == MKL.layerIntel || (layer.code == nil && userLayer?.uppercased() == "INTEL") {
             // Set before MKL loads Intel OpenMP (which reads it when its first parallel region
             // starts); a value the user set is kept.
             setenv("KMP_BLOCKTIME", "\(MKL.blocktimeMilliseconds)", 0)

@@ -10,10 +10,6 @@ import Glibc
 /// or its own CPU detection, so the choice has to be made before the library is loaded: this type
 /// sets `OPENBLAS_CORETYPE` for the duration of `dlopen` only, then puts the environment back.
 public struct OpenBLAS: @unchecked Sendable {
-    typealias SGEMM = ProductEntryPoints.SGEMM
-    typealias SGEMV = ProductEntryPoints.SGEMV
-    typealias SetThreads = ProductEntryPoints.SetThreads
-    typealias GetThreads = ProductEntryPoints.GetThreads
     typealias GetString = @convention(c) () -> UnsafeMutablePointer<CChar>?
     /// LAPACK's Fortran interface (`dpotrf_`, `dpotri_`): uplo, n, a, lda, info, and the hidden
     /// length of the uplo string that gfortran passes last.
@@ -131,7 +127,7 @@ public struct OpenBLAS: @unchecked Sendable {
             }
             return unsafeBitCast(p, to: type)
         }
-        let timeout = dlsym(handle, "openblas_thread_timeout").map { unsafeBitCast($0, to: GetThreads.self)() }
+        let timeout = dlsym(handle, "openblas_thread_timeout").map { unsafeBitCast($0, to: ProductEntryPoints.GetThreads.self)() }
         let corename = try symbol("openblas_get_corename", as: GetString.self)
         let config = try symbol("openblas_get_config", as: GetString.self)
         let running = corename().map { String(cString: $0) } ?? "unknown"
@@ -148,9 +144,10 @@ public struct OpenBLAS: @unchecked Sendable {
         return OpenBLAS(
             entries: EntryPoints(
                 products: ProductEntryPoints(
-                    sgemm: try symbol("cblas_sgemm", as: SGEMM.self), sgemv: try symbol("cblas_sgemv", as: SGEMV.self),
-                    setThreads: try symbol("openblas_set_num_threads", as: SetThreads.self),
-                    getThreads: try symbol("openblas_get_num_threads", as: GetThreads.self)),
+                    sgemm: try symbol("cblas_sgemm", as: ProductEntryPoints.SGEMM.self),
+                    sgemv: try symbol("cblas_sgemv", as: ProductEntryPoints.SGEMV.self),
+                    setThreads: try symbol("openblas_set_num_threads", as: ProductEntryPoints.SetThreads.self),
+                    getThreads: try symbol("openblas_get_num_threads", as: ProductEntryPoints.GetThreads.self)),
                 dpotrf: dlsym(handle, "dpotrf_").map { unsafeBitCast($0, to: DPOTRx.self) },
                 dpotri: dlsym(handle, "dpotri_").map { unsafeBitCast($0, to: DPOTRx.self) }),
             coreName: running, threadTimeout: timeout.map(Int.init),

@@ -51,7 +51,7 @@ public struct ProductLibrary: @unchecked Sendable {
     /// "MKL 2026.2 (AVX-512, strict CNR, Intel OpenMP) (Intel CPU, MKL found at /usr/local/lib/libmkl_rt.so.3)".
     public var summary: String { "\(description) (\(reason))" }
     /// What to do for faster products, when there is something: the MKL install on an Intel CPU
-    /// without it. Printed once by the commands that train or evaluate.
+    /// without it. Printed once by pretrain and finetune.
     public var advice: String? {
         kind == .openblas && reason.contains("install-mkl") ? "note: products on OpenBLAS; " + reason : nil
     }

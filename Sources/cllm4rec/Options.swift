@@ -17,7 +17,7 @@ struct EngineOptions: ParsableArguments {
             On a CPU with AVX-512, OpenBLAS's SkylakeX kernels are used (twice the speed of the AVX2 \
             ones), whatever OPENBLAS_CORETYPE says; set CLLM4REC_BLAS_CORETYPE to a kernel set name \
             (Haswell, SkylakeX, Zen, ...) to choose another, or to `openblas` to leave the choice to \
-            OpenBLAS. Training and evaluation logs name the library in use.
+            OpenBLAS. Training logs (pretrain, finetune) name the library in use.
             """))
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 

@@ -41,9 +41,10 @@ public final class RecommendationServer: Sendable {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
-    public func makeRouter() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    public func makeRouter() -> Router<ServingContext> {
+        let router = Router(context: ServingContext.self)
         router.add(middleware: RequestLogMiddleware())
+        router.add(middleware: BodyDrainMiddleware(maxBytes: settings.limits.drainBytes, channel: { $0.channel }))
         router.add(middleware: JSONErrorMiddleware())
         if let token = settings.token { router.add(middleware: BearerTokenMiddleware(token: Array(token.utf8))) }
         Routes(engine: engine, limits: settings.limits, version: settings.version).add(to: router)

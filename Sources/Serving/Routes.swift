@@ -10,6 +10,10 @@ import Tokenizer
 public struct RequestLimits: Sendable {
     /// Largest request body, in bytes.
     public var maxBodyBytes = 64 * 1024
+    /// What is read and thrown away of a body the server answered early (over `maxBodyBytes`, or
+    /// refused before it was read) so that the client, still sending, gets the answer; past it the
+    /// connection is closed.
+    public var drainBytes = 64 << 20
     /// Most items in a fold-in history (the prompt must also fit the backbone's context).
     public var maxHistory = 500
     /// Most items in one answer.
@@ -37,7 +41,7 @@ struct Routes: Sendable {
         }
     }
 
-    func add(to router: Router<BasicRequestContext>) {
+    func add(to router: Router<ServingContext>) {
         router.get("/healthz") { _, _ in JSON.object(["status": .string("ok")]).response() }
         router.get("/openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"],
@@ -88,7 +92,7 @@ struct Routes: Sendable {
 
     /// `GET /v1/users/{id}/recommendations?k=20`: the user's training items as the prompt (shuffled
     /// with seed 0, as `cllm4rec generate --user`), everything the user has seen left out.
-    func knownUser(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func knownUser(_ request: Request, _ context: ServingContext) async throws -> Response {
         let id = context.parameters.get("id") ?? ""
         let m = engine.current
         guard let u = m.user(id) else {
@@ -135,7 +139,7 @@ struct Routes: Sendable {
     /// `POST /v1/recommendations {"history": [...], "k": 20, "exclude": [...]}`: a user the model
     /// never saw, folded in from the history (as `cllm4rec generate --history`); the history and
     /// `exclude` are left out of the answer.
-    func newUser(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func newUser(_ request: Request, _ context: ServingContext) async throws -> Response {
         let body = try RequestBody(try await body(request), allowed: ["history", "k", "exclude"])
         let m = engine.current
         guard let ids = try body.ids("history") else { throw APIError.badField("history", "required") }
@@ -156,7 +160,7 @@ struct Routes: Sendable {
     /// "repetition_penalty", "seed"}`: the review streamed as server-sent events, one `token` event
     /// per token (`{"token": id, "text": "..."}`, text holding only whole characters) and a last
     /// `done` event with the whole text. Sampling as `cllm4rec generate --review`, same defaults.
-    func review(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func review(_ request: Request, _ context: ServingContext) async throws -> Response {
         let body = try RequestBody(try await body(request),
                                    allowed: ["user", "item", "max_new_tokens", "temperature", "top_k", "top_p", "repetition_penalty", "seed"])
         let m = engine.current, rec = m.rec

@@ -81,6 +81,6 @@ let package = Package(
         .testTarget(name: "GPT2Tests", dependencies: ["GPT2", "WeightIO", "Tensor"], exclude: ["Fixtures"]),
         // Runs the built command-line tool end to end (the dependency makes SwiftPM build it first).
         // (and the server in process: its answers are compared with the tool's).
-        .testTarget(name: "CLITests", dependencies: ["cllm4rec", "Serving", "CLLM4Rec", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "CLITests", dependencies: ["cllm4rec", "Serving", "CLLM4Rec", "WeightIO", .product(name: "Logging", package: "swift-log")]),
     ]
 )

@@ -140,6 +140,42 @@ def main():
     save_file({k: v.detach().contiguous() for k, v in out.items()}, OUT, metadata=meta)
     print("wrote", OUT, {k: round(float(v), 5) for k, v in out.items() if v.numel() == 1})
     write_adam_fixture()
+    write_head_input_fixture(gpt2, tables)
+
+
+def write_head_input_fixture(gpt2, tables):
+    """The recommendation head on a standardized input, f(h) = (h - mean) / scale per channel:
+    the mean and scale measured on the REC_PROMPTS' last hidden states (population variance plus
+    1e-5 under the square root), scores f(h) . V_rec^T, and the loss and gradients of rec_step with
+    f applied (head-input.safetensors)."""
+    m = CLLM4RecReference(gpt2, tables["user.recommendation"], tables["item.recommendation"])
+    with torch.no_grad():
+        h = m.hidden([p for p, _ in REC_PROMPTS])
+        last = torch.stack([h[b, len(p) - 1] for b, (p, _) in enumerate(REC_PROMPTS)]).double()
+        measured_mean = last.mean(0)
+        measured_scale = torch.sqrt(last.var(0, unbiased=False) + 1e-5)
+    # A mean and scale far from the identity, so the gradient's division by the scale shows.
+    torch.manual_seed(13)
+    C = gpt2.config.n_embd
+    mean = torch.randn(C) * 0.5
+    scale = torch.rand(C) * 2 + 0.25
+
+    raw_hidden = m.hidden
+
+    def standardized_hidden(seqs):
+        return (raw_hidden(seqs) - mean) / scale
+
+    out = {"measured.mean": measured_mean.float(), "measured.scale": measured_scale.float(), "mean": mean, "scale": scale}
+    with torch.no_grad():
+        h = standardized_hidden([p for p, _ in REC_PROMPTS])
+        last = torch.stack([h[b, len(p) - 1] for b, (p, _) in enumerate(REC_PROMPTS)])
+        out["scores"] = last @ m.items.T
+    m.hidden = standardized_hidden
+    loss, reg = rec_step(m, REC_PROMPTS, (tables["user.content"], tables["item.content"]))
+    out.update({"loss": loss.reshape(1), "mr": reg.reshape(1), "grad.user": m.users.grad, "grad.item": m.items.grad})
+    path = os.path.join(os.path.dirname(OUT), "head-input.safetensors")
+    save_file({k: v.detach().float().contiguous() for k, v in out.items()}, path)
+    print("wrote", path, {k: round(float(v), 5) for k, v in out.items() if v.numel() == 1})
 
 
 def write_adam_fixture():

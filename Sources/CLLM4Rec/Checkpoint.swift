@@ -22,6 +22,10 @@ extension Trainer {
                 add("grad.item.\(c.rawValue)", g.items.pointer.baseAddress!, [e.items, e.width])
             }
         }
+        if let h = e.headInput {
+            tensors.append((IDEmbeddings.headInputMeanName, FloatTensor(shape: [e.width], values: h.mean)))
+            tensors.append((IDEmbeddings.headInputScaleName, FloatTensor(shape: [e.width], values: h.scale)))
+        }
         for (key, a) in adams {
             add("adam.m.\(key)", a.m.pointer.baseAddress!, [a.count])
             add("adam.v.\(key)", a.v.pointer.baseAddress!, [a.count])
@@ -110,9 +114,23 @@ extension Trainer {
                 return nil
             }
         }
+        var headMean: [Float]? = nil, headScale: [Float]? = nil
         for h in file.tensorHeaders {
+            if h.name == IDEmbeddings.headInputMeanName || h.name == IDEmbeddings.headInputScaleName {
+                var v = [Float](repeating: 0, count: e.width)
+                try v.withUnsafeMutableBufferPointer { try into(h.name, e.width, $0.baseAddress!) }
+                if h.name == IDEmbeddings.headInputMeanName { headMean = v } else { headScale = v }
+                continue
+            }
             guard let (count, p) = try target(h.name) else { throw bad(h.name, "is not part of a cllm4rec checkpoint") }
             try into(h.name, count, p)
+        }
+        switch (headMean, headScale) {
+        case (nil, nil): e.headInput = nil
+        case let (mean?, scale?):
+            guard scale.allSatisfy({ $0 > 0 && $0.isFinite }) else { throw bad(IDEmbeddings.headInputScaleName, "holds a non-positive or non-finite scale") }
+            e.headInput = HeadInputStandardization(mean: mean, scale: scale)
+        default: throw bad(headMean == nil ? IDEmbeddings.headInputMeanName : IDEmbeddings.headInputScaleName, "is missing (its pair is there)")
         }
         for key in state.adamSteps.keys {
             for moment in ["m", "v"] where !file.tensorHeaders.contains(where: { $0.name == "adam.\(moment).\(key)" }) {
@@ -133,6 +151,7 @@ extension Trainer {
         for c in IDEmbeddings.Copy.allCases where e.has(c) {
             out.copy(from: best.has(c) ? best : e, c)
         }
+        out.headInput = e.headInput  // fixed for the whole run: the best epoch's too
         let staged = try StagedFolder(folder.path)
         try out.save(to: staged.path("embeddings.safetensors"))
         var summary: [String: Any] = [

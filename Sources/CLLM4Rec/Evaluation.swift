@@ -27,9 +27,16 @@ public struct Evaluator {
     /// items excluded from the ranking, `relevant[u]` the held-out items. With several processes,
     /// batch b of users goes to process b mod size and the metric sums are summed over processes
     /// (every process shuffles every prompt, so each user's prompt does not depend on the split).
+    ///
+    /// The report also carries the collapse diagnostic (`CollapseDiagnostic`): the mean overlap of
+    /// each user's top 20 with the most-popular top 20 of the items that user has not seen
+    /// (`popularity_overlap@20`), and the effective rank and shared share of the head's inputs
+    /// (`head_input_rank`, `head_input_shared`).
     public func evaluate(model: RecModel, corpora: Corpora, dataset: PreparedDataset, relevant: [[Int]], copy: IDEmbeddings.Copy,
                          seed: UInt64, collective: any Collective = SingleProcess(), progress: ((Int, Int) -> Void)? = nil) -> MetricReport {
         var report = MetricReport()
+        let popular = Evaluator.popularityOrder(train: dataset.train, itemIds: dataset.items)
+        var inputs = HeadInputMoments(width: model.width)
         var rng = SplitMix64(seed: seed)
         let users = Array(0..<dataset.users.count).filter { !relevant[$0].isEmpty }
         var start = 0, chunkIndex = 0
@@ -40,17 +47,29 @@ public struct Evaluator {
             }
             defer { chunkIndex += 1 }
             guard chunkIndex % collective.size == collective.rank else { start += chunk.count; continue }
-            let scores = model.scores(prompts: prompts, copy: copy)
+            let (scores, h) = model.scoresAndHeadInputs(prompts: prompts, copy: copy)
+            h.withUnsafeBufferPointer { inputs.add($0.baseAddress!, rows: chunk.count) }
             scores.withUnsafeBufferPointer { s in
                 for (k, u) in chunk.enumerated() {
-                    add(UnsafeBufferPointer(rebasing: s[(k * model.items)..<((k + 1) * model.items)]), history: dataset.train[u],
-                        relevant: relevant[u], to: &report)
+                    let row = UnsafeBufferPointer(rebasing: s[(k * model.items)..<((k + 1) * model.items)])
+                    let history = dataset.train[u]
+                    add(row, history: history, relevant: relevant[u], to: &report)
+                    let overlap = CollapseDiagnostic.overlap(RankingMetrics.topK(row, k: CollapseDiagnostic.depth, excluded: Set(history)),
+                                                             popularityOrder: popular, history: Set(history))
+                    report.values[CollapseDiagnostic.overlapKey, default: 0] += overlap
                 }
             }
             start += chunk.count
             progress?(start, users.count)
         }
-        return report.summed(over: collective, keys: recallAt.map { "recall@\($0)" } + ndcgAt.map { "ndcg@\($0)" }).averaged()
+        var out = report.summed(over: collective, keys: recallAt.map { "recall@\($0)" } + ndcgAt.map { "ndcg@\($0)" } + [CollapseDiagnostic.overlapKey])
+            .averaged()
+        inputs.sum(over: collective)
+        if let d = inputs.diagnostic() {
+            out.values[CollapseDiagnostic.rankKey] = d.effectiveRank
+            out.values[CollapseDiagnostic.sharedKey] = d.sharedShare
+        }
+        return out
     }
 
     /// The model on users it never saw (strong generalization): each history is folded in
@@ -87,18 +106,7 @@ public struct Evaluator {
     /// numbered the items.
     public func popularity(train: [[Int]], itemIds: [String], histories: [[Int]], relevant: [[Int]]) -> MetricReport {
         let j = itemIds.count
-        var counts = [Int](repeating: 0, count: j)
-        for t in train { for i in t { counts[i] += 1 } }
-        let numeric = itemIds.map { Int($0) }
-        let order = (0..<j).sorted { a, b in
-            if counts[a] != counts[b] { return counts[a] > counts[b] }
-            switch (numeric[a], numeric[b]) {
-            case let (x?, y?): return x != y ? x < y : a < b
-            case (.some, nil): return true
-            case (nil, .some): return false
-            case (nil, nil): return itemIds[a].utf8.lexicographicallyPrecedes(itemIds[b].utf8)
-            }
-        }
+        let order = Evaluator.popularityOrder(train: train, itemIds: itemIds)
         // Scores that rank as `order` does (exact in Float for up to 2^24 items).
         var scores = [Float](repeating: 0, count: j)
         for (position, i) in order.enumerated() { scores[i] = Float(j - position) }
@@ -107,6 +115,22 @@ public struct Evaluator {
             for u in 0..<histories.count where !relevant[u].isEmpty { add(c, history: histories[u], relevant: relevant[u], to: &report) }
         }
         return report.averaged()
+    }
+
+    /// Items by number of training interactions, most first, ties as `popularity` ranks them.
+    public static func popularityOrder(train: [[Int]], itemIds: [String]) -> [Int] {
+        var counts = [Int](repeating: 0, count: itemIds.count)
+        for t in train { for i in t { counts[i] += 1 } }
+        let numeric = itemIds.map { Int($0) }
+        return (0..<itemIds.count).sorted { a, b in
+            if counts[a] != counts[b] { return counts[a] > counts[b] }
+            switch (numeric[a], numeric[b]) {
+            case let (x?, y?): return x != y ? x < y : a < b
+            case (.some, nil): return true
+            case (nil, .some): return false
+            case (nil, nil): return itemIds[a].utf8.lexicographicallyPrecedes(itemIds[b].utf8)
+            }
+        }
     }
 
     /// EASE fitted on the training interactions, each history scored and left out (a new user's

@@ -12,6 +12,12 @@ public final class IDEmbeddings: @unchecked Sendable {
     /// [users, width] and [items, width] per copy.
     public private(set) var userTables: [Copy: FloatBuffer] = [:]
     public private(set) var itemTables: [Copy: FloatBuffer] = [:]
+    /// The recommendation head's input standardization (nil: raw h, the paper); goes with the
+    /// recommendation copy, whose item rows were learned against it.
+    public var headInput: HeadInputStandardization? = nil
+
+    /// Tensor names of `headInput` in `embeddings.safetensors`, each of shape [width].
+    static let headInputMeanName = "head_input.mean", headInputScaleName = "head_input.scale"
 
     public init(users: Int, items: Int, width: Int, copies: [Copy] = [.collaborative, .content]) {
         self.users = users; self.items = items; self.width = width
@@ -47,14 +53,29 @@ public final class IDEmbeddings: @unchecked Sendable {
             entries.append(.init(name: IDEmbeddings.name(c, isUser: true), shape: [users, width], values: UnsafeBufferPointer(userTables[c]!.pointer)))
             entries.append(.init(name: IDEmbeddings.name(c, isUser: false), shape: [items, width], values: UnsafeBufferPointer(itemTables[c]!.pointer)))
         }
-        try SafeTensorsWriter.write(entries, metadata: ["format": "cllm4rec"], to: path)
+        guard let h = headInput else { return try SafeTensorsWriter.write(entries, metadata: ["format": "cllm4rec"], to: path) }
+        try h.mean.withUnsafeBufferPointer { mean in
+            try h.scale.withUnsafeBufferPointer { scale in
+                entries.append(.init(name: IDEmbeddings.headInputMeanName, shape: [width], values: mean))
+                entries.append(.init(name: IDEmbeddings.headInputScaleName, shape: [width], values: scale))
+                try SafeTensorsWriter.write(entries, metadata: ["format": "cllm4rec"], to: path)
+            }
+        }
     }
 
     /// Reads every table of the file; each must have the expected shape, and no other tensor may be there.
     public static func load(path: String, users: Int, items: Int, width: Int) throws -> IDEmbeddings {
         let file = try SafeTensorsSource(path: path)
         let e = IDEmbeddings(users: users, items: items, width: width, copies: [])
+        var headMean: [Float]? = nil, headScale: [Float]? = nil
         for h in file.tensorHeaders {
+            if h.name == headInputMeanName || h.name == headInputScaleName {
+                guard h.shape == [width] else { throw CLLM4RecError.invalidFile(path, "tensor \"\(h.name)\" has shape \(h.shape), expected [\(width)]") }
+                var v = [Float](repeating: 0, count: width)
+                try v.withUnsafeMutableBufferPointer { try file.read(h.name, into: $0) }
+                if h.name == headInputMeanName { headMean = v } else { headScale = v }
+                continue
+            }
             guard let c = Copy.allCases.first(where: { h.name == name($0, isUser: true) || h.name == name($0, isUser: false) }) else {
                 throw CLLM4RecError.invalidFile(path, "unexpected tensor \"\(h.name)\"")
             }
@@ -68,6 +89,16 @@ public final class IDEmbeddings: @unchecked Sendable {
             for isUser in [true, false] where !file.tensorHeaders.contains(where: { $0.name == name(c, isUser: isUser) }) {
                 throw CLLM4RecError.invalidFile(path, "tensor \"\(name(c, isUser: isUser))\" is missing")
             }
+        }
+        switch (headMean, headScale) {
+        case (nil, nil): break
+        case let (mean?, scale?):
+            guard scale.allSatisfy({ $0 > 0 && $0.isFinite }), mean.allSatisfy(\.isFinite) else {
+                throw CLLM4RecError.invalidFile(path, "tensor \"\(headInputScaleName)\" or \"\(headInputMeanName)\" holds a non-finite or non-positive scale")
+            }
+            e.headInput = HeadInputStandardization(mean: mean, scale: scale)
+        default:
+            throw CLLM4RecError.invalidFile(path, "tensors \"\(headInputMeanName)\" and \"\(headInputScaleName)\" go together; one is missing")
         }
         return e
     }

@@ -113,7 +113,9 @@ extension RecModel {
         let n = embedPrompts(prompts, copy: copy)
         var result = StepResult(predictions: b, tokens: n)
         let v = embeddings.item(copy)
+        let conditioning = copy == .recommendation ? headInput : nil
         let head: RowHead = { h, _, dRows in
+            conditioning?.apply(h, count: b)  // h is the gathered rows' scratch: f(h) in place
             let s = self.backbone.rowLossBuffers.logits(b * j).baseAddress!  // [b, J]
             BLAS.gemm(transB: true, m: b, n: j, k: c, a: h, lda: c, b: v, ldb: c, c: s, ldc: j)
             var total = 0.0
@@ -133,6 +135,7 @@ extension RecModel {
             if let dRows {
                 BLAS.gemm(transA: true, m: j, n: c, k: b, a: s, lda: j, b: h, ldb: c, beta: 1, c: grads!.items.pointer.baseAddress!, ldc: c)
                 BLAS.gemm(m: b, n: c, k: j, a: s, lda: j, b: v, ldb: c, c: dRows, ldc: c)
+                conditioning?.backward(dRows, count: b)
             }
             return total
         }
@@ -151,17 +154,28 @@ extension RecModel {
 
     /// Scores [prompts.count, J] of every item after each prompt (evaluation, no gradient).
     public func scores(prompts: [[Int]], copy: IDEmbeddings.Copy) -> [Float] {
+        scoresAndHeadInputs(prompts: prompts, copy: copy).scores
+    }
+
+    /// Scores [prompts.count, J] and the head's inputs f(h) [prompts.count, width] they came from
+    /// (what the collapse diagnostic measures).
+    public func scoresAndHeadInputs(prompts: [[Int]], copy: IDEmbeddings.Copy) -> (scores: [Float], headInputs: [Float]) {
         let c = width, b = prompts.count, j = items
         _ = embedPrompts(prompts, copy: copy)
-        var out = [Float](repeating: 0, count: b * j)
+        var out = [Float](repeating: 0, count: b * j), inputs = [Float](repeating: 0, count: b * c)
         let v = embeddings.item(copy)
+        let conditioning = copy == .recommendation ? headInput : nil
         out.withUnsafeMutableBufferPointer { o in
-            _ = backbone.lossOnRows(lengths: prompts.map(\.count), rows: lastRows(prompts), dropout: false, seed: 0, gradient: false) { h, _, _ in
-                BLAS.gemm(transB: true, m: b, n: j, k: c, a: h, lda: c, b: v, ldb: c, c: o.baseAddress!, ldc: j)
-                return 0
+            inputs.withUnsafeMutableBufferPointer { x in
+                _ = backbone.lossOnRows(lengths: prompts.map(\.count), rows: lastRows(prompts), dropout: false, seed: 0, gradient: false) { h, _, _ in
+                    conditioning?.apply(h, count: b)
+                    x.baseAddress!.update(from: h, count: b * c)
+                    BLAS.gemm(transB: true, m: b, n: j, k: c, a: h, lda: c, b: v, ldb: c, c: o.baseAddress!, ldc: j)
+                    return 0
+                }
             }
         }
-        return out
+        return (out, inputs)
     }
 }
 

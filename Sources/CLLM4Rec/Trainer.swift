@@ -214,6 +214,7 @@ public final class Trainer {
 
     public func run() throws -> TrainingOutcome {
         installInterruptHandler()
+        if state.stage == .finetune && state.phase == 0 && state.step == 0 && state.globalStep == 0 { prepareHeadInput() }
         var stepsThisRun = 0
         let totalPhases = schedule.count
         while state.phase < totalPhases {
@@ -269,6 +270,38 @@ public final class Trainer {
         state.finished = true
         if collective.isRoot { try writeResults() }
         return .finished
+    }
+
+    /// The head input of a new finetuning run (`HeadInputKind`): raw drops any standardization;
+    /// standardized keeps the one a recommendation copy was already finetuned with, or measures it
+    /// on the first `headInputPrompts` prompts of a training plan (no dropout, no gradient). Under
+    /// mpirun process 0 measures and every process takes its numbers, so all hold the same bits.
+    func prepareHeadInput() {
+        let e = model.embeddings
+        switch state.options.headInput {
+        case .raw: e.headInput = nil
+        case .standardized:
+            guard e.headInput == nil else {
+                if collective.isRoot { progress.note("head input: standardized, as this recommendation copy was finetuned before") }
+                return
+            }
+            let started = Date()
+            var prompts: [[Int]] = []
+            for case let .rec(p, _) in plan(.recommendation, seed: state.options.seed ^ 0x4845_4144) { prompts += p }
+            prompts = Array(prompts.prefix(state.options.headInputPrompts))
+            var values = [Float](repeating: 0, count: 2 * model.width)
+            if collective.isRoot {
+                let m = model.measureHeadInput(prompts: prompts, copy: .recommendation)
+                values = m.mean + m.scale
+            }
+            values.withUnsafeMutableBufferPointer { collective.sum($0.baseAddress!, count: $0.count) }
+            e.headInput = HeadInputStandardization(mean: Array(values[..<model.width]), scale: Array(values[model.width...]))
+            if collective.isRoot {
+                let s = e.headInput!.scale.sorted()
+                progress.note(String(format: "head input: standardized with the mean and scale of h over %d training prompts (%.1f s); scale median %.3g, max %.3g",
+                                     prompts.count, Date().timeIntervalSince(started), s[s.count / 2], s.last ?? 0))
+            }
+        }
     }
 
     /// Adam on the trained copy's tables (and LoRA) with the mean of the accumulated gradients
@@ -337,8 +370,9 @@ public final class Trainer {
                                                                       collective: collective)
             state.lastValidation = report
             for (k, v) in report.values { line["val_" + k] = v }
-            summary += String(format: "; validation R@20 %.4f R@40 %.4f N@100 %.4f", report.values["recall@20"] ?? 0,
-                              report.values["recall@40"] ?? 0, report.values["ndcg@100"] ?? 0)
+            summary += String(format: "; validation R@20 %.4f R@40 %.4f N@100 %.4f; popularity overlap %.2f, head-input rank %.1f",
+                              report.values["recall@20"] ?? 0, report.values["recall@40"] ?? 0, report.values["ndcg@100"] ?? 0,
+                              report.values[CollapseDiagnostic.overlapKey] ?? 0, report.values[CollapseDiagnostic.rankKey] ?? 0)
             if state.best.map({ report.selectionScore > $0 }) ?? true {
                 state.best = report.selectionScore
                 state.bestPhase = state.phase

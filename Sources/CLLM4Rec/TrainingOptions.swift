@@ -35,6 +35,16 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     public var loraDropout: Float = 0.05
     /// Empty: the backbone's default projections.
     public var loraTargets: [String] = []
+    /// Finetuning: what the item head sees (`HeadInputKind`); nil in checkpoints written before the
+    /// option existed, which were raw.
+    var headInputChoice: HeadInputKind? = nil
+    public var headInput: HeadInputKind {
+        get { headInputChoice ?? .raw }
+        set { headInputChoice = newValue }
+    }
+    /// Finetuning: training prompts the head-input standardization is measured on (the first of one
+    /// epoch's plan; 256 give each channel's mean to about 1/16 of its spread).
+    public var headInputPrompts = 256
 
     public init() {}
 }

@@ -167,6 +167,11 @@ struct Evaluate: ParsableCommand {
             if let ms = extra["fold_in_ms_per_user"] as? Double { line += String(format: "%.1f", ms).leftPad(18) }
             print(line)
         }
+        let v = rows[0].report.values
+        if let overlap = v[CollapseDiagnostic.overlapKey], let rank = v[CollapseDiagnostic.rankKey] {
+            print(String(format: "collapse diagnostic: %.2f of each top 20 is in the most-popular top 20 (most popular itself: 1); head input: effective rank %.1f of %d channels, %.0f%% of its energy shared by all users",
+                         overlap, rank, rec.model.width, 100 * (v[CollapseDiagnostic.sharedKey] ?? 0)))
+        }
         guard processes.isRoot else { return }
         var json: [String: Any] = ["split": split.rawValue, "users": users, "seconds": modelSeconds, "copy": scored.rawValue]
         if processes.isDistributed { json["processes"] = processes.size }

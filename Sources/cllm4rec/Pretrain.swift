@@ -84,6 +84,17 @@ struct Finetune: ParsableCommand {
     @Option(help: "Validate after every K-th recommendation epoch (and after the last).")
     var validateEvery: Int = 1
 
+    @Option(help: ArgumentHelp(
+        "What the item head sees: raw (the paper: h, the final hidden state) or standardized ((h - mean) / scale per channel).",
+        discussion: """
+            standardized measures each channel's mean and scale of h on 256 training prompts at the start \
+            of finetuning and keeps them fixed; they are stored with the recommendation embeddings and \
+            used by validation, evaluate, fold-in, generate and serve alike. A pretrained LLM's h is \
+            dominated by a direction all prompts share and a few outlier channels, which a raw head \
+            learns as a popularity-like ranking (evaluate's popularity overlap and head-input rank show it).
+            """))
+    var headInput: HeadInputKind = .raw
+
     @OptionGroup var flags: TrainingFlags
 
     func validate() throws {
@@ -99,7 +110,7 @@ struct Finetune: ParsableCommand {
         var o = TrainingOptions()
         o.epochs = epochs; o.learningRate = learningRate; o.maskFraction = maskFraction; o.evaluationBatch = evaluationBatch
         o.contentEvery = contentEvery; o.validateEvery = validateEvery
-        o.target = target
+        o.target = target; o.headInput = headInput
         flags.apply(to: &o)
         try runStage(.finetune, path: recommender, options: o, flags: flags)
     }

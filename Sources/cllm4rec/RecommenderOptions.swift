@@ -144,3 +144,4 @@ func runStage(_ stage: Stage, path: String, options: TrainingOptions, flags: Tra
 
 extension TrainingOptions.ItemOrder: ExpressibleByArgument {}
 extension TrainingOptions.Target: ExpressibleByArgument {}
+extension HeadInputKind: ExpressibleByArgument {}

@@ -1,0 +1,121 @@
+import Foundation
+import Tensor
+import WeightIO
+import XCTest
+
+@testable import CLLM4Rec
+
+/// The standardized head input against PyTorch (head-input.safetensors, written by
+/// Tools/make_cllm4rec_fixtures.py), its storage, and the collapse diagnostic against values
+/// worked out by hand.
+final class HeadInputTests: XCTestCase {
+    func standardization(_ ref: SafeTensorsFile, _ prefix: String = "") throws -> HeadInputStandardization {
+        HeadInputStandardization(mean: try ref.floats(prefix + "mean").values, scale: try ref.floats(prefix + "scale").values)
+    }
+
+    func assertClose(_ got: [Float], _ want: [Float], _ tolerance: Float, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(got.count, want.count, what, file: file, line: line)
+        var worst: Float = 0, scaleMax: Float = 0
+        for i in 0..<min(got.count, want.count) { worst = max(worst, abs(got[i] - want[i])); scaleMax = max(scaleMax, abs(want[i])) }
+        XCTAssertLessThan(worst / scaleMax, tolerance, "\(what): max error \(worst) of max \(scaleMax)", file: file, line: line)
+    }
+
+    /// Scores f(h) · V_recᵀ, the loss, and the user and item gradients (through f's division by the
+    /// scale into the backbone, and the head's own) equal PyTorch autograd's for the same formula.
+    func testStandardizedHeadMatchesTorch() throws {
+        let (model, heads) = try headFixture()
+        let ref = try SafeTensorsFile(path: testsRoot + "/CLLM4RecTests/Fixtures/head-input.safetensors")
+        model.embeddings.headInput = try standardization(ref)
+        let raw = try JSONSerialization.jsonObject(with: Data(heads.metadata!["recommendation"]!.utf8)) as! [[[Int]]]
+        let g = IDGradients(model: model)
+        let r = model.recommendationStep(prompts: raw.map { $0[0] }, targets: raw.map { $0[1] }, copy: .recommendation, other: .content,
+                                         lambda: 0.5, dropout: false, seed: 0, grads: g)
+        XCTAssertEqual(r.lossSum / Double(r.predictions), Double(try ref.floats("loss").values[0]), accuracy: 1e-5)
+        XCTAssertEqual(r.regularization, Double(try ref.floats("mr").values[0]), accuracy: 1e-4)
+        assertClose(Array(g.users.pointer), try ref.floats("grad.user").values, 1e-4, "user gradient")
+        assertClose(Array(g.items.pointer), try ref.floats("grad.item").values, 1e-4, "item gradient")
+        assertClose(model.scores(prompts: raw.map { $0[0] }, copy: .recommendation), try ref.floats("scores").values, 1e-5, "scores")
+        // The raw head differs: the fixture's mean and scale are far from the identity.
+        let rawLoss = Double(try heads.floats("recommendation.loss").values[0])
+        XCTAssertGreaterThan(abs(r.lossSum / Double(r.predictions) - rawLoss), 0.1)
+        // Other copies never see the conditioning (it belongs to the recommendation head).
+        model.embeddings.copy(.recommendation, to: .collaborative)
+        let plain = model.scores(prompts: raw.map { $0[0] }, copy: .collaborative)
+        assertClose(plain, try heads.floats("recommendation.scores").values, 1e-5, "collaborative scores stay raw")
+    }
+
+    /// The mean and scale measured on prompts are PyTorch's mean and sqrt(population variance + 1e-5).
+    func testMeasuredStatisticsMatchTorch() throws {
+        let (model, heads) = try headFixture()
+        let ref = try SafeTensorsFile(path: testsRoot + "/CLLM4RecTests/Fixtures/head-input.safetensors")
+        let raw = try JSONSerialization.jsonObject(with: Data(heads.metadata!["recommendation"]!.utf8)) as! [[[Int]]]
+        let m = model.measureHeadInput(prompts: raw.map { $0[0] }, copy: .recommendation)
+        let want = try standardization(ref, "measured.")
+        assertClose(m.mean, want.mean, 1e-5, "mean")
+        assertClose(m.scale, want.scale, 1e-4, "scale")
+        // A channel that never varies is centred and divided by sqrt(1e-5), not by zero.
+        let constant = HeadInputStandardization.measured([2, 5, 2, 7], rows: 2, width: 2)
+        XCTAssertEqual(constant.mean, [2, 6])
+        XCTAssertEqual(constant.scale[0], Float(1e-5).squareRoot(), accuracy: 1e-9)
+        XCTAssertEqual(constant.scale[1], Float(1 + 1e-5).squareRoot(), accuracy: 1e-6)
+    }
+
+    /// `embeddings.safetensors` carries the standardization with the tables; a file with one of the
+    /// pair, a wrong shape or a zero scale is refused with the tensor named.
+    func testStoredWithTheEmbeddings() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("head-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let e = IDEmbeddings(users: 2, items: 3, width: 4, copies: [.recommendation])
+        e.headInput = HeadInputStandardization(mean: [1, -2, 3, 0.5], scale: [0.5, 1, 2, 4])
+        let path = dir + "/embeddings.safetensors"
+        try e.save(to: path)
+        XCTAssertEqual(try IDEmbeddings.load(path: path, users: 2, items: 3, width: 4).headInput, e.headInput)
+        e.headInput = nil
+        try e.save(to: path)
+        XCTAssertNil(try IDEmbeddings.load(path: path, users: 2, items: 3, width: 4).headInput)
+
+        let tables: [(String, FloatTensor)] = [("user.recommendation", FloatTensor(shape: [2, 4], values: .init(repeating: 0, count: 8))),
+                                                ("item.recommendation", FloatTensor(shape: [3, 4], values: .init(repeating: 0, count: 12)))]
+        func refused(_ extra: [(String, FloatTensor)], _ message: String) throws {
+            try SafeTensorsWriter.write(tables + extra, to: path)
+            XCTAssertThrowsError(try IDEmbeddings.load(path: path, users: 2, items: 3, width: 4)) {
+                XCTAssertTrue("\($0)".contains(message), "\($0)")
+                XCTAssertTrue("\($0)".contains(path), "\($0)")
+            }
+        }
+        try refused([("head_input.mean", FloatTensor(shape: [4], values: [0, 0, 0, 0]))], "go together")
+        try refused([("head_input.mean", FloatTensor(shape: [3], values: [0, 0, 0])), ("head_input.scale", FloatTensor(shape: [4], values: [1, 1, 1, 1]))],
+                    "expected [4]")
+        try refused([("head_input.mean", FloatTensor(shape: [4], values: [0, 0, 0, 0])), ("head_input.scale", FloatTensor(shape: [4], values: [1, 0, 1, 1]))],
+                    "non-positive")
+    }
+
+    /// Overlap with the most-popular top of the unseen items, by hand.
+    func testPopularityOverlap() {
+        // Unseen by popularity: 1, 5, 7 (2 is in the history); the user's top: 5, 1, 9 -> 2 of 3.
+        XCTAssertEqual(CollapseDiagnostic.overlap([5, 1, 9], popularityOrder: [1, 2, 5, 7, 9], history: [2], depth: 3), 2.0 / 3, accuracy: 1e-12)
+        XCTAssertEqual(CollapseDiagnostic.overlap([1, 5, 7], popularityOrder: [1, 2, 5, 7, 9], history: [2], depth: 3), 1)
+        XCTAssertEqual(CollapseDiagnostic.overlap([9, 2, 0], popularityOrder: [1, 2, 5, 7, 9], history: [2], depth: 3), 0)
+    }
+
+    /// Rows μ ± e1, μ ± e2 with μ = 3 e3: the covariance is diag(1/2, 1/2, 0, ...) (participation
+    /// ratio 2) and the mean carries |μ|² / (|μ|² + 1) = 0.9 of the energy; rows along one direction
+    /// only have rank 1; with several processes the moments are summed first.
+    func testEffectiveRankAndSharedShare() {
+        let c = 5
+        func row(_ k: Int, _ sign: Float) -> [Float] { var r = [Float](repeating: 0, count: c); r[2] = 3; r[k] += sign; return r }
+        let x = row(0, 1) + row(0, -1) + row(1, 1) + row(1, -1)
+        var m = HeadInputMoments(width: c)
+        x.withUnsafeBufferPointer { m.add($0.baseAddress!, rows: 2) }
+        x.withUnsafeBufferPointer { m.add($0.baseAddress! + 2 * c, rows: 2) }
+        let d = m.diagnostic()!
+        XCTAssertEqual(d.effectiveRank, 2, accuracy: 1e-6)
+        XCTAssertEqual(d.sharedShare, 0.9, accuracy: 1e-6)
+        var line = HeadInputMoments(width: c)
+        let y = row(0, 1) + row(0, -3) + row(0, 2)
+        y.withUnsafeBufferPointer { line.add($0.baseAddress!, rows: 3) }
+        XCTAssertEqual(line.diagnostic()!.effectiveRank, 1, accuracy: 1e-6)
+        XCTAssertNil(HeadInputMoments(width: c).diagnostic())
+    }
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The recipe study of "What the LLM adds" (README): MovieLens-100K on the shared reference-protocol
+# split, one pretraining per (backbone, pretraining recipe), then finetuning variants on copies of
+# it, all with the same seeds (extend-vocab 98765, training 98765), validation every VALIDATE_EVERY
+# epochs, and `evaluate --split val` (with the collapse diagnostic) per finished run. The test split is
+# read only for the runs chosen on validation (`cllm4rec evaluate RUN --split test`), once.
+#
+#   bash Tools/study_recipe.sh PRETRAIN_SPEC FINETUNE_SPEC [FINETUNE_SPEC ...]
+#
+# PRETRAIN_SPEC  backbone:init:warmup:lambda, e.g. smollm2:normal:0:0.01 (backbone: smollm2,
+#                random-smollm2, random-gpt2; init: normal, text-mean)
+# FINETUNE_SPEC  head:lora:lr:lambda:epochs, e.g. standardized:8:1e-3:0.01:4 (lora: rank, 0 = off)
+# Knobs: OUT=Runs/study SPLIT=../shared/data/ml-100k-split ROUNDS=1 VALIDATE_EVERY=2 THREADS=2
+# Each run leaves OUT/<pretrain>/<finetune>/ (metrics.jsonl, evaluation-val.json, finetune.log);
+# `python3 Tools/study_table.py OUT` tabulates them. A run that finished before is kept.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-Runs/study}; SPLIT=${SPLIT:-../shared/data/ml-100k-split}; ROUNDS=${ROUNDS:-1}
+VALIDATE_EVERY=${VALIDATE_EVERY:-2}; THREADS=${THREADS:-2}
+# The study runs a copy of the binary, so that rebuilding the package meanwhile cannot touch it.
+bin=${BIN:-}
+if [ -z "$bin" ]; then
+  swift build -c release --product cllm4rec >/dev/null
+  mkdir -p "$OUT"; cp "$(swift build -c release --show-bin-path)/cllm4rec" "$OUT/cllm4rec"; bin="$OUT/cllm4rec"
+fi
+data="${CLLM4REC_ML100K:-}"
+[ -n "$data" ] || { [ -f ../shared/data/ml-100k/ml-100k.inter ] && data=../shared/data/ml-100k; } || true
+[ -n "$data" ] || { data=Data/ml-100k; bash Tools/fetch-movielens "$data"; }
+echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $THREADS threads; split $SPLIT"
+
+IFS=: read -r backbone init warmup plambda <<< "$1"; shift
+case "$backbone" in
+  smollm2) model=Models/smollm2-135m; [ -f $model/model.safetensors ] || bash Tools/fetch-smollm2 $model ;;
+  random-smollm2) model=Models/random-smollm2-135m
+    [ -f Models/smollm2-135m/tokenizer.json ] || bash Tools/fetch-smollm2 Models/smollm2-135m
+    [ -f $model/model.safetensors ] || "$bin" init-model --config smollm2-135m --tokenizer Models/smollm2-135m --seed 1 --output $model >/dev/null ;;
+  random-gpt2) model=Models/random-small; [ -f $model/model.safetensors ] || "$bin" init-model --config small --seed 1 --output $model >/dev/null ;;
+  *) echo "unknown backbone $backbone"; exit 2 ;;
+esac
+pre="$OUT/$backbone-$init-warmup$warmup-lambda$plambda"
+if [ ! -f "$pre/base/training-pretrain.json" ]; then
+  rm -rf "$pre"; mkdir -p "$pre"
+  echo "== pretraining $pre"
+  t0=$(date +%s)
+  "$bin" extend-vocab "$data" --split-from "$SPLIT" --model "$model" --init "$init" --output "$pre/base" > "$pre/pretrain.log" 2>&1
+  "$bin" pretrain "$pre/base" --warmup-epochs "$warmup" --rounds "$ROUNDS" --accumulate 1 --max-main-tokens 64 \
+    --lambda "$plambda" --threads "$THREADS" >> "$pre/pretrain.log" 2>&1
+  echo "$(( $(date +%s) - t0 )) s" > "$pre/pretrain.seconds"
+fi
+for spec in "$@"; do
+  IFS=: read -r head lora lr flambda epochs <<< "$spec"
+  run="$pre/$head-lora$lora-lr$lr-lambda$flambda-epochs$epochs"
+  if [ -f "$run/evaluation-val.json" ]; then echo "$run: done before, kept"; continue; fi
+  echo "== finetuning $run"
+  rm -rf "$run"; cp -r "$pre/base" "$run"; rm -rf "$run/checkpoint-pretrain"
+  t0=$(date +%s)
+  lora_flags=(); [ "$lora" = 0 ] || lora_flags=(--lora-rank "$lora")
+  "$bin" finetune "$run" --epochs "$epochs" --lr "$lr" --lambda "$flambda" --head-input "$head" "${lora_flags[@]}" \
+    --accumulate 1 --max-main-tokens 64 --content-every 0 --validate-every "$VALIDATE_EVERY" --threads "$THREADS" > "$run/finetune.log" 2>&1 \
+    || { echo "$run failed:"; tail -5 "$run/finetune.log"; continue; }
+  echo "$(( $(date +%s) - t0 )) s" > "$run/finetune.seconds"
+  "$bin" evaluate "$run" --split val --baseline popularity,ease --threads "$THREADS" > "$run/evaluate-val.log" 2>&1
+  grep -E "validation" "$run/finetune.log" | sed 's/^/  /' | tail -3
+  grep -E "^cllm4rec|^popularity|^ease" "$run/evaluate-val.log" | sed 's/^/  /'
+done

@@ -2,8 +2,9 @@
 # The recipe study of "What the LLM adds" (README): MovieLens-100K on the shared reference-protocol
 # split, one pretraining per (backbone, pretraining recipe), then finetuning variants on copies of
 # it, all with the same seeds (extend-vocab 98765, training 98765), validation every VALIDATE_EVERY
-# epochs, and `evaluate --split val` (with the collapse diagnostic) per finished run. The test split is
-# read only for the runs chosen on validation (`cllm4rec evaluate RUN --split test`), once.
+# epochs (metrics.jsonl: validation Recall/NDCG and the collapse diagnostic per validated epoch).
+# The test split is read only for the runs chosen on validation (`cllm4rec evaluate RUN --split
+# test --baseline popularity,ease`), once.
 #
 #   bash Tools/study_recipe.sh PRETRAIN_SPEC FINETUNE_SPEC [FINETUNE_SPEC ...]
 #
@@ -11,8 +12,8 @@
 #                random-smollm2, random-gpt2; init: normal, text-mean)
 # FINETUNE_SPEC  head:lora:lr:lambda:epochs, e.g. standardized:8:1e-3:0.01:4 (lora: rank, 0 = off)
 # Knobs: OUT=Runs/study SPLIT=../shared/data/ml-100k-split ROUNDS=1 VALIDATE_EVERY=2 THREADS=2
-# Each run leaves OUT/<pretrain>/<finetune>/ (metrics.jsonl, evaluation-val.json, finetune.log);
-# `python3 Tools/study_table.py OUT` tabulates them. A run that finished before is kept.
+# Each run leaves OUT/<pretrain>/<finetune>/ (metrics.jsonl, training-finetune.json, finetune.log);
+# `python3 Tools/study_table.py OUT` tabulates them; `cllm4rec report RUN` draws one. A run that finished before is kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-Runs/study}; SPLIT=${SPLIT:-../shared/data/ml-100k-split}; ROUNDS=${ROUNDS:-1}
@@ -50,7 +51,7 @@ fi
 for spec in "$@"; do
   IFS=: read -r head lora lr flambda epochs <<< "$spec"
   run="$pre/$head-lora$lora-lr$lr-lambda$flambda-epochs$epochs"
-  if [ -f "$run/evaluation-val.json" ]; then echo "$run: done before, kept"; continue; fi
+  if [ -f "$run/training-finetune.json" ]; then echo "$run: done before, kept"; continue; fi
   echo "== finetuning $run"
   rm -rf "$run"; cp -r "$pre/base" "$run"; rm -rf "$run/checkpoint-pretrain"
   t0=$(date +%s)
@@ -59,7 +60,5 @@ for spec in "$@"; do
     --accumulate 1 --max-main-tokens 64 --content-every 0 --validate-every "$VALIDATE_EVERY" --threads "$THREADS" > "$run/finetune.log" 2>&1 \
     || { echo "$run failed:"; tail -5 "$run/finetune.log"; continue; }
   echo "$(( $(date +%s) - t0 )) s" > "$run/finetune.seconds"
-  "$bin" evaluate "$run" --split val --baseline popularity,ease --threads "$THREADS" > "$run/evaluate-val.log" 2>&1
-  grep -E "validation" "$run/finetune.log" | sed 's/^/  /' | tail -3
-  grep -E "^cllm4rec|^popularity|^ease" "$run/evaluate-val.log" | sed 's/^/  /'
+  tr '\r' '\n' < "$run/finetune.log" | grep -E "validation R@20" | sed 's/^/  /'
 done

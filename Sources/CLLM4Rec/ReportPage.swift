@@ -23,11 +23,11 @@ public enum ReportPage {
             let kinds = r.epochs.filter { $0.stage == stage }.map(\.kind).uniqued()
             guard !kinds.isEmpty else { continue }
             let series = kinds.enumerated().map { k, kind in
-                Series(name: kind, points: r.epochs.filter { $0.stage == stage && $0.kind == kind }.map { (Double($0.epoch), $0.loss) },
+                Series(name: kind, points: r.epochs.filter { $0.stage == stage && $0.kind == kind }.map { (Double($0.epochOfKind), $0.loss) },
                        color: palette[k % palette.count])
             }
             body += section("\(stage == "pretrain" ? "Pretraining" : "Finetuning"): training loss per epoch",
-                            chart(series, xLabel: "epoch", yLabel: "mean loss"))
+                            chart(series, xLabel: "epoch (of each kind)", yLabel: "mean loss"))
         }
         let validated = r.epochs.filter { !$0.validation.isEmpty }
         if !validated.isEmpty {
@@ -35,7 +35,7 @@ public enum ReportPage {
             var series: [Series] = []
             for (k, m) in metrics.enumerated() {
                 let color = palette[k % palette.count]
-                series.append(Series(name: "cllm4rec \(m)", points: validated.compactMap { e in e.validation[m].map { (Double(e.epoch), $0) } }, color: color))
+                series.append(Series(name: "cllm4rec \(m)", points: validated.compactMap { e in e.validation[m].map { (Double(e.epochOfKind), $0) } }, color: color))
                 for (b, baseline) in r.validationBaselines.enumerated() {
                     if let v = baseline.metrics[m] {
                         series.append(Series(name: "\(baseline.name) \(m)", points: [], level: v, color: color, dashed: b == 1 ? false : true))
@@ -43,21 +43,21 @@ public enum ReportPage {
                 }
             }
             body += section("Validation: Recall and NDCG per epoch",
-                            chart(series, xLabel: "finetuning epoch", yLabel: "metric", horizontalStyle: "baseline")
+                            chart(series, xLabel: "recommendation epoch", yLabel: "metric", horizontalStyle: "baseline")
                             + "<p class=\"note\">Solid lines with points: this model. Horizontal lines in the metric's colour: the baselines on the same validation split (dashed: most popular; thin solid: EASE).</p>")
-            let overlap = validated.compactMap { e in e.validation[CollapseDiagnostic.overlapKey].map { (Double(e.epoch), $0) } }
-            let rank = validated.compactMap { e in e.validation[CollapseDiagnostic.rankKey].map { (Double(e.epoch), $0) } }
+            let overlap = validated.compactMap { e in e.validation[CollapseDiagnostic.overlapKey].map { (Double(e.epochOfKind), $0) } }
+            let rank = validated.compactMap { e in e.validation[CollapseDiagnostic.rankKey].map { (Double(e.epochOfKind), $0) } }
             if !overlap.isEmpty {
                 body += section("Collapse diagnostic: overlap with the most-popular top 20",
                                 chart([Series(name: "popularity overlap@20", points: overlap, color: palette[1]),
                                        Series(name: "most popular itself", points: [], level: 1, color: "#555555", dashed: true)],
-                                      xLabel: "finetuning epoch", yLabel: "share of the top 20", yFromZero: true)
+                                      xLabel: "recommendation epoch", yLabel: "share of the top 20", yFromZero: true)
                                 + "<p class=\"note\">The mean share of each user's top 20 that is also in the most-popular top 20 of the items the user has not seen. Near 1: every user gets the same, popularity-like list.</p>")
             }
             if !rank.isEmpty {
                 body += section("Collapse diagnostic: effective rank of the head's inputs",
                                 chart([Series(name: "head-input effective rank", points: rank, color: palette[2])],
-                                      xLabel: "finetuning epoch", yLabel: "participation ratio", yFromZero: true)
+                                      xLabel: "recommendation epoch", yLabel: "participation ratio", yFromZero: true)
                                 + "<p class=\"note\">How many directions the users' inputs to the item head differ in ((Σλ)² / Σλ² of their covariance). A handful: the head can only tell users apart along a handful of directions.</p>")
             }
         }

@@ -7,7 +7,9 @@ import RecData
 public struct RunReport {
     /// One epoch line of `metrics.jsonl`.
     public struct Epoch {
-        public var stage: String, kind: String, epoch: Int
+        public var stage: String, kind: String
+        /// The epoch in the stage's schedule (metrics.jsonl's `epoch`), and among the stage's epochs of this kind.
+        public var epoch: Int, epochOfKind: Int
         public var loss: Double
         /// The validation metrics and diagnostic of this epoch ("recall@20", "popularity_overlap@20", ...), if validated.
         public var validation: [String: Double]
@@ -88,9 +90,12 @@ public struct RunReport {
                 throw CLLM4RecError.invalidFile(path, "line \(n + 1) is not an epoch line (stage, kind, epoch, loss)")
             }
             if let last = out.last(where: { $0.stage == stage }), epoch <= last.epoch { out.removeAll { $0.stage == stage } }
+            // An epoch without a prediction (a content epoch of a folder without texts) has no loss to draw.
+            if number(json["predictions"]) == 0 { continue }
+            let ofKind = out.filter { $0.stage == stage && $0.kind == kind }.count + 1
             var validation: [String: Double] = [:]
             for (k, v) in json where k.hasPrefix("val_") { if let d = number(v) { validation[String(k.dropFirst(4))] = d } }
-            out.append(Epoch(stage: stage, kind: kind, epoch: epoch, loss: loss, validation: validation))
+            out.append(Epoch(stage: stage, kind: kind, epoch: epoch, epochOfKind: ofKind, loss: loss, validation: validation))
         }
         return out
     }

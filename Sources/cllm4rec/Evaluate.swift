@@ -128,7 +128,8 @@ struct Evaluate: ParsableCommand {
         let started = Date()
         if split == .heldoutUsers {
             // Fold-in fits the recommendation table: score the named copy through it.
-            if scored != .recommendation { rec.model.embeddings.copy(scored, to: .recommendation) }
+            // (raw: a standardization belongs to the recommendation copy's item rows, not to the copy scored here).
+            if scored != .recommendation { rec.model.embeddings.copy(scored, to: .recommendation); rec.model.embeddings.headInput = nil }
             for steps in try stepsList() {
                 let options = FoldInOptions(steps: steps, learningRate: foldIn.foldInLr)
                 let (report, perUser) = evaluator.evaluateNewUsers(model: rec.model, corpora: rec.corpora, histories: histories, relevant: relevant,

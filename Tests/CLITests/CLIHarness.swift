@@ -52,6 +52,13 @@ struct CLI {
     }
 }
 
+/// A temporary folder that lives as long as the test process (for fixtures shared by a class).
+func temporaryFolderPath(_ name: String) -> String {
+    let p = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID())").path
+    try! FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
+    return p
+}
+
 /// A temporary working folder, removed after the test.
 func temporaryFolder(_ test: XCTestCase, _ name: String = "cli") -> String {
     let p = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID())").path

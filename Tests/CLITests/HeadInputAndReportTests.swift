@@ -16,14 +16,28 @@ final class HeadInputAndReportTests: XCTestCase {
 
     override func setUp() { work = temporaryFolder(self, "head-input") }
 
+    /// A tiny folder finetuned with --head-input standardized, made once for the tests of this
+    /// class (each works on its own copy in `work`: model/, data/, rec/).
+    static let trained: String = {
+        let dir = temporaryFolderPath("head-input-trained")
+        func cli(_ args: String...) -> CLI.Result {
+            let r = try! CLI.run(args, in: dir)
+            precondition(r.status == 0, "cllm4rec \(args.joined(separator: " ")) failed:\n\(r.all)")
+            return r
+        }
+        _ = cli("init-gpt2", "--config", "tiny", "--seed", "1", "--output", "model")
+        try! writeTinyDataset(to: dir + "/data")
+        _ = cli("extend-vocab", "data", "--model", "model", "--output", "rec", "--kcore", "0")
+        _ = cli("pretrain", "rec", "--warmup-epochs", "1", "--rounds", "1", "--batch", "4", "--accumulate", "1", "--threads", "1", "--lambda", "0.1")
+        let r = cli("finetune", "rec", "--epochs", "3", "--batch", "4", "--accumulate", "1", "--lr", "1e-2", "--threads", "1", "--head-input", "standardized")
+        precondition(r.out.contains("head input: standardized with the mean and scale of h over"), r.out)
+        return dir
+    }()
+
     func trainedFolder() throws {
-        try cli("init-gpt2", "--config", "tiny", "--seed", "1", "--output", "model")
-        try writeTinyDataset(to: work + "/data")
-        try cli("extend-vocab", "data", "--model", "model", "--output", "rec", "--kcore", "0")
-        try cli("pretrain", "rec", "--warmup-epochs", "1", "--rounds", "1", "--batch", "4", "--accumulate", "1", "--threads", "1", "--lambda", "0.1")
-        let r = try cli("finetune", "rec", "--epochs", "3", "--batch", "4", "--accumulate", "1", "--lr", "1e-2", "--threads", "1",
-                        "--head-input", "standardized")
-        XCTAssertTrue(r.out.contains("head input: standardized with the mean and scale of h over"), r.out)
+        for name in ["model", "data", "rec"] {
+            try FileManager.default.copyItem(atPath: Self.trained + "/" + name, toPath: work + "/" + name)
+        }
     }
 
     func testStandardizedHeadInputAndDiagnostic() throws {

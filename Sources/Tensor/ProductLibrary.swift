@@ -64,6 +64,18 @@ public struct ProductLibrary: @unchecked Sendable {
         }
     }
 
+    /// Whether the products give the same bits on any thread count for the engine's shapes (k up to
+    /// a few thousand): MKL under strict CNR, and OpenBLAS with its AVX-512 kernel sets (measured on
+    /// Zen 5 and Ice Lake). Not OpenBLAS's AVX2 sets (Haswell, Zen): on a Zen 3 EPYC 2,212 of 12,610
+    /// values of a 130x97x61 product differ in their last bits between 1 and 2 threads, so there a
+    /// run's last bits depend on `--threads`.
+    public var keepsBitsAcrossThreads: Bool {
+        switch kind {
+        case .mkl: return true
+        case .openblas: return ["SkylakeX", "Cooperlake", "SapphireRapids"].contains(OpenBLAS.shared.coreName)
+        }
+    }
+
     /// The library, opened once. Stops the program with the reason when it cannot be opened:
     /// commands call `load()` first to turn that into an error message.
     public static var shared: ProductLibrary { loaded.valueOrStop }

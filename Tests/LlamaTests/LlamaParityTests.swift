@@ -257,9 +257,19 @@ final class LlamaThreadingTests: XCTestCase {
             return [[Float(loss)], grad!, Array(dq), Array(dk)]
         }
         let one = try run(threads: 1), two = try run(threads: 2)
+        // The same bits where the products keep them across thread counts (MKL, OpenBLAS's AVX-512
+        // kernels); with OpenBLAS's AVX2 kernels the products themselves differ in their last bits,
+        // so there the attention tasks are held to float rounding of the serial result.
+        let exact = try ProductLibrary.load().keepsBitsAcrossThreads
         for k in one.indices {
             let differing = zip(one[k], two[k]).filter { $0.bitPattern != $1.bitPattern }.count
-            XCTAssertEqual(differing, 0, "output \(k): \(differing) of \(one[k].count) values differ")
+            if exact {
+                XCTAssertEqual(differing, 0, "output \(k): \(differing) of \(one[k].count) values differ")
+            } else {
+                let scale = one[k].map { abs($0) }.max() ?? 1
+                let worst = zip(one[k], two[k]).map { abs($0 - $1) }.max() ?? 0
+                XCTAssertLessThan(worst, 1e-4 * max(scale, 1e-6), "output \(k): \(differing) of \(one[k].count) values differ, by up to \(worst)")
+            }
         }
         XCTAssertTrue(one[3].contains { $0 != 0 }, "k_proj has a gradient")
     }

@@ -159,7 +159,14 @@ final class ParallelTasksTests: XCTestCase {
                 }
             } }
         }
-        XCTAssertEqual(serial, parallel)
+        // Inside tasks each product runs on one thread; serially on two. The same bits where the
+        // library keeps them across thread counts, float rounding apart elsewhere.
+        if (try? ProductLibrary.load())?.keepsBitsAcrossThreads ?? true {
+            XCTAssertEqual(serial, parallel)
+        } else {
+            let worst = zip(serial, parallel).map { abs($0 - $1) / max(1, abs($0)) }.max() ?? 0
+            XCTAssertLessThan(worst, 1e-5)
+        }
         XCTAssertEqual(BLAS.threads, 2, "OpenBLAS's thread count is put back")
     }
 }

@@ -127,8 +127,11 @@ final class ProductLibraryTests: XCTestCase {
                 // strict CNR (MKL_CBWR=AUTO) changes the last bits of most values, and so does
                 // OpenBLAS 0.3.21, which has no such mode (223 of 384 values; 8x576x5000: 2,819 of
                 // 4,608). Only MKL is held to it there.
+                // OpenBLAS's AVX2 kernel sets (Haswell, Zen) split even these shapes differently on
+                // two threads (Zen 3 EPYC: 2,212 of 12,610 values of 130x97x61 differ in their last
+                // bits): there both results are held to the Double reference below instead.
                 let differing = zip(one, two).filter { $0.bitPattern != $1.bitPattern }.count
-                if library.kind == .mkl || k < 10_000 {
+                if library.kind == .mkl || (k < 10_000 && library.keepsBitsAcrossThreads) {
                     XCTAssertEqual(differing, 0, "\(m)x\(n)x\(k) ta \(ta) tb \(tb): values differing between 1 and 2 threads")
                 }
                 var worst = 0.0
@@ -136,7 +139,8 @@ final class ProductLibraryTests: XCTestCase {
                     for j in 0..<n {
                         var s = 0.0
                         for p in 0..<k { s += Double(ta ? a[p * lda + i] : a[i * lda + p]) * Double(tb ? b[j * ldb + p] : b[p * ldb + j]) }
-                        worst = max(worst, abs(0.5 * s + 2 * Double(c0[i * ldc + j]) - Double(one[i * ldc + j])))
+                        let want = 0.5 * s + 2 * Double(c0[i * ldc + j])
+                        worst = max(worst, abs(want - Double(one[i * ldc + j])), abs(want - Double(two[i * ldc + j])))
                     }
                     // Padding between rows is left alone.
                     for j in n..<ldc where i * ldc + j < one.count { XCTAssertEqual(one[i * ldc + j], c0[i * ldc + j]) }
@@ -159,3 +163,4 @@ final class ProductLibraryTests: XCTestCase {
         XCTAssertEqual(y, [0, 0, 0])
     }
 }
+

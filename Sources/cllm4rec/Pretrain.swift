@@ -91,7 +91,9 @@ struct Finetune: ParsableCommand {
             of finetuning and keeps them fixed; they are stored with the recommendation embeddings and \
             used by validation, evaluate, fold-in, generate and serve alike. A pretrained LLM's h is \
             dominated by a direction all prompts share and a few outlier channels, which a raw head \
-            learns as a popularity-like ranking (evaluate's popularity overlap and head-input rank show it).
+            learns as a popularity-like ranking (evaluate's popularity overlap and head-input rank show it). \
+            Measured on MovieLens-100K with SmolLM2-135M (README, "What the LLM adds"): standardized with \
+            --lora-rank 8 beat raw on validation; standardized alone did not.
             """))
     var headInput: HeadInputKind = .raw
 

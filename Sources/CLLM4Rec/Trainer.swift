@@ -274,7 +274,7 @@ public final class Trainer {
 
     /// The head input of a new finetuning run (`HeadInputKind`): raw drops any standardization;
     /// standardized keeps the one a recommendation copy was already finetuned with, or measures it
-    /// on the first `headInputPrompts` prompts of a training plan (no dropout, no gradient). Under
+    /// on the first `TrainingOptions.headInputPrompts` prompts of a training plan (no dropout, no gradient). Under
     /// mpirun process 0 measures and every process takes its numbers, so all hold the same bits.
     func prepareHeadInput() {
         let e = model.embeddings
@@ -288,7 +288,7 @@ public final class Trainer {
             let started = Date()
             var prompts: [[Int]] = []
             for case let .rec(p, _) in plan(.recommendation, seed: state.options.seed ^ 0x4845_4144) { prompts += p }
-            prompts = Array(prompts.prefix(state.options.headInputPrompts))
+            prompts = Array(prompts.prefix(TrainingOptions.headInputPrompts))
             var values = [Float](repeating: 0, count: 2 * model.width)
             if collective.isRoot {
                 let m = model.measureHeadInput(prompts: prompts, copy: .recommendation)

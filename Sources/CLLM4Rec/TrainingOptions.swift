@@ -43,8 +43,9 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
         set { headInputChoice = newValue }
     }
     /// Finetuning: training prompts the head-input standardization is measured on (the first of one
-    /// epoch's plan; 256 give each channel's mean to about 1/16 of its spread).
-    public var headInputPrompts = 256
+    /// epoch's plan; 256 give each channel's mean to about 1/16 of its spread). A constant, not a
+    /// field: a field would be a key that checkpoints written before it lack.
+    public static let headInputPrompts = 256
 
     public init() {}
 }

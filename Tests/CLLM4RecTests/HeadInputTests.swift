@@ -118,4 +118,21 @@ final class HeadInputTests: XCTestCase {
         XCTAssertEqual(line.diagnostic()!.effectiveRank, 1, accuracy: 1e-6)
         XCTAssertNil(HeadInputMoments(width: c).diagnostic())
     }
+
+    /// A checkpoint written before the option existed holds options without it: they still decode,
+    /// as the raw head those runs trained.
+    func testOptionsOfOlderCheckpointsDecodeAsRaw() throws {
+        var o = TrainingOptions()
+        o.headInput = .standardized
+        var json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(o)) as! [String: Any]
+        XCTAssertEqual(json["headInputChoice"] as? String, "standardized")
+        json["headInputChoice"] = nil
+        // Everything else is a key the options had before (maxMainTokens is nil here, so absent).
+        let before: Set<String> = ["learningRate", "batch", "accumulate", "lambda", "seed", "maxMainTokens", "itemOrder", "predictFirstMain",
+                                   "dropout", "warmupEpochs", "rounds", "epochs", "target", "maskFraction", "evaluationBatch", "contentEvery",
+                                   "validateEvery", "loraRank", "loraAlpha", "loraDropout", "loraTargets"]
+        XCTAssertTrue(Set(json.keys).isSubset(of: before), "new keys: \(Set(json.keys).subtracting(before))")
+        let old = try JSONDecoder().decode(TrainingOptions.self, from: JSONSerialization.data(withJSONObject: json))
+        XCTAssertEqual(old.headInput, .raw)
+    }
 }

@@ -125,12 +125,8 @@ extension Trainer {
             guard let (count, p) = try target(h.name) else { throw bad(h.name, "is not part of a cllm4rec checkpoint") }
             try into(h.name, count, p)
         }
-        switch (headMean, headScale) {
-        case (nil, nil): e.headInput = nil
-        case let (mean?, scale?):
-            guard scale.allSatisfy({ $0 > 0 && $0.isFinite }) else { throw bad(IDEmbeddings.headInputScaleName, "holds a non-positive or non-finite scale") }
-            e.headInput = HeadInputStandardization(mean: mean, scale: scale)
-        default: throw bad(headMean == nil ? IDEmbeddings.headInputMeanName : IDEmbeddings.headInputScaleName, "is missing (its pair is there)")
+        do { e.headInput = try HeadInputStandardization.stored(mean: headMean, scale: headScale) } catch {
+            throw CLLM4RecError.invalidFile(path, error.description)
         }
         for key in state.adamSteps.keys {
             for moment in ["m", "v"] where !file.tensorHeaders.contains(where: { $0.name == "adam.\(moment).\(key)" }) {

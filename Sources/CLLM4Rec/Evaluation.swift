@@ -52,10 +52,10 @@ public struct Evaluator {
             scores.withUnsafeBufferPointer { s in
                 for (k, u) in chunk.enumerated() {
                     let row = UnsafeBufferPointer(rebasing: s[(k * model.items)..<((k + 1) * model.items)])
-                    let history = dataset.train[u]
+                    let history = dataset.train[u], seen = Set(history)
                     add(row, history: history, relevant: relevant[u], to: &report)
-                    let overlap = CollapseDiagnostic.overlap(RankingMetrics.topK(row, k: CollapseDiagnostic.depth, excluded: Set(history)),
-                                                             popularityOrder: popular, history: Set(history))
+                    let overlap = CollapseDiagnostic.overlap(RankingMetrics.topK(row, k: CollapseDiagnostic.depth, excluded: seen),
+                                                             popularityOrder: popular, history: seen)
                     report.values[CollapseDiagnostic.overlapKey, default: 0] += overlap
                 }
             }

@@ -30,6 +30,25 @@ public struct HeadInputStandardization: Sendable, Equatable {
         self.mean = mean; self.scale = scale
     }
 
+    /// Why a stored pair of tensors gives no standardization (the caller names the file).
+    struct StoredPairError: Error, CustomStringConvertible { var description: String }
+
+    /// The standardization of a file's `head_input.mean` and `head_input.scale` (`embeddings.safetensors`,
+    /// a checkpoint): nil when neither is there; an error when one is missing or a value is unusable.
+    static func stored(mean: [Float]?, scale: [Float]?) throws(StoredPairError) -> HeadInputStandardization? {
+        let names = (IDEmbeddings.headInputMeanName, IDEmbeddings.headInputScaleName)
+        switch (mean, scale) {
+        case (nil, nil): return nil
+        case let (mean?, scale?):
+            guard scale.allSatisfy({ $0 > 0 && $0.isFinite }), mean.allSatisfy(\.isFinite) else {
+                throw StoredPairError(description: "tensor \"\(names.1)\" or \"\(names.0)\" holds a non-finite or non-positive scale")
+            }
+            return HeadInputStandardization(mean: mean, scale: scale)
+        default:
+            throw StoredPairError(description: "tensors \"\(names.0)\" and \"\(names.1)\" go together; one is missing")
+        }
+    }
+
     /// Added to each channel's variance before the square root: a channel that never varies is
     /// centred, not blown up.
     public static let varianceFloor: Float = 1e-5

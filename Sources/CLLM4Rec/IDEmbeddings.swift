@@ -90,15 +90,8 @@ public final class IDEmbeddings: @unchecked Sendable {
                 throw CLLM4RecError.invalidFile(path, "tensor \"\(name(c, isUser: isUser))\" is missing")
             }
         }
-        switch (headMean, headScale) {
-        case (nil, nil): break
-        case let (mean?, scale?):
-            guard scale.allSatisfy({ $0 > 0 && $0.isFinite }), mean.allSatisfy(\.isFinite) else {
-                throw CLLM4RecError.invalidFile(path, "tensor \"\(headInputScaleName)\" or \"\(headInputMeanName)\" holds a non-finite or non-positive scale")
-            }
-            e.headInput = HeadInputStandardization(mean: mean, scale: scale)
-        default:
-            throw CLLM4RecError.invalidFile(path, "tensors \"\(headInputMeanName)\" and \"\(headInputScaleName)\" go together; one is missing")
+        do { e.headInput = try HeadInputStandardization.stored(mean: headMean, scale: headScale) } catch {
+            throw CLLM4RecError.invalidFile(path, error.description)
         }
         return e
     }

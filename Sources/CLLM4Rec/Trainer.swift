@@ -214,7 +214,7 @@ public final class Trainer {
 
     public func run() throws -> TrainingOutcome {
         installInterruptHandler()
-        if state.stage == .finetune && state.phase == 0 && state.step == 0 && state.globalStep == 0 { prepareHeadInput() }
+        if state.stage == .finetune && state.globalStep == 0 { prepareHeadInput() }  // a new run, not a resumed one
         var stepsThisRun = 0
         let totalPhases = schedule.count
         while state.phase < totalPhases {

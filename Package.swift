@@ -32,6 +32,8 @@ let package = Package(
         // `cllm4rec serve`. Traits off: neither swift-configuration nor full Foundation is needed.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0", traits: []),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // Already in the graph through Hummingbird; named here for the shutdown deadline.
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
     ],
     targets: [
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
@@ -57,6 +59,7 @@ let package = Package(
                 "CLLM4Rec", "RecData", "Tokenizer", "Backbone", "Tensor", "WeightIO",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             resources: [.embedInCode("openapi.json")],
             swiftSettings: checked),
@@ -81,6 +84,6 @@ let package = Package(
         .testTarget(name: "GPT2Tests", dependencies: ["GPT2", "WeightIO", "Tensor"], exclude: ["Fixtures"]),
         // Runs the built command-line tool end to end (the dependency makes SwiftPM build it first).
         // (and the server in process: its answers are compared with the tool's).
-        .testTarget(name: "CLITests", dependencies: ["cllm4rec", "Serving", "CLLM4Rec", "WeightIO", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "CLITests", dependencies: ["cllm4rec", "Serving", "CLLM4Rec", "Backbone", "WeightIO", .product(name: "Logging", package: "swift-log")]),
     ]
 )

@@ -67,7 +67,7 @@ if [ -z "${SKIP_LOAD:-}" ]; then
     if [ $batching = on ]; then flags=(--max-batch 32 --max-wait-ms 2); else flags=(--max-batch 1); fi
     for what in users:1 users:8 users:32 history:1 history:8; do
       # A fresh server per run: requests still queued when wrk stops would load the next run.
-      start "$rec" --cache-size 0 "${flags[@]}"
+      start "$rec" --cache-mb 0 "${flags[@]}"
       script=${what%%:*}; c=${what##*:}
       out=$(wrk -t "$(( c < 2 ? 1 : 2 ))" -c "$c" -d "${DURATION}s" --timeout 120s -s "$work/$script.lua" "http://127.0.0.1:$PORT" | grep RESULT)
       read -r _ requests rps p50 p99 sockerr status <<< "$out"

@@ -7,6 +7,7 @@ import Tokenizer
 public struct Recommendation: Sendable {
     public var item: Int
     public var score: Float
+    public init(item: Int, score: Float) { self.item = item; self.score = score }
 }
 
 /// One recommendation asked of a model: who (a known user, or a new user's folded-in row), the
@@ -39,7 +40,14 @@ extension RecModel {
     /// request's seed, so each answer is the one its request gets alone (a server batches requests
     /// that arrive together).
     public func recommend(_ requests: [RecommendationRequest], corpora: Corpora) -> [[Recommendation]] {
-        guard !requests.isEmpty else { return [] }
+        recommendWithHeadInputs(requests, corpora: corpora).answers
+    }
+
+    /// `recommend`, with the recommendation head's input of each prompt ([requests.count, width]):
+    /// a known user's prompt never changes, so a server keeps it and answers that user again with
+    /// `recommend(headInput:)`, one product with the item table instead of a forward pass.
+    public func recommendWithHeadInputs(_ requests: [RecommendationRequest], corpora: Corpora) -> (answers: [[Recommendation]], headInputs: [Float]) {
+        guard !requests.isEmpty else { return ([], []) }
         let newRows = requests.compactMap { r -> [Float]? in if case .new(let row) = r.who { return row }; return nil }
         let m = newRows.isEmpty ? self : withNewUsers(newRows)
         var newIndex = 0
@@ -52,12 +60,30 @@ extension RecModel {
             }
             return corpora.finetunePrompt(userToken: token, items: r.history.shuffled(using: &rng).map { m.firstItem + $0 })
         }
-        let scores = m.scores(prompts: prompts, copy: .recommendation)
-        return scores.withUnsafeBufferPointer { all in
+        let (scores, inputs) = m.scoresAndHeadInputs(prompts: prompts, copy: .recommendation)
+        let answers = scores.withUnsafeBufferPointer { all in
             requests.enumerated().map { b, r in
                 let s = UnsafeBufferPointer(rebasing: all[(b * items)..<((b + 1) * items)])
                 return RankingMetrics.topK(s, k: r.k, excluded: r.exclude).map { Recommendation(item: $0, score: s[$0]) }
             }
+        }
+        return (answers, inputs)
+    }
+
+    /// The top `k` items for a prompt whose recommendation-head input `x` (width floats, already
+    /// conditioned) is known: scores = V_rec · x, one dot product per item, no forward pass. Reads
+    /// only the item table, so it may run on any thread while the model works on others. Scores
+    /// equal the forward pass's to float rounding (the summation order differs).
+    public func recommend(headInput x: UnsafeBufferPointer<Float>, k: Int, exclude: Set<Int>) -> [Recommendation] {
+        precondition(x.count == width, "a head input has \(width) floats, not \(x.count)")
+        let c = width
+        var scores = [Float](repeating: 0, count: items)
+        let v = embeddings.item(.recommendation)
+        scores.withUnsafeMutableBufferPointer { s in
+            for j in 0..<items { s[j] = dot(v + j * c, x.baseAddress!, c) }
+        }
+        return scores.withUnsafeBufferPointer { s in
+            RankingMetrics.topK(s, k: k, excluded: exclude).map { Recommendation(item: $0, score: s[$0]) }
         }
     }
 

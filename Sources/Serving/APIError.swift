@@ -10,9 +10,11 @@ public struct APIError: HTTPResponseError, Equatable {
     public let message: String
     /// The request field (body key, path parameter, query parameter or header) at fault, if one is.
     public let field: String?
+    /// Seconds the client should wait before trying again (`Retry-After`), for a 503.
+    public let retryAfter: Int?
 
-    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, field: String? = nil) {
-        self.status = status; self.code = code; self.message = message; self.field = field
+    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, field: String? = nil, retryAfter: Int? = nil) {
+        self.status = status; self.code = code; self.message = message; self.field = field; self.retryAfter = retryAfter
     }
 
     /// A field with the wrong type or a value out of its range.
@@ -23,7 +25,23 @@ public struct APIError: HTTPResponseError, Equatable {
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var error: [String: JSON] = ["code": .string(code), "message": .string(message)]
         if let field { error["field"] = .string(field) }
-        return JSON.object(["error": .object(error)]).response(status: status)
+        var response = JSON.object(["error": .object(error)]).response(status: status)
+        if let retryAfter { response.headers[.retryAfter] = String(retryAfter) }
+        return response
+    }
+
+    /// The answer to work the engine refused or dropped (503 with `Retry-After`).
+    init(_ refusal: EngineRefusal) {
+        switch refusal {
+        case .queueFull(let kind, let bound):
+            self.init(.serviceUnavailable, "overloaded", "the server has \(bound) \(kind) waiting, its bound (--max-queue); try again shortly", retryAfter: 1)
+        case .reviewsFull(let bound):
+            self.init(.serviceUnavailable, "overloaded", "the server is writing \(bound) reviews, its bound (--max-reviews); try again shortly", retryAfter: 2)
+        case .deadlineExceeded(let seconds):
+            self.init(.serviceUnavailable, "deadline_exceeded", "the request waited \(seconds) s (--request-timeout) without reaching the model; try again shortly", retryAfter: 1)
+        case .clientGone:
+            self.init(.serviceUnavailable, "client_gone", "the client closed the connection")
+        }
     }
 }
 

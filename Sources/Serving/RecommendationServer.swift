@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 #if canImport(Glibc)
 import Glibc
@@ -23,22 +24,47 @@ public final class RecommendationServer: Sendable {
         public var engine = RecommendationEngine.Settings()
         public var limits = RequestLimits()
         public var version = "cllm4rec"
+        /// A connection with no traffic for this long is closed.
+        public var idleTimeout: Duration = .seconds(30)
+        /// Most open connections; more are closed as they arrive.
+        public var maxConnections = 512
+        /// After SIGTERM/SIGINT, requests in flight get this long to finish; then the server stops
+        /// anyway (a second signal stops it at once).
+        public var shutdownTimeout: Duration = .seconds(10)
         public init() {}
     }
 
     public let engine: RecommendationEngine
     public let settings: Settings
     let logger: Logger
+    let connections: ConnectionLimiter
 
     public init(path: String, settings: Settings, logger: Logger) throws {
         self.settings = settings
         self.logger = logger
         engine = try RecommendationEngine(path: path, settings: settings.engine)
+        connections = ConnectionLimiter(max: settings.maxConnections, logger: logger)
     }
 
-    /// Whether `host` is a loopback address (binding elsewhere needs a token or an explicit opt-out).
+    /// Whether `host` is a loopback address (binding elsewhere needs a token or an explicit opt-out):
+    /// "localhost", or an address literal in 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104. Decided on the
+    /// parsed address, so a name such as "127.0.0.1.example.com" is not loopback.
     public static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        var h = host.lowercased()
+        if h.hasSuffix(".") { h.removeLast() }
+        if h == "localhost" { return true }
+        if h.hasPrefix("["), h.hasSuffix("]") { h = String(h.dropFirst().dropLast()) }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, h, &v4) == 1 {
+            return UInt32(bigEndian: v4.s_addr) >> 24 == 127
+        }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, h, &v6) == 1 {
+            let b = withUnsafeBytes(of: v6) { Array($0) }
+            if b[0..<15].allSatisfy({ $0 == 0 }) && b[15] == 1 { return true }  // ::1
+            return b[0..<10].allSatisfy({ $0 == 0 }) && b[10] == 0xff && b[11] == 0xff && b[12] == 127  // ::ffff:127.x.x.x
+        }
+        return false
     }
 
     public func makeRouter() -> Router<ServingContext> {
@@ -46,8 +72,15 @@ public final class RecommendationServer: Sendable {
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: BodyDrainMiddleware(maxBytes: settings.limits.drainBytes, channel: { $0.channel }))
         router.add(middleware: JSONErrorMiddleware())
-        if let token = settings.token { router.add(middleware: BearerTokenMiddleware(token: Array(token.utf8))) }
-        Routes(engine: engine, limits: settings.limits, version: settings.version).add(to: router)
+        if let token = settings.token {
+            router.add(middleware: BearerTokenMiddleware(token: Array(token.utf8)))
+        } else if Self.isLoopback(settings.host) {
+            // Without a token, a loopback server trusts whoever reaches it; a web page can reach it
+            // through a name that resolves to 127.0.0.1 (DNS rebinding), which the Host header shows.
+            router.add(middleware: LoopbackHostMiddleware())
+        }
+        let connections = self.connections
+        Routes(engine: engine, limits: settings.limits, version: settings.version, clientLeft: { connections.hasLeft($0) }).add(to: router)
         return router
     }
 
@@ -65,8 +98,11 @@ public final class RecommendationServer: Sendable {
     /// `onListening` gets the bound port (useful with port 0).
     public func run(signals: Bool = true, onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         let logger = self.logger
+        let connections = self.connections
         let app = Application(
             router: makeRouter(),
+            server: .http1(configuration: .init(additionalChannelHandlers: [connections.handler()],
+                                                idleTimeout: .nanoseconds(Int64(settings.idleTimeout.milliseconds * 1e6)))),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: settings.version),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
@@ -87,10 +123,30 @@ public final class RecommendationServer: Sendable {
         }
         defer { hangup?.cancel() }
         if signals {
-            try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+            var group = ServiceGroupConfiguration(services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            group.maximumGracefulShutdownDuration = settings.shutdownTimeout
+            // A second SIGTERM or SIGINT during the graceful stop: stop now.
+            let stops = SignalCount()
+            let forced = [SIGTERM, SIGINT].map { sig in
+                let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+                source.setEventHandler {
+                    if stops.increment() >= 2 { logger.warning("second stop signal: exiting without waiting for requests in flight"); exit(1) }
+                }
+                source.resume()
+                return source
+            }
+            defer { forced.forEach { $0.cancel() } }
+            try await ServiceGroup(configuration: group).run()
         } else {
             try await app.run()
         }
         logger.info("stopped")
     }
+}
+
+/// Stop signals received so far.
+final class SignalCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    func increment() -> Int { lock.withLock { n += 1; return n } }
 }

@@ -3,6 +3,7 @@ import CLLM4Rec
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import RecData
 import Tokenizer
 
@@ -16,8 +17,10 @@ public struct RequestLimits: Sendable {
     public var drainBytes = 64 << 20
     /// Most items in a fold-in history (the prompt must also fit the backbone's context).
     public var maxHistory = 500
-    /// Most items in one answer.
-    public var maxK = 1000
+    /// Most items in one answer. Every unseen item a user is shown reveals, by its absence, what
+    /// the user has seen: with k near the catalog's size an answer is the complement of the user's
+    /// history, so k stays well below it.
+    public var maxK = 100
     /// Most tokens of one review.
     public var maxNewTokens = 512
     public init() {}
@@ -28,11 +31,13 @@ struct Routes: Sendable {
     let engine: RecommendationEngine
     let limits: RequestLimits
     let version: String
+    /// Whether the client of a connection has gone (its work is then dropped).
+    let clientLeft: @Sendable (any Channel) -> Bool
 
     /// The methods each path answers (for 405 and its Allow header).
     static func allowedMethods(_ path: String) -> [String]? {
         switch path {
-        case "/healthz", "/openapi.json", "/v1/info": return ["GET"]
+        case "/healthz", "/readyz", "/openapi.json", "/v1/info": return ["GET"]
         case "/v1/recommendations", "/v1/reviews": return ["POST"]
         default:
             let parts = path.split(separator: "/", omittingEmptySubsequences: false)
@@ -43,6 +48,7 @@ struct Routes: Sendable {
 
     func add(to router: Router<ServingContext>) {
         router.get("/healthz") { _, _ in JSON.object(["status": .string("ok")]).response() }
+        router.get("/readyz") { _, _ in ready() }
         router.get("/openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"],
                      body: .init(byteBuffer: ByteBuffer(bytes: PackageResources.openapi_json)))
@@ -53,25 +59,38 @@ struct Routes: Sendable {
         router.post("/v1/reviews") { request, context in try await review(request, context) }
     }
 
+    /// `GET /readyz`: 200 while a recommendation request would be taken (the model is loaded and
+    /// the queue below its bound), 503 otherwise; either way the queue's figures.
+    func ready() -> Response {
+        let ready = engine.isReady, s = engine.settings
+        return JSON.object([
+            "status": .string(ready ? "ready" : "overloaded"), "model_version": .int(engine.current.version),
+            "queue": .int(engine.queueDepth), "max_queue": .int(s.maxQueue),
+            "reviews": .int(engine.reviewsActive), "max_reviews": .int(s.maxReviews),
+        ]).response(status: ready ? .ok : .serviceUnavailable)
+    }
+
     func info() -> Response {
         let m = engine.current, rec = m.rec, b = rec.model.backbone
         let s = engine.settings
         return JSON.object([
             "version": .string(version),
             "model": .object([
-                "path": .string(m.path), "version": .int(m.version), "loaded_at": .string(ISO8601DateFormatter().string(from: m.loadedAt)),
+                "name": .string(URL(fileURLWithPath: m.path).lastPathComponent), "version": .int(m.version), "loaded_at": .string(ISO8601DateFormatter().string(from: m.loadedAt)),
                 "finetuned": .bool(m.finetuned),
             ]),
             "backbone": .object([
                 "architecture": .string(b.architecture), "layers": .int(b.layerCount), "width": .int(b.width),
-                "vocabulary": .int(b.vocabSize), "context": .int(b.contextLength), "path": .string(rec.folder.backbonePath(rec.manifest)),
+                "vocabulary": .int(b.vocabSize), "context": .int(b.contextLength), "name": .string(URL(fileURLWithPath: rec.folder.backbonePath(rec.manifest)).lastPathComponent),
                 "adapter": .bool(b.adapter != nil),
             ]),
             "users": .int(rec.dataset.users.count), "items": .int(rec.dataset.items.count),
+            "precomputed_users": .int(m.knownInputs.count),
             "training": .object(m.training),
             "serving": .object([
                 "max_batch": .int(s.maxBatch), "max_wait_ms": .double(s.maxWait.milliseconds),
-                "cache": .bool(s.cacheCapacity > 0), "fold_in_steps": .int(s.foldIn.steps), "fold_in_lr": .double(Double(s.foldIn.learningRate)),
+                "cache_bytes": .int(s.cacheBytes), "max_queue": .int(s.maxQueue), "max_reviews": .int(s.maxReviews),
+                "request_timeout_s": .double(s.requestTimeout.milliseconds / 1000), "precompute_users": .bool(s.precomputeUsers), "fold_in_steps": .int(s.foldIn.steps), "fold_in_lr": .double(Double(s.foldIn.learningRate)),
                 "max_history": .int(limits.maxHistory), "max_k": .int(limits.maxK), "max_body_bytes": .int(limits.maxBodyBytes),
             ]),
         ]).response()
@@ -96,15 +115,17 @@ struct Routes: Sendable {
         let id = context.parameters.get("id") ?? ""
         let m = engine.current
         guard let u = m.user(id) else {
-            throw APIError(.notFound, "unknown_user", "unknown user \"\(id)\" (ids as in the dataset, e.g. \"\(m.rec.dataset.users[0])\")", field: "id")
+            throw APIError(.notFound, "unknown_user", "unknown user \"\(id)\" (ids as in the dataset)", field: "id")
         }
         let k = try k(request)
         let recs: [Recommendation]
         if let cached = m.cache.get(user: u, k: k) {
             recs = cached
         } else {
-            recs = await engine.recommend(RecommendationRequest(who: .known(user: u), history: m.rec.dataset.train[u], k: k, exclude: m.seen(u), seed: 0),
-                                          model: m)
+            let channel = context.channel
+            do {
+                recs = try await engine.recommendKnownUser(u, k: k, model: m, isWanted: { [clientLeft] in !clientLeft(channel) })
+            } catch { throw APIError(error) }
             m.cache.put(user: u, k: k, recs)
         }
         return JSON.object(["user": .string(id), "items": items(recs, m)]).response()
@@ -152,7 +173,10 @@ struct Routes: Sendable {
         guard promptLength <= rec.model.backbone.contextLength else {
             throw APIError.badField("history", "\(ids.count) items make a prompt of \(promptLength) tokens; the model's context is \(rec.model.backbone.contextLength)")
         }
-        let recs = await engine.recommendForNewUser(history: history, k: k, exclude: Set(exclude), model: m)
+        let channel = context.channel, recs: [Recommendation]
+        do {
+            recs = try await engine.recommendForNewUser(history: history, k: k, exclude: Set(exclude), model: m, isWanted: { [clientLeft] in !clientLeft(channel) })
+        } catch { throw APIError(error) }
         return JSON.object(["items": items(recs, m)]).response()
     }
 
@@ -177,13 +201,17 @@ struct Routes: Sendable {
             repetitionPenalty: try body.float("repetition_penalty", default: 1, 1e-6, 100),
             seed: try body.uint64("seed", default: 0),
             maxNewTokens: min(maxNew, rec.model.backbone.contextLength - promptLength), stopTokens: [base.endOfTextId])
-        sampling.isCancelled = { cancelled.isSet }
+        let channel = context.channel
+        sampling.isCancelled = { [clientLeft] in cancelled.isSet || clientLeft(channel) }
+        // The slot is taken before the 200, so that a full server can still answer 503.
+        let slot: RecommendationEngine.ReviewSlot
+        do { slot = try engine.admitReview() } catch { throw APIError(error) }
         let engine = self.engine, logger = context.logger, options = sampling
         let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             let (stream, continuation) = AsyncStream<Int>.makeStream()
             let generation = Task {
-                let out = await engine.review(user: u, item: j, options: options, model: m) { continuation.yield($0) }
+                let out = await engine.review(slot, user: u, item: j, options: options, model: m) { continuation.yield($0) }
                 continuation.finish()
                 return out
             }

@@ -21,8 +21,11 @@ public final class ServedModel: @unchecked Sendable {
     public let training: [String: JSON]
     private let userIndex: [String: Int], itemIndex: [String: Int]
     let cache: AnswerCache
+    /// Known users' recommendation-head inputs, filled as they are computed: a known user's prompt
+    /// is fixed, so once its input is known an answer is one product with the item table.
+    public let knownInputs: HeadInputTable
 
-    public init(path: String, version: Int, cacheCapacity: Int) throws {
+    public init(path: String, version: Int, cacheBytes: Int) throws {
         let rec = try LoadedRecommender(path: path)
         finetuned = rec.model.embeddings.has(.recommendation)
         if !finetuned { rec.model.embeddings.copy(.collaborative, to: .recommendation) }
@@ -32,7 +35,8 @@ public final class ServedModel: @unchecked Sendable {
         loadedAt = Date()
         userIndex = Dictionary(rec.dataset.users.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
         itemIndex = Dictionary(rec.dataset.items.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
-        cache = AnswerCache(capacity: cacheCapacity)
+        cache = AnswerCache(maxBytes: cacheBytes)
+        knownInputs = HeadInputTable(rows: rec.dataset.users.count, width: rec.model.width)
         var training: [String: JSON] = [:]
         for (key, file) in [("pretrain", "training-pretrain.json"), ("finetune", "training-finetune.json"), ("evaluation_test", "evaluation-test.json")] {
             if let data = FileManager.default.contents(atPath: rec.folder.file(file)), let v = try? JSONParser.parse(Array(data)) {
@@ -55,29 +59,138 @@ public final class ServedModel: @unchecked Sendable {
     public func title(_ j: Int) -> String { rec.dataset.itemText[j] ?? "" }
 }
 
-/// Known users' answers by (user, k), bounded: when full it starts again empty (answers are cheap
-/// to recompute, and a reload drops the whole cache with its model).
-final class AnswerCache: @unchecked Sendable {
+/// One head input (width floats) per row, each absent until put; safe from any thread.
+public final class HeadInputTable: @unchecked Sendable {
+    public let rows: Int, width: Int
     private let lock = NSLock()
-    private var answers: [Int: [Recommendation]] = [:]
-    let capacity: Int
+    private var values: [Float]
+    private var present: [Bool]
+    private var filled = 0
 
-    init(capacity: Int) { self.capacity = capacity }
-
-    private func key(_ u: Int, _ k: Int) -> Int { u &* 4096 &+ k }
-
-    func get(user u: Int, k: Int) -> [Recommendation]? {
-        guard capacity > 0 else { return nil }
-        return lock.withLock { answers[key(u, k)] }
+    init(rows: Int, width: Int) {
+        self.rows = rows; self.width = width
+        values = [Float](repeating: 0, count: rows * width)
+        present = [Bool](repeating: false, count: rows)
     }
 
-    func put(user u: Int, k: Int, _ recs: [Recommendation]) {
-        guard capacity > 0 else { return }
+    /// Row `r`'s input, or nil if not computed yet.
+    public func get(_ r: Int) -> [Float]? {
+        lock.withLock { present[r] ? Array(values[(r * width)..<((r + 1) * width)]) : nil }
+    }
+
+    public func contains(_ r: Int) -> Bool { lock.withLock { present[r] } }
+
+    func put(_ r: Int, _ x: UnsafeBufferPointer<Float>) {
+        precondition(x.count == width)
         lock.withLock {
-            if answers.count >= capacity { answers.removeAll(keepingCapacity: true) }
-            answers[key(u, k)] = recs
+            values.withUnsafeMutableBufferPointer { v in (v.baseAddress! + r * width).update(from: x.baseAddress!, count: width) }
+            if !present[r] { present[r] = true; filled += 1 }
         }
     }
 
-    var count: Int { lock.withLock { answers.count } }
+    /// Rows computed so far.
+    public var count: Int { lock.withLock { filled } }
+}
+
+/// Known users' answers by (user, k), bounded in bytes: past `maxBytes` the least recently used
+/// answers go first (a reload drops the whole cache with its model).
+final class AnswerCache: @unchecked Sendable {
+    private struct Key: Hashable { let user: Int, k: Int }
+    private let lock = NSLock()
+    private var lru = LRUList<Key, [Recommendation]>()
+    let maxBytes: Int
+
+    init(maxBytes: Int) { self.maxBytes = maxBytes }
+
+    /// What an answer of `count` items holds in memory (its array and the cache's own entry).
+    static func bytes(count: Int) -> Int { count * MemoryLayout<Recommendation>.stride + 96 }
+
+    func get(user u: Int, k: Int) -> [Recommendation]? {
+        guard maxBytes > 0 else { return nil }
+        return lock.withLock { lru.get(Key(user: u, k: k)) }
+    }
+
+    func put(user u: Int, k: Int, _ recs: [Recommendation]) {
+        let cost = Self.bytes(count: recs.count)
+        guard maxBytes > 0, cost <= maxBytes else { return }
+        lock.withLock {
+            lru.put(Key(user: u, k: k), recs, cost: cost)
+            while lru.cost > maxBytes { lru.removeOldest() }
+        }
+    }
+
+    var count: Int { lock.withLock { lru.count } }
+    var bytes: Int { lock.withLock { lru.cost } }
+}
+
+/// A map that remembers the order its entries were last used in (a doubly linked list over an
+/// array of nodes, free slots reused), with the summed cost of its entries. Not thread-safe.
+struct LRUList<Key: Hashable, Value> {
+    private struct Node { var key: Key; var value: Value?; var cost: Int; var newer = -1, older = -1 }
+    private var nodes: [Node] = []
+    private var free: [Int] = []
+    private var index: [Key: Int] = [:]
+    private var newest = -1, oldest = -1
+    private(set) var cost = 0
+    var count: Int { index.count }
+
+    /// The value, now the most recently used; nil if absent.
+    mutating func get(_ key: Key) -> Value? {
+        guard let i = index[key] else { return nil }
+        touch(i)
+        return nodes[i].value
+    }
+
+    /// Adds or replaces the value of `key`, as the most recently used.
+    mutating func put(_ key: Key, _ value: Value, cost c: Int) {
+        if let i = index[key] {
+            cost += c - nodes[i].cost
+            nodes[i].value = value; nodes[i].cost = c
+            touch(i)
+            return
+        }
+        let node = Node(key: key, value: value, cost: c)
+        let i: Int
+        if let f = free.popLast() { nodes[f] = node; i = f } else { nodes.append(node); i = nodes.count - 1 }
+        index[key] = i
+        cost += c
+        link(i)
+    }
+
+    /// Drops the least recently used entry (none when empty).
+    mutating func removeOldest() {
+        guard oldest >= 0 else { return }
+        let i = oldest
+        unlink(i)
+        index[nodes[i].key] = nil
+        cost -= nodes[i].cost
+        nodes[i].value = nil
+        free.append(i)
+    }
+
+    /// Keys from the most to the least recently used (for tests).
+    var keysByRecency: [Key] {
+        var out: [Key] = [], i = newest
+        while i >= 0 { out.append(nodes[i].key); i = nodes[i].older }
+        return out
+    }
+
+    private mutating func touch(_ i: Int) {
+        guard i != newest else { return }
+        unlink(i); link(i)
+    }
+
+    private mutating func link(_ i: Int) {
+        nodes[i].older = newest; nodes[i].newer = -1
+        if newest >= 0 { nodes[newest].newer = i }
+        newest = i
+        if oldest < 0 { oldest = i }
+    }
+
+    private mutating func unlink(_ i: Int) {
+        let (n, o) = (nodes[i].newer, nodes[i].older)
+        if n >= 0 { nodes[n].older = o } else { newest = o }
+        if o >= 0 { nodes[o].newer = n } else { oldest = n }
+        nodes[i].newer = -1; nodes[i].older = -1
+    }
 }

@@ -19,7 +19,10 @@ struct Serve: AsyncParsableCommand {
             folder (after a new finetune, say): requests never see half a model, and a folder that fails \
             to load leaves the old one serving. The server binds to loopback unless --host says \
             otherwise; any other address needs --token-file (clients then send `Authorization: Bearer \
-            TOKEN`) or an explicit --insecure-no-auth.
+            TOKEN`) or an explicit --insecure-no-auth. Load it cannot carry is shed, not queued: past \
+            --max-queue waiting requests, --max-reviews reviews or --request-timeout seconds of waiting a \
+            request is answered 503 with Retry-After (GET /readyz turns 503 meanwhile; GET /healthz stays \
+            200), and a request whose client left is dropped before it is computed.
             """)
 
     @Argument(help: "A recommender folder (from extend-vocab, pretrain, finetune).")
@@ -39,8 +42,32 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Longest a recommendation request waits for others to share its forward pass, in milliseconds (0: never waits; requests that queue up behind a running pass are still batched).")
     var maxWaitMs: Double = 2
 
-    @Option(help: "Known users' answers kept in memory (0: no cache); the cache is dropped on reload.")
-    var cacheSize = 100_000
+    @Option(help: "Memory for known users' answers, in MiB (0: no cache); past it the least recently used go first; the cache is dropped on reload.")
+    var cacheMb = 64
+
+    @Option(help: "Most recommendation requests waiting for the model; more are answered 503 with Retry-After at once (/readyz turns 503 too).")
+    var maxQueue = 256
+
+    @Option(help: "Seconds a recommendation request may wait for the model; then it is answered 503 without being computed.")
+    var requestTimeout: Double = 10
+
+    @Option(help: "Most reviews being written or waiting; more are answered 503. Recommendations are scored between a review's tokens, so reviews delay them by one decoding step each.")
+    var maxReviews = 4
+
+    @Option(help: "Most items one answer may hold (the k of a request). Each answer shows, by what it leaves out, part of the user's history: keep it well below the catalog's size.")
+    var maxK = 100
+
+    @Flag(inversion: .prefixedNo, help: "Compute every known user's recommendation-head input in the background after each load, so that known users are answered with one product with the item table instead of a forward pass (without it, each user's first request keeps it).")
+    var precomputeUsers = true
+
+    @Option(help: "Seconds a connection may stay without traffic before the server closes it.")
+    var idleTimeout: Double = 30
+
+    @Option(help: "Most open connections; more are closed as they arrive.")
+    var maxConnections = 512
+
+    @Option(help: "Seconds requests in flight get to finish after SIGTERM or SIGINT; then the server stops anyway (a second signal stops it at once).")
+    var shutdownTimeout: Double = 10
 
     @Option(help: "A file holding the bearer token clients must send (required to bind to a non-loopback address).")
     var tokenFile: String?
@@ -64,7 +91,14 @@ struct Serve: AsyncParsableCommand {
         try FlagRules.inRange(0...65535, port, "--port")
         try FlagRules.inRange(1...1024, maxBatch, "--max-batch")
         try FlagRules.between(maxWaitMs, 0, 1000, "--max-wait-ms", includingLower: true, includingUpper: true)
-        try FlagRules.inRange(0...100_000_000, cacheSize, "--cache-size")
+        try FlagRules.inRange(0...1_000_000, cacheMb, "--cache-mb")
+        try FlagRules.inRange(1...1_000_000, maxQueue, "--max-queue")
+        try FlagRules.between(requestTimeout, 0, 3600, "--request-timeout", includingLower: false, includingUpper: true)
+        try FlagRules.inRange(1...1024, maxReviews, "--max-reviews")
+        try FlagRules.inRange(1...100_000, maxK, "--max-k")
+        try FlagRules.between(idleTimeout, 0, 86_400, "--idle-timeout", includingLower: false, includingUpper: true)
+        try FlagRules.inRange(1...1_000_000, maxConnections, "--max-connections")
+        try FlagRules.between(shutdownTimeout, 0, 3600, "--shutdown-timeout", includingLower: false, includingUpper: true)
         try FlagRules.inRange(1...100_000, maxHistory, "--max-history")
         try FlagRules.inRange(256...(64 << 20), maxBodyBytes, "--max-body-bytes")
         try FlagRules.inRange(0...10_000, foldInSteps, "--fold-in-steps")
@@ -91,7 +125,15 @@ struct Serve: AsyncParsableCommand {
         settings.token = try token()
         settings.engine.maxBatch = maxBatch
         settings.engine.maxWait = .microseconds(Int64((maxWaitMs * 1000).rounded()))
-        settings.engine.cacheCapacity = cacheSize
+        settings.engine.cacheBytes = cacheMb << 20
+        settings.engine.maxQueue = maxQueue
+        settings.engine.requestTimeout = .milliseconds(Int64((requestTimeout * 1000).rounded()))
+        settings.engine.maxReviews = maxReviews
+        settings.engine.precomputeUsers = precomputeUsers
+        settings.limits.maxK = maxK
+        settings.idleTimeout = .milliseconds(Int64((idleTimeout * 1000).rounded()))
+        settings.maxConnections = maxConnections
+        settings.shutdownTimeout = .milliseconds(Int64((shutdownTimeout * 1000).rounded()))
         settings.engine.foldIn = FoldInOptions(steps: foldInSteps, learningRate: foldIn.foldInLr)
         settings.limits.maxHistory = maxHistory
         settings.limits.maxBodyBytes = maxBodyBytes
@@ -107,6 +149,9 @@ struct Serve: AsyncParsableCommand {
         let m = server.engine.current
         let note = m.finetuned ? "" : "; not finetuned: scoring with the collaborative embeddings"
         logger.info("loaded \(recommender): \(m.rec.dataset.users.count) users, \(m.rec.dataset.items.count) items, \(m.rec.model.backbone.architecture) backbone, \(engine.threads) threads\(note)")
+        if insecureNoAuth {
+            logger.warning("--insecure-no-auth: serving \(host):\(port) WITHOUT authentication; anyone who reaches this port can read every user's recommendations")
+        }
         try await server.run()
     }
 }

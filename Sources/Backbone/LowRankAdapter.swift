@@ -77,6 +77,15 @@ open class LowRankAdapter: @unchecked Sendable {
     /// Writes `adapter_model.safetensors` and `adapter_config.json` (PEFT's files) into `dir`.
     public func save(to dir: String) throws {
         let folder = try StagedFolder(dir)
+        try save(into: folder, under: "")
+        try folder.commit()
+    }
+
+    /// Stages PEFT's two files in `folder` under the subfolder `dir` ("" for its top), so that they
+    /// are committed together with the folder's other files; the commit's id is recorded in the
+    /// config (`cllm4rec_commit`).
+    public func save(into folder: StagedFolder, under dir: String) throws {
+        func name(_ file: String) -> String { dir.isEmpty ? file : dir + "/" + file }
         var entries: [SafeTensorsWriter.Entry] = []
         for (k, m) in modules.enumerated() {
             for l in 0..<layers {
@@ -84,16 +93,15 @@ open class LowRankAdapter: @unchecked Sendable {
                 entries.append(.init(name: peftName(k, layer: l, isA: false), shape: [m.out, rank], values: UnsafeBufferPointer(start: b(k, l), count: m.out * rank)))
             }
         }
-        try SafeTensorsWriter.write(entries, metadata: ["format": "pt"], to: folder.path("adapter_model.safetensors"))
+        try SafeTensorsWriter.write(entries, metadata: ["format": "pt"], to: folder.path(name("adapter_model.safetensors")))
         let json: [String: Any] = [
             "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": rank, "lora_alpha": alpha, "lora_dropout": dropout,
             // Full module paths: PEFT matches them as suffixes, and a last component alone can name
             // two modules (GPT-2's "c_proj").
             "target_modules": modules.map(\.name), "fan_in_fan_out": fanInFanOut, "bias": "none",
-            "layers_to_transform": NSNull(), "cllm4rec_targets": modules.map(\.name),
+            "layers_to_transform": NSNull(), "cllm4rec_targets": modules.map(\.name), "cllm4rec_commit": folder.generation,
         ]
-        try folder.write("adapter_config.json", bytes: Array(try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])))
-        try folder.commit()
+        try folder.write(name("adapter_config.json"), bytes: Array(try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])))
     }
 
     /// Reads an adapter folder whose modules must be among `available` (the architecture's); every

@@ -154,6 +154,8 @@ extension Trainer {
             "stage": state.stage.rawValue, "epochs": schedule.count, "seed": state.options.seed,
             "options": (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(state.options))) ?? [:],
             "dataset": dataset.name, "users": dataset.users.count, "items": dataset.items.count,
+            // The commit that wrote this summary, the embeddings and the adapter together.
+            "commit": staged.generation,
         ]
         if let b = state.best { summary["best_validation_score"] = b }
         if let p = state.bestPhase { summary["best_epoch"] = p + 1 }
@@ -162,7 +164,7 @@ extension Trainer {
         if let v = state.lastValidation { summary["last_validation"] = v.values }
         let data = try JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys])
         try staged.write("training-\(state.stage.rawValue).json", bytes: Array(data))
+        if trainsLoRA, let lora = model.backbone.adapter { try lora.save(into: staged, under: "adapter") }
         try staged.commit()
-        if trainsLoRA, let lora = model.backbone.adapter { try lora.save(to: folder.file("adapter")) }
     }
 }

@@ -2,6 +2,7 @@ import Backbone
 import Foundation
 import RecData
 import Tokenizer
+import WeightIO
 
 /// A recommender folder that cannot be loaded or used as asked: one line naming the file or id.
 public struct RecommenderError: Error, CustomStringConvertible, Equatable {
@@ -18,7 +19,22 @@ public struct LoadedRecommender: @unchecked Sendable {
     public let corpora: Corpora
     public let tokenizer: IDTokenizer
 
+    /// Loads the folder as one commit's files: an interrupted commit is finished first (or, if its
+    /// process still runs, waited for), and a load during which another process committed is done
+    /// again (`StagedFolder.state` before and after).
     public init(path: String, applyAdapter: Bool = true) throws {
+        try StagedFolder.recover(path)
+        for _ in 0..<5 {
+            let before = StagedFolder.state(path)
+            let loaded = try LoadedRecommender(loadingOnce: path, applyAdapter: applyAdapter)
+            let after = StagedFolder.state(path)
+            if !before.committing, !after.committing, before.generation == after.generation { self = loaded; return }
+            try StagedFolder.recover(path)
+        }
+        throw RecommenderError("\(path): another process committed new files during each of 5 loads; try again")
+    }
+
+    private init(loadingOnce path: String, applyAdapter: Bool) throws {
         folder = RecommenderFolder(path)
         manifest = try folder.manifest()
         let backbonePath = folder.backbonePath(manifest)

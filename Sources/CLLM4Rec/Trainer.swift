@@ -79,11 +79,13 @@ public final class Trainer {
 
     /// A new run, or with `resume` the continuation of the run whose checkpoint is in the folder.
     public init(stage: Stage, options: TrainingOptions, model: RecModel, corpora: Corpora, dataset: PreparedDataset,
-                folder: RecommenderFolder, resume: Bool) throws {
+                folder: RecommenderFolder, resume: Bool, extendTo: Int? = nil) throws {
         self.model = model; self.corpora = corpora; self.dataset = dataset; self.folder = folder
         state = TrainerState(stage: stage, options: options, phaseSeed: options.seed)
-        // A resumed run keeps the options it started with.
-        let o = resume ? try Trainer.savedState(folder.file("checkpoint-\(stage.rawValue)")).options : options
+        // A resumed run keeps the options it started with (extended to `extendTo` epochs if given:
+        // the schedule of a longer run starts with the shorter one's, with the same seeds).
+        var o = resume ? try Trainer.savedState(folder.file("checkpoint-\(stage.rawValue)")).options : options
+        if let extendTo { precondition(resume && stage == .finetune && extendTo >= o.epochs); o.epochs = extendTo }
         schedule = stage == .pretrain
             ? Array(repeating: .content, count: o.warmupEpochs) + [PhaseKind.collaborative, .content].repeated(o.rounds)
             : (0..<max(0, o.epochs)).flatMap { e -> [PhaseKind] in
@@ -92,6 +94,7 @@ public final class Trainer {
         best = IDEmbeddings(users: model.users, items: model.items, width: model.width, copies: [])
         if stage == .finetune && !model.embeddings.has(.recommendation) { model.embeddings.copy(.collaborative, to: .recommendation) }
         if resume { try loadCheckpoint() }
+        if extendTo != nil { state.options.epochs = o.epochs }
     }
 
     /// The copy a phase trains and the copy its mutual regularization pulls toward (none in the

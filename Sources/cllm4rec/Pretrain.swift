@@ -97,10 +97,17 @@ struct Finetune: ParsableCommand {
             """))
     var headInput: HeadInputKind = .raw
 
+    @Option(help: "With --resume: continue the run in this folder, finished or stopped, up to this many epochs in all, its other options unchanged (the result equals a run started with --epochs N).")
+    var extendTo: Int?
+
     @OptionGroup var flags: TrainingFlags
 
     func validate() throws {
         try FlagRules.inRange(1...100_000, epochs, "--epochs")
+        if let extendTo {
+            try FlagRules.inRange(1...100_000, extendTo, "--extend-to")
+            guard flags.resume else { throw ValidationError("--extend-to continues a run: give --resume too") }
+        }
         try FlagRules.positive(learningRate, "--lr")
         try FlagRules.between(maskFraction, 0, 1, "--mask-fraction")
         try FlagRules.inRange(1...100_000, evaluationBatch, "--evaluation-batch")
@@ -114,6 +121,6 @@ struct Finetune: ParsableCommand {
         o.contentEvery = contentEvery; o.validateEvery = validateEvery
         o.target = target; o.headInput = headInput
         flags.apply(to: &o)
-        try runStage(.finetune, path: recommender, options: o, flags: flags)
+        try runStage(.finetune, path: recommender, options: o, flags: flags, extendTo: extendTo)
     }
 }

@@ -91,17 +91,23 @@ struct TrainingFlags: ParsableArguments {
 }
 
 /// Runs a stage with its trainer, reporting how it ended; under mpirun, on every process.
-func runStage(_ stage: Stage, path: String, options: TrainingOptions, flags: TrainingFlags) throws {
+func runStage(_ stage: Stage, path: String, options: TrainingOptions, flags: TrainingFlags, extendTo: Int? = nil) throws {
     try flags.engine.apply()
-    try Processes.run { try runStage(stage, path: path, options: options, flags: flags, processes: $0) }
+    try Processes.run { try runStage(stage, path: path, options: options, flags: flags, extendTo: extendTo, processes: $0) }
 }
 
-func runStage(_ stage: Stage, path: String, options: TrainingOptions, flags: TrainingFlags, processes: any Collective) throws {
+func runStage(_ stage: Stage, path: String, options: TrainingOptions, flags: TrainingFlags, extendTo: Int? = nil, processes: any Collective) throws {
     let rec = try LoadedRecommender(path: path, applyAdapter: false)
     let folder = rec.folder
-    let effective = flags.resume ? (Trainer.savedOptions(folder: folder, stage: stage) ?? options) : options
+    var effective = flags.resume ? (Trainer.savedOptions(folder: folder, stage: stage) ?? options) : options
     if flags.resume && Trainer.savedOptions(folder: folder, stage: stage) == nil {
         throw CLIError("\(path): no \(stage.rawValue) checkpoint to resume from")
+    }
+    if let extendTo {
+        guard extendTo >= effective.epochs else {
+            throw CLIError("--extend-to \(extendTo): the run in \(path) has \(effective.epochs) epochs already")
+        }
+        effective.epochs = extendTo
     }
     if !flags.resume && FileManager.default.fileExists(atPath: folder.file("checkpoint-\(stage.rawValue)/checkpoint.safetensors")) {
         print("note: starting a new \(stage.rawValue) run; the stopped one in checkpoint-\(stage.rawValue)/ is replaced (--resume continues it)")
@@ -126,7 +132,7 @@ func runStage(_ stage: Stage, path: String, options: TrainingOptions, flags: Tra
         backbone.adapter = lora
     }
     let trainer = try Trainer(stage: stage, options: effective, model: rec.model, corpora: rec.corpora, dataset: rec.dataset,
-                              folder: folder, resume: flags.resume)
+                              folder: folder, resume: flags.resume, extendTo: extendTo)
     trainer.collective = processes
     trainer.checkParameterSync = flags.checkSync
     if processes.isDistributed {

@@ -12,6 +12,13 @@ final class PipelineTests: XCTestCase {
         return r
     }
 
+    @discardableResult
+    func cli(_ args: [String], expect status: Int32 = 0, file: StaticString = #filePath, line: UInt = #line) throws -> CLI.Result {
+        let r = try CLI.run(args, in: work)
+        XCTAssertEqual(r.status, status, "cllm4rec \(args.joined(separator: " ")):\n\(r.all)", file: file, line: line)
+        return r
+    }
+
     func json(_ path: String) throws -> [String: Any] {
         try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: work + "/" + path))) as! [String: Any]
     }
@@ -128,6 +135,47 @@ final class PipelineTests: XCTestCase {
         let continued = try cli("finetune", "rec", "--epochs", "1", "--batch", "8", "--lora-rank", "2", "--threads", "1")
         XCTAssertTrue(continued.out.contains("adapter/: rank 2, continued"), continued.out)
         XCTAssertNotEqual(try Data(contentsOf: URL(fileURLWithPath: adapter)), trained)
+        // The adapter, the embeddings and the summary are one commit: the same id in the adapter's
+        // config, the summary and the folder's `.generation`, and nothing staged left behind.
+        func json(_ file: String) throws -> [String: Any] {
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: work + "/rec/" + file))) as! [String: Any]
+        }
+        let generation = try String(contentsOfFile: work + "/rec/.generation", encoding: .utf8)
+        XCTAssertEqual(try json("adapter/adapter_config.json")["cllm4rec_commit"] as? String, generation)
+        XCTAssertEqual(try json("training-finetune.json")["commit"] as? String, generation)
+        let left = try FileManager.default.contentsOfDirectory(atPath: work + "/rec").filter { $0.contains("staging") || $0.contains(".tmp-") || $0.contains("journal") }
+        XCTAssertEqual(left, [])
+    }
+
+    /// A finished finetune continued with `--resume --extend-to 3` equals a 3-epoch run from the
+    /// start (same seeds, same schedule), to the bit on one thread.
+    func testExtendingAFinishedRunEqualsTheLongerRun() throws {
+        try cli("init-gpt2", "--config", "tiny", "--seed", "1", "--output", "model")
+        try writeTinyDataset(to: work + "/data")
+        try cli("extend-vocab", "data", "--model", "model", "--output", "rec", "--kcore", "0")
+        try cli("pretrain", "rec", "--warmup-epochs", "1", "--rounds", "1", "--batch", "4", "--accumulate", "1", "--threads", "1")
+        try FileManager.default.copyItem(atPath: work + "/rec", toPath: work + "/long")
+        let common = ["--batch", "4", "--accumulate", "1", "--lr", "1e-2", "--lora-rank", "2", "--head-input", "standardized", "--threads", "1"]
+        try cli(["finetune", "long", "--epochs", "3"] + common)
+        try cli(["finetune", "rec", "--epochs", "2"] + common)
+        let short = try Data(contentsOf: URL(fileURLWithPath: work + "/rec/embeddings.safetensors"))
+        let tooShort = try cli(["finetune", "rec", "--resume", "--extend-to", "1"] + common, expect: 1)
+        XCTAssertTrue(tooShort.err.contains("has 2 epochs already"), tooShort.err)
+        let noResume = try cli(["finetune", "rec", "--extend-to", "3"] + common, expect: 64)
+        XCTAssertTrue(noResume.err.contains("give --resume too"), noResume.err)
+        try cli(["finetune", "rec", "--resume", "--extend-to", "3"] + common)
+        for file in ["embeddings.safetensors", "adapter/adapter_model.safetensors"] {
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: work + "/rec/" + file)), try Data(contentsOf: URL(fileURLWithPath: work + "/long/" + file)), file)
+        }
+        _ = short
+        // It trained on: the third epoch's validation is there, equal to the long run's.
+        let extended = try json("rec/training-finetune.json"), long = try json("long/training-finetune.json")
+        XCTAssertEqual(extended["epochs"] as? Int, long["epochs"] as? Int)
+        XCTAssertEqual((extended["options"] as? [String: Any])?["epochs"] as? Int, 3)
+        XCTAssertEqual(extended["last_validation"] as? [String: Double], long["last_validation"] as? [String: Double])
+        XCTAssertNotNil(extended["last_validation"])
+        let validated = try String(contentsOfFile: work + "/rec/metrics.jsonl", encoding: .utf8).split(separator: "\n").filter { $0.contains("\"stage\":\"finetune\"") && $0.contains("recall") }
+        XCTAssertEqual(validated.count, 3, "validations of epochs 1, 2 and 3")
     }
 
     /// The split of ../shared/data/ml-100k-split gives its README's baseline figures (skipped

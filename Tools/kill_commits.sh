@@ -19,7 +19,7 @@ data="${CLLM4REC_ML100K:-}"
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 "$bin" init-gpt2 --config tiny --seed 1 --output "$work/model" >/dev/null
 "$bin" extend-vocab "$data" --model "$work/model" --output "$work/rec" >/dev/null
-"$bin" pretrain "$work/rec" --warmup-epochs 0 --rounds 1 --accumulate 1 --threads 2 >/dev/null
+"$bin" pretrain "$work/rec" --warmup-epochs 0 --rounds 1 --accumulate 1 --threads 2 >/dev/null 2>&1
 finetune=("$bin" finetune "$work/rec" --epochs 2 --lora-rank 2 --content-every 0 --accumulate 1 --threads 2 --validate-every 1)
 
 # Calibration: how many renames and fsyncs a whole finetune makes.

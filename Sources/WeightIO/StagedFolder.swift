@@ -95,7 +95,7 @@ public final class StagedFolder {
                 throw WeightIOError.cannotWrite(file: target, reason: "cannot move into place: \(reason)")
             }
             committed = true
-            fsyncDirectory((target as NSString).deletingLastPathComponent)
+            fsyncDirectory(URL(fileURLWithPath: target).standardizedFileURL.deletingLastPathComponent().path)
             if exists { try? fm.removeItem(atPath: aside) }
             return
         }
@@ -103,7 +103,7 @@ public final class StagedFolder {
         let moved = names.filter { fm.fileExists(atPath: (staging as NSString).appendingPathComponent($0)) }
         try AtomicFile.write(path: (staging as NSString).appendingPathComponent(Self.generationName), bytes: Array(generation.utf8))
         let journal = Journal(staging: (staging as NSString).lastPathComponent, names: moved + [Self.generationName], pid: getpid(), generation: generation)
-        for dir in Set(journal.names.map { (($0 as NSString).deletingLastPathComponent) }) {
+        for dir in Set(journal.names.map { name in name.lastIndex(of: "/").map { String(name[..<$0]) } ?? "" }) {
             fsyncDirectory(dir.isEmpty ? staging : (staging as NSString).appendingPathComponent(dir))
         }
         try AtomicFile.write(path: (target as NSString).appendingPathComponent(Self.journalName), bytes: Array(try JSONEncoder().encode(journal)))

@@ -85,7 +85,7 @@ struct Finetune: ParsableCommand {
     var validateEvery: Int = 1
 
     @Option(help: ArgumentHelp(
-        "What the item head sees: raw (the paper: h, the final hidden state) or standardized ((h - mean) / scale per channel).",
+        "What the item head sees: raw (the paper: h, the final hidden state) or standardized ((h - mean) / scale per channel). Default: raw, but standardized for a llama-family backbone (the measured recipe).",
         discussion: """
             standardized measures each channel's mean and scale of h on 256 training prompts at the start \
             of finetuning and keeps them fixed; they are stored with the recommendation embeddings and \
@@ -93,9 +93,11 @@ struct Finetune: ParsableCommand {
             dominated by a direction all prompts share and a few outlier channels, which a raw head \
             learns as a popularity-like ranking (evaluate's popularity overlap and head-input rank show it). \
             Measured on MovieLens-100K with SmolLM2-135M (README, "What the LLM adds"): standardized with \
-            --lora-rank 8 beat raw on validation; standardized alone did not.
+            --lora-rank 8 beat raw on validation, on the pretrained backbone and on its random twin; \
+            standardized alone did not. So finetuning a llama-family backbone defaults to both (the \
+            log says so); --head-input raw --lora-rank 0 is the paper's recipe.
             """))
-    var headInput: HeadInputKind = .raw
+    var headInput: HeadInputKind?
 
     @Option(help: "With --resume: continue the run in this folder, finished or stopped, up to this many epochs in all, its other options unchanged (the result equals a run started with --epochs N).")
     var extendTo: Int?
@@ -119,8 +121,9 @@ struct Finetune: ParsableCommand {
         var o = TrainingOptions()
         o.epochs = epochs; o.learningRate = learningRate; o.maskFraction = maskFraction; o.evaluationBatch = evaluationBatch
         o.contentEvery = contentEvery; o.validateEvery = validateEvery
-        o.target = target; o.headInput = headInput
+        o.target = target
+        if let headInput { o.headInput = headInput }
         flags.apply(to: &o)
-        try runStage(.finetune, path: recommender, options: o, flags: flags, extendTo: extendTo)
+        try runStage(.finetune, path: recommender, options: o, flags: flags, extendTo: extendTo, recipe: RecipeChoices(headInput: headInput))
     }
 }

@@ -34,14 +34,16 @@ struct TrainingFlags: ParsableArguments {
     var noDropout = false
 
     @Option(help: ArgumentHelp(
-        "LoRA rank on the backbone (0: no adapter is trained, the reference).",
+        "LoRA rank on the backbone (0: no adapter is trained, the reference). Default: 0, but 8 for finetuning a llama-family backbone (the measured recipe).",
         discussion: """
             With --lora-rank R > 0 a new adapter is trained and written to adapter/, or the folder's \
             adapter/ (which must have rank R) goes on training, with the alpha, dropout and targets it \
-            was made with. Without it an existing adapter/ is applied but stays frozen: not trained, \
-            not rewritten.
+            was made with. With --lora-rank 0 an existing adapter/ is applied but stays frozen: not \
+            trained, not rewritten. Not given: pretrain trains none; finetune follows the backbone \
+            family's recipe (llama, qwen2: rank 8 on q_proj/v_proj, an existing adapter/ goes on \
+            training at its own rank; gpt2: none, an existing adapter/ stays frozen).
             """))
-    var loraRank: Int = 0
+    var loraRank: Int?
 
     @Option(help: "LoRA alpha (> 0) of a new adapter.")
     var loraAlpha: Float = 16
@@ -73,7 +75,7 @@ struct TrainingFlags: ParsableArguments {
         try FlagRules.inRange(1...100_000, batch, "--batch")
         try FlagRules.inRange(1...100_000, accumulate, "--accumulate")
         try FlagRules.atLeast(1, maxMainTokens, "--max-main-tokens")
-        try FlagRules.inRange(0...4096, loraRank, "--lora-rank")
+        if let loraRank { try FlagRules.inRange(0...4096, loraRank, "--lora-rank") }
         try FlagRules.positive(loraAlpha, "--lora-alpha")
         try FlagRules.between(loraDropout, 0, 1, "--lora-dropout", includingLower: true)
         let targets = loraTargets.isEmpty ? [] : loraTargets.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
@@ -85,21 +87,46 @@ struct TrainingFlags: ParsableArguments {
     func apply(to o: inout TrainingOptions) {
         o.lambda = lambda; o.batch = batch; o.accumulate = accumulate; o.maxMainTokens = maxMainTokens; o.seed = seed
         o.itemOrder = itemOrder; o.predictFirstMain = !skipFirstMain; o.dropout = !noDropout
-        o.loraRank = loraRank; o.loraAlpha = loraAlpha; o.loraDropout = loraDropout
+        o.loraRank = loraRank ?? 0; o.loraAlpha = loraAlpha; o.loraDropout = loraDropout
         o.loraTargets = loraTargets.split(separator: ",").map(String.init)
     }
 }
 
 /// Runs a stage with its trainer, reporting how it ended; under mpirun, on every process.
-func runStage(_ stage: Stage, path: String, options: TrainingOptions, flags: TrainingFlags, extendTo: Int? = nil) throws {
-    try flags.engine.apply()
-    try Processes.run { try runStage(stage, path: path, options: options, flags: flags, extendTo: extendTo, processes: $0) }
+/// The finetuning choices a user did not make, filled from the backbone family's recipe.
+struct RecipeChoices {
+    var headInput: HeadInputKind?
 }
 
-func runStage(_ stage: Stage, path: String, options: TrainingOptions, flags: TrainingFlags, extendTo: Int? = nil, processes: any Collective) throws {
+func runStage(_ stage: Stage, path: String, options: TrainingOptions, flags: TrainingFlags, extendTo: Int? = nil, recipe: RecipeChoices? = nil) throws {
+    try flags.engine.apply()
+    try Processes.run { try runStage(stage, path: path, options: options, flags: flags, extendTo: extendTo, recipe: recipe, processes: $0) }
+}
+
+func runStage(_ stage: Stage, path: String, options: TrainingOptions, flags: TrainingFlags, extendTo: Int? = nil, recipe: RecipeChoices? = nil,
+              processes: any Collective) throws {
     let rec = try LoadedRecommender(path: path, applyAdapter: false)
     let folder = rec.folder
     var effective = flags.resume ? (Trainer.savedOptions(folder: folder, stage: stage) ?? options) : options
+    let adapterExists = FileManager.default.fileExists(atPath: folder.file("adapter/adapter_model.safetensors"))
+    if stage == .finetune, !flags.resume, let recipe {
+        // What the user left open follows the family's measured recipe.
+        let family = FinetuneRecipe.measured(architecture: rec.model.backbone.architecture)
+        var filled: [String] = []
+        if recipe.headInput == nil { effective.headInput = family.headInput; filled.append("--head-input \(family.headInput.rawValue)") }
+        if flags.loraRank == nil {
+            if adapterExists && family.loraRank > 0 {
+                effective.loraRank = try rec.model.backbone.loadAdapter(path: folder.file("adapter")).rank
+                filled.append("--lora-rank \(effective.loraRank) (adapter/'s own)")
+            } else if !adapterExists {
+                effective.loraRank = family.loraRank
+                filled.append("--lora-rank \(family.loraRank)")
+            }
+        }
+        if !filled.isEmpty {
+            print("finetune: \(filled.joined(separator: " ")), \(family.basis)")
+        }
+    }
     if flags.resume && Trainer.savedOptions(folder: folder, stage: stage) == nil {
         throw CLIError("\(path): no \(stage.rawValue) checkpoint to resume from")
     }
@@ -112,8 +139,7 @@ func runStage(_ stage: Stage, path: String, options: TrainingOptions, flags: Tra
     if !flags.resume && FileManager.default.fileExists(atPath: folder.file("checkpoint-\(stage.rawValue)/checkpoint.safetensors")) {
         print("note: starting a new \(stage.rawValue) run; the stopped one in checkpoint-\(stage.rawValue)/ is replaced (--resume continues it)")
     }
-    let adapterPath = folder.file("adapter/adapter_model.safetensors")
-    if FileManager.default.fileExists(atPath: adapterPath) {
+    if adapterExists {
         let lora = try rec.model.backbone.loadAdapter(path: folder.file("adapter"))
         if effective.loraRank > 0 && lora.rank != effective.loraRank {
             throw CLIError("\(folder.file("adapter")) has rank \(lora.rank), not the --lora-rank \(effective.loraRank) given: pass --lora-rank \(lora.rank) to continue it, or remove adapter/ to start a new one")

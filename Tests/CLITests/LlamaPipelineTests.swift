@@ -47,6 +47,49 @@ final class LlamaPipelineTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: work + "/bad"))
     }
 
+    /// Finetuning a llama-family backbone without --head-input or --lora-rank follows the measured
+    /// recipe (standardized head input, a rank-8 adapter on q_proj/v_proj) and says so; the
+    /// paper's recipe is the two flags away; a GPT-2 backbone keeps the paper's.
+    func testFinetuneDefaultsFollowTheFamilyRecipe() throws {
+        let tok = CLI.repo + "/Tests/TokenizerTests/Fixtures/smollm-style"
+        try cli("init-model", "--config", "tiny-llama", "--tokenizer", tok, "--seed", "2", "--output", "model")
+        try writeTinyDataset(to: work + "/data")
+        try cli("extend-vocab", "data", "--model", "model", "--output", "rec", "--kcore", "0")
+        try cli("pretrain", "rec", "--warmup-epochs", "0", "--rounds", "1", "--batch", "4", "--accumulate", "1", "--threads", "1")
+        try FileManager.default.copyItem(atPath: work + "/rec", toPath: work + "/paper")
+        let measured = try cli("finetune", "rec", "--epochs", "1", "--batch", "4", "--accumulate", "1", "--content-every", "0", "--threads", "1")
+        XCTAssertTrue(measured.out.contains("finetune: --head-input standardized --lora-rank 8, the recipe measured for llama-family backbones"), measured.out)
+        func options(_ folder: String) throws -> [String: Any] {
+            let s = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: work + "/\(folder)/training-finetune.json"))) as! [String: Any]
+            return s["options"] as! [String: Any]
+        }
+        XCTAssertEqual(try options("rec")["headInputChoice"] as? String, "standardized")
+        XCTAssertEqual(try options("rec")["loraRank"] as? Int, 8)
+        let adapter = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: work + "/rec/adapter/adapter_config.json"))) as! [String: Any]
+        XCTAssertEqual(adapter["r"] as? Int, 8)
+        XCTAssertEqual(adapter["target_modules"] as? [String], ["self_attn.q_proj", "self_attn.v_proj"])
+        // A second finetune goes on training the folder's adapter at its own rank.
+        let again = try cli("finetune", "rec", "--epochs", "1", "--batch", "4", "--accumulate", "1", "--content-every", "0", "--threads", "1")
+        XCTAssertTrue(again.out.contains("--lora-rank 8 (adapter/'s own)"), again.out)
+        XCTAssertTrue(again.out.contains("adapter/: rank 8, continued"), again.out)
+        // The paper's recipe, asked for.
+        let paper = try cli("finetune", "paper", "--epochs", "1", "--batch", "4", "--accumulate", "1", "--content-every", "0",
+                            "--head-input", "raw", "--lora-rank", "0", "--threads", "1")
+        XCTAssertFalse(paper.out.contains("finetune: --"), paper.out)
+        XCTAssertEqual(try options("paper")["headInputChoice"] as? String, "raw")
+        XCTAssertEqual(try options("paper")["loraRank"] as? Int, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: work + "/paper/adapter"))
+
+        // GPT-2: the paper's recipe, said as such.
+        try cli("init-gpt2", "--config", "tiny", "--seed", "1", "--output", "gpt2")
+        try cli("extend-vocab", "data", "--model", "gpt2", "--output", "g", "--kcore", "0")
+        try cli("pretrain", "g", "--warmup-epochs", "0", "--rounds", "1", "--batch", "4", "--accumulate", "1", "--threads", "1")
+        let g = try cli("finetune", "g", "--epochs", "1", "--batch", "4", "--accumulate", "1", "--content-every", "0", "--threads", "1")
+        XCTAssertTrue(g.out.contains("finetune: --head-input raw --lora-rank 0, the paper's recipe (none measured for gpt2 backbones yet)"), g.out)
+        XCTAssertEqual(try options("g")["headInputChoice"] as? String, "raw")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: work + "/g/adapter"))
+    }
+
     /// init-model → extend-vocab → pretrain → finetune (with LoRA on the Llama projections) →
     /// evaluate → generate, on a random tiny Llama with the SmolLM-style tokenizer.
     func testRecommenderOnARandomLlama() throws {
@@ -65,6 +108,8 @@ final class LlamaPipelineTests: XCTestCase {
                 "--lora-targets", "q_proj,v_proj,down_proj", "--threads", "1")
         let adapter = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: work + "/rec/adapter/adapter_config.json"))) as! [String: Any]
         XCTAssertEqual(adapter["target_modules"] as? [String], ["self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj"])
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: work + "/rec/training-finetune.json"))) as! [String: Any]
+        XCTAssertEqual((summary["options"] as? [String: Any])?["headInputChoice"] as? String, "standardized", "the llama family's default head input")
         let eval = try cli("evaluate", "rec", "--baseline", "popularity", "--threads", "1")
         XCTAssertTrue(eval.out.contains("cllm4rec (recommendation)"), eval.out)
         let top = try cli("generate", "rec", "--user", "100", "--top-k", "3", "--threads", "1")

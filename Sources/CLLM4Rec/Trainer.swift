@@ -36,6 +36,9 @@ struct TrainerState: Codable {
     var bestObjectivePhase: [String: Int] = [:]
     var lastValidation: MetricReport? = nil
     var finished = false
+    /// The processes that wrote this state (nil in checkpoints from before it was recorded): a
+    /// resume with another count keeps the global batch (`keepGlobalBatch`).
+    var processes: Int? = nil
 }
 
 /// How a run ended.
@@ -216,6 +219,9 @@ public final class Trainer {
     // MARK: running
 
     public func run() throws -> TrainingOutcome {
+        if let saved = state.processes { try keepGlobalBatch(savedProcesses: saved) }
+        state.processes = collective.size
+        try agreeOnStart()
         installInterruptHandler()
         if state.stage == .finetune && state.globalStep == 0 { prepareHeadInput() }  // a new run, not a resumed one
         var stepsThisRun = 0

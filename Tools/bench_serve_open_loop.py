@@ -9,7 +9,8 @@ request is told.
 
 known               GET /v1/users/ID/recommendations?k=20, users drawn at random
 history             POST /v1/recommendations with 20 random items (fold-in)
-known-with-reviews  the known-user GETs while 16 reviews of 512 tokens stream (started first)
+known-with-reviews  the known-user GETs while --reviews reviews of --review-tokens tokens stream
+                    (started a second before the GETs)
 Python's standard library only. Prints one Markdown row per rate, with the CPU.
 """
 import argparse, asyncio, json, os, random, re, statistics, subprocess, sys, time
@@ -71,6 +72,8 @@ async def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--port", type=int, default=18090)
     ap.add_argument("--label", default="")
+    ap.add_argument("--reviews", type=int, default=16)
+    ap.add_argument("--review-tokens", type=int, default=512)
     a = ap.parse_args()
     ids = json.load(open(os.path.join(a.rec, "ids.json")))
     users, items = ids["users"], ids["items"]
@@ -100,8 +103,8 @@ async def main():
 
         reviews = []
         if a.kind == "known-with-reviews":
-            for i in range(16):
-                body = json.dumps({"user": rng.choice(users), "item": rng.choice(items), "max_new_tokens": 512, "temperature": 1, "seed": i})
+            for i in range(a.reviews):
+                body = json.dumps({"user": rng.choice(users), "item": rng.choice(items), "max_new_tokens": a.review_tokens, "temperature": 1, "seed": i})
                 reviews.append(asyncio.create_task(http(a.port, "POST", "/v1/reviews", body, timeout=3600)))
             await asyncio.sleep(1.0)
         make = history if a.kind == "history" else known
@@ -116,7 +119,7 @@ async def main():
             print(f"| {rate:g} | {len(res)} | {len(ok)} | {len(shed)} | {other} | {pct(ok, 50):.1f} | {pct(ok, 99):.1f} | {pct(shed, 50):.1f} | {pct(shed, 99):.1f} |", flush=True)
         if reviews:
             done = await asyncio.gather(*reviews)
-            print(f"reviews: {sum(1 for s, _, _ in done if s == 200)} streamed whole, {sum(1 for s, _, _ in done if s == 503)} refused 503; slowest {max(t for _, t, _ in done):.1f} s")
+            print(f"reviews: {sum(1 for s, _, _ in done if s == 200)} streamed, {sum(1 for s, _, _ in done if s == 503)} refused 503; slowest {max(t for _, t, _ in done):.1f} s")
     finally:
         server.terminate()
         server.wait(30)

@@ -69,7 +69,8 @@ public final class HeadInputTable: @unchecked Sendable {
 
     init(rows: Int, width: Int) {
         self.rows = rows; self.width = width
-        values = [Float](repeating: 0, count: rows * width)
+        // Allocated at the first put: users x width floats, as much as one user-embedding table.
+        values = []
         present = [Bool](repeating: false, count: rows)
     }
 
@@ -83,6 +84,7 @@ public final class HeadInputTable: @unchecked Sendable {
     func put(_ r: Int, _ x: UnsafeBufferPointer<Float>) {
         precondition(x.count == width)
         lock.withLock {
+            if values.isEmpty { values = [Float](repeating: 0, count: rows * width) }
             values.withUnsafeMutableBufferPointer { v in (v.baseAddress! + r * width).update(from: x.baseAddress!, count: width) }
             if !present[r] { present[r] = true; filled += 1 }
         }

@@ -153,9 +153,9 @@ final class PipelineTests: XCTestCase {
         try cli("init-gpt2", "--config", "tiny", "--seed", "1", "--output", "model")
         try writeTinyDataset(to: work + "/data")
         try cli("extend-vocab", "data", "--model", "model", "--output", "rec", "--kcore", "0")
-        try cli("pretrain", "rec", "--warmup-epochs", "1", "--rounds", "1", "--batch", "4", "--accumulate", "1", "--threads", "1")
+        try cli("pretrain", "rec", "--warmup-epochs", "0", "--rounds", "1", "--batch", "4", "--accumulate", "1", "--threads", "1")
         try FileManager.default.copyItem(atPath: work + "/rec", toPath: work + "/long")
-        let common = ["--batch", "4", "--accumulate", "1", "--lr", "1e-2", "--lora-rank", "2", "--head-input", "standardized", "--threads", "1"]
+        let common = ["--batch", "4", "--accumulate", "1", "--lr", "1e-2", "--lora-rank", "2", "--head-input", "standardized", "--content-every", "0", "--threads", "1"]
         try cli(["finetune", "long", "--epochs", "3"] + common)
         try cli(["finetune", "rec", "--epochs", "2"] + common)
         let short = try Data(contentsOf: URL(fileURLWithPath: work + "/rec/embeddings.safetensors"))
@@ -176,6 +176,7 @@ final class PipelineTests: XCTestCase {
         XCTAssertNotNil(extended["last_validation"])
         let validated = try String(contentsOfFile: work + "/rec/metrics.jsonl", encoding: .utf8).split(separator: "\n").filter { $0.contains("\"stage\":\"finetune\"") && $0.contains("recall") }
         XCTAssertEqual(validated.count, 3, "validations of epochs 1, 2 and 3")
+        XCTAssertEqual(extended["epochs"] as? Int, 3)
     }
 
     /// The split of ../shared/data/ml-100k-split gives its README's baseline figures (skipped

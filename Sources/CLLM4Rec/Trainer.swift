@@ -420,14 +420,7 @@ public final class Trainer {
     /// Stops the run when the processes' parameters differ (they never should: every process
     /// applies the same update to the same sums).
     func checkSync() throws {
-        let e = model.embeddings
-        var buffers: [UnsafeBufferPointer<Float>] = []
-        for c in IDEmbeddings.Copy.allCases where e.has(c) {
-            buffers.append(UnsafeBufferPointer(start: e.user(c), count: e.users * e.width))
-            buffers.append(UnsafeBufferPointer(start: e.item(c), count: e.items * e.width))
-        }
-        if let lora = model.backbone.adapter { buffers.append(UnsafeBufferPointer(lora.weights.pointer)) }
-        let hashes = collective.gather(parameterHash(buffers) >> 11)
+        let hashes = collective.gather(parameterHashNow() >> 11)
         guard Set(hashes).count == 1 else {
             throw CLLM4RecError.invalidFile(folder.path, "processes hold different parameters after epoch \(state.phase + 1): hashes \(hashes)")
         }

@@ -6,6 +6,22 @@ import XCTest
 import Glibc
 #endif
 
+/// A TCP connection to 127.0.0.1:`port` with send and receive timeouts, or nil.
+func connectLoopback(port: Int, timeout: Double) -> Int32? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return nil }
+    var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - timeout.rounded(.down)) * 1e6))
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = in_port_t(UInt16(port).bigEndian)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    guard connected == 0 else { close(fd); return nil }
+    return fd
+}
+
 /// One HTTP/1.1 exchange over a raw loopback socket, as a client that sends its whole body before
 /// reading (Python's urllib does): what came back, whether the body went out whole, and whether the
 /// server closed the connection. Runs on its own thread, so a blocked socket never holds a thread
@@ -25,18 +41,8 @@ struct RawExchange {
     static func exchange(port: Int, head: String, bodyBytes: Int, then second: String?, timeout: Double) -> RawExchange {
         var r = RawExchange()
         let start = Date()
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return r }
+        guard let fd = connectLoopback(port: port, timeout: timeout) else { return r }
         defer { close(fd) }
-        var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - timeout.rounded(.down)) * 1e6))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard connected == 0 else { return r }
         func sendAll(_ bytes: [UInt8]) -> Bool {
             var off = 0
             while off < bytes.count {

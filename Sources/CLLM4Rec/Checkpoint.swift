@@ -149,6 +149,7 @@ extension Trainer {
         }
         out.headInput = e.headInput  // fixed for the whole run: the best epoch's too
         let staged = try StagedFolder(folder.path)
+        staged.recordsGeneration = true  // readers load the folder as one commit
         try out.save(to: staged.path("embeddings.safetensors"))
         var summary: [String: Any] = [
             "stage": state.stage.rawValue, "epochs": schedule.count, "seed": state.options.seed,

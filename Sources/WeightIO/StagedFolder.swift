@@ -9,8 +9,9 @@ import Foundation
 /// (the list of names) is written and fsynced; then the files are renamed in, the folder is
 /// fsynced, and the journal removed. `recover(_:)`, run by every reader and writer of the folder
 /// first, finishes a commit whose process died after its journal (the staged files are whole), and
-/// removes the staging folders and temporary files of processes that died before it. Each commit
-/// also writes `.generation` (last), a new id a reader compares before and after loading.
+/// removes the staging folders and temporary files of processes that died before it. A commit made
+/// with `recordsGeneration` also writes `.generation` (last), a new id a reader compares before and
+/// after loading.
 public final class StagedFolder {
     /// The journal of a commit in progress (or interrupted) in the target folder.
     public static let journalName = ".commit-journal.json"
@@ -18,6 +19,9 @@ public final class StagedFolder {
     public static let generationName = ".generation"
     /// This commit's id (written to `.generation`; writers may record it in their own files).
     public let generation = UUID().uuidString
+    /// Whether the commit writes `generation` to `.generation` (a folder that readers load as one
+    /// unit, such as a recommender folder; model and split folders stay free of it).
+    public var recordsGeneration = false
     /// For tests: stop a commit right after its journal is on disk, as a process killed there would.
     public var stopAfterJournal = false
     public let target: String
@@ -101,8 +105,11 @@ public final class StagedFolder {
         }
         let fm = FileManager.default
         let moved = names.filter { fm.fileExists(atPath: (staging as NSString).appendingPathComponent($0)) }
-        try AtomicFile.write(path: (staging as NSString).appendingPathComponent(Self.generationName), bytes: Array(generation.utf8))
-        let journal = Journal(staging: (staging as NSString).lastPathComponent, names: moved + [Self.generationName], pid: getpid(), generation: generation)
+        if recordsGeneration {
+            try AtomicFile.write(path: (staging as NSString).appendingPathComponent(Self.generationName), bytes: Array(generation.utf8))
+        }
+        let journal = Journal(staging: (staging as NSString).lastPathComponent, names: moved + (recordsGeneration ? [Self.generationName] : []),
+                              pid: getpid(), generation: generation)
         for dir in Set(journal.names.map { name in name.lastIndex(of: "/").map { String(name[..<$0]) } ?? "" }) {
             fsyncDirectory(dir.isEmpty ? staging : (staging as NSString).appendingPathComponent(dir))
         }

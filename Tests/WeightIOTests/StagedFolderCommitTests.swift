@@ -29,12 +29,14 @@ final class StagedFolderCommitTests: XCTestCase {
 
     func testACommitKilledAfterItsJournalIsFinishedByRecover() throws {
         let old = try StagedFolder(dir)
+        old.recordsGeneration = true
         try old.write("a.json", bytes: Array("old a".utf8))
         try old.write("b.json", bytes: Array("old b".utf8))
         try old.commit()
         XCTAssertEqual(StagedFolder.state(dir).generation, old.generation)
 
         let new = try StagedFolder(dir)
+        new.recordsGeneration = true
         new.stopAfterJournal = true  // as if killed right after the journal reached the disk
         try new.write("a.json", bytes: Array("new a".utf8))
         try new.write("b.json", bytes: Array("new b".utf8))
@@ -52,6 +54,14 @@ final class StagedFolderCommitTests: XCTestCase {
         XCTAssertFalse(StagedFolder.state(dir).committing)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix(".staging") }, [])
         XCTAssertTrue(try StagedFolder.recover(dir).isEmpty, "a second recover has nothing to do")
+    }
+
+    func testAFolderWithoutGenerationsGetsNoDotFile() throws {
+        let f = try StagedFolder(dir)
+        try f.write("config.json", bytes: Array("{}".utf8))
+        try f.commit()
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["config.json"])
+        XCTAssertNil(StagedFolder.state(dir).generation)
     }
 
     func testAnInterruptedRollForwardIsFinished() throws {

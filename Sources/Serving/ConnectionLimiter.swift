@@ -1,10 +1,14 @@
 import Foundation
+import Hummingbird
 import Logging
 import NIOCore
 
-/// Bounds the open connections: each connection's pipeline gets a `handler()`, which counts it
-/// and closes it at once when `max` are open already (the client sees the connection closed
-/// before any answer, and can retry). Cheaper for the server than accepting work it cannot carry.
+/// Bounds the open connections. Each connection's pipeline gets a `handler()`, which counts it;
+/// when `max` are open, a new connection takes the place of the oldest one that has no request in
+/// flight (an idle keep-alive connection, or one still dribbling its request head: a slowloris
+/// client), which is closed; only when every open connection has a request in flight is the new
+/// one closed instead. So slow or idle clients cannot lock everyone else out, and work in flight is
+/// never cut. `ConnectionActivityMiddleware` says when a connection has a request in flight.
 ///
 /// It also notes the connections whose client has closed its side: the server allows half-closed
 /// connections (the channel stays active), so `hasLeft` is how work for a client that hung up is
@@ -13,31 +17,51 @@ final class ConnectionLimiter: @unchecked Sendable {
     let max: Int
     private let logger: Logger
     private let lock = NSLock()
-    private var open = 0
-    private var refused = 0
+    private struct Entry { let channel: any Channel; let order: Int; var inFlight = 0 }
+    private var open: [ObjectIdentifier: Entry] = [:]
+    private var opened = 0
+    private var refused = 0, evicted = 0
     private var leftEarly: Set<ObjectIdentifier> = []
 
     init(max: Int, logger: Logger) { self.max = max; self.logger = logger }
 
-    var openCount: Int { lock.withLock { open } }
+    var openCount: Int { lock.withLock { open.count } }
+    /// Connections closed to make room for new ones, and new ones closed for want of room.
+    var counts: (evicted: Int, refused: Int) { lock.withLock { (evicted, refused) } }
 
     func handler() -> Handler { Handler(limiter: self) }
 
-    /// True when the connection may stay.
-    fileprivate func admit() -> Bool {
-        let (ok, refusedSoFar) = lock.withLock { () -> (Bool, Int) in
-            if open >= max { refused += 1; return (false, refused) }
-            open += 1
-            return (true, refused)
+    /// True when the new connection may stay (after closing the oldest idle one if needed).
+    fileprivate func admit(_ channel: any Channel) -> Bool {
+        let (ok, victim, note): (Bool, (any Channel)?, String?) = lock.withLock {
+            var victim: (any Channel)?
+            if open.count >= max {
+                guard let oldest = open.values.filter({ $0.inFlight == 0 }).min(by: { $0.order < $1.order }) else {
+                    refused += 1
+                    return (false, nil, refused % 100 == 1 ? "\(max) connections open (--max-connections), all with requests in flight: closing new ones (\(refused) so far)" : nil)
+                }
+                open[ObjectIdentifier(oldest.channel)] = nil
+                victim = oldest.channel
+                evicted += 1
+            }
+            opened += 1
+            open[ObjectIdentifier(channel)] = Entry(channel: channel, order: opened)
+            let note = victim != nil && evicted % 100 == 1 ? "\(max) connections open (--max-connections): closing the oldest without a request in flight for each new one (\(evicted) so far)" : nil
+            return (true, victim, note)
         }
-        // One line per 100 refusals, so that a flood does not flood the log too.
-        if !ok, refusedSoFar % 100 == 1 { logger.warning("\(max) connections open (--max-connections): closing new ones (\(refusedSoFar) so far)") }
+        // One line per 100, so that a flood does not flood the log too.
+        if let note { logger.warning("\(note)") }
+        victim?.close(promise: nil)
         return ok
     }
 
-    fileprivate func release(_ channel: ObjectIdentifier) { lock.withLock { open -= 1; leftEarly.remove(channel) } }
+    fileprivate func release(_ channel: ObjectIdentifier) { lock.withLock { open[channel] = nil; leftEarly.remove(channel) } }
 
     fileprivate func inputClosed(_ channel: ObjectIdentifier) { _ = lock.withLock { leftEarly.insert(channel) } }
+
+    /// A request of `channel` has begun (its head is read) or ended (its response is written).
+    func begin(_ channel: any Channel) { lock.withLock { open[ObjectIdentifier(channel)]?.inFlight += 1 } }
+    func end(_ channel: any Channel) { lock.withLock { open[ObjectIdentifier(channel)]?.inFlight -= 1 } }
 
     /// Whether the client of `channel` closed its side of the connection (or the connection is closed).
     func hasLeft(_ channel: any Channel) -> Bool {
@@ -53,7 +77,7 @@ final class ConnectionLimiter: @unchecked Sendable {
         init(limiter: ConnectionLimiter) { self.limiter = limiter }
 
         func handlerAdded(context: ChannelHandlerContext) {
-            if limiter.admit() { counted = true } else { context.close(promise: nil) }
+            if limiter.admit(context.channel) { counted = true } else { context.close(promise: nil) }
         }
 
         func handlerRemoved(context: ChannelHandlerContext) {
@@ -63,6 +87,29 @@ final class ConnectionLimiter: @unchecked Sendable {
         func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
             if let e = event as? ChannelEvent, e == .inputClosed { limiter.inputClosed(ObjectIdentifier(context.channel)) }
             context.fireUserInboundEventTriggered(event)
+        }
+    }
+}
+
+/// Tells the connection limiter when a connection has a request in flight: from its head until
+/// its response's last byte (a streamed review included).
+struct ConnectionActivityMiddleware: RouterMiddleware {
+    let limiter: ConnectionLimiter
+
+    func handle(_ request: Request, context: ServingContext, next: (Request, ServingContext) async throws -> Response) async throws -> Response {
+        let channel = context.channel, limiter = self.limiter
+        limiter.begin(channel)
+        do {
+            var response = try await next(request, context)
+            let body = response.body
+            response.body = ResponseBody(contentLength: body.contentLength) { writer in
+                defer { limiter.end(channel) }
+                try await body.write(writer)
+            }
+            return response
+        } catch {
+            limiter.end(channel)
+            throw error
         }
     }
 }

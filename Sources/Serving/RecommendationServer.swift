@@ -69,6 +69,8 @@ public final class RecommendationServer: Sendable {
 
     public func makeRouter() -> Router<ServingContext> {
         let router = Router(context: ServingContext.self)
+        let connections = self.connections
+        router.add(middleware: ConnectionActivityMiddleware(limiter: connections))
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: BodyDrainMiddleware(maxBytes: settings.limits.drainBytes, channel: { $0.channel }))
         router.add(middleware: JSONErrorMiddleware())
@@ -79,7 +81,6 @@ public final class RecommendationServer: Sendable {
             // through a name that resolves to 127.0.0.1 (DNS rebinding), which the Host header shows.
             router.add(middleware: LoopbackHostMiddleware())
         }
-        let connections = self.connections
         Routes(engine: engine, limits: settings.limits, version: settings.version, clientLeft: { connections.hasLeft($0) }).add(to: router)
         return router
     }

@@ -237,26 +237,50 @@ final class ServeLoadTests: XCTestCase {
         await s.stop()
     }
 
-    func testConnectionsOverTheLimitAreClosedAndIdleOnesTimeOut() async throws {
-        let s = try await ServerHandle(path: folder) { $0.maxConnections = 2; $0.idleTimeout = .milliseconds(1500) }
-        let a = RawConnection(port: s.port)!, b = RawConnection(port: s.port)!
+    func testANewConnectionOverTheLimitTakesTheOldestIdlePlace() async throws {
+        let s = try await ServerHandle(path: folder) { $0.maxConnections = 2; $0.engine.precomputeUsers = false; $0.engine.cacheBytes = 0 }
+        let a = RawConnection(port: s.port)!
         XCTAssertTrue(a.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
         XCTAssertTrue(a.read(until: "\"ok\"").contains("200 OK"), "a connection within the limit is served")
-        _ = b
-        let third = RawConnection(port: s.port)!
-        third.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-        let refused = third.readToEnd()
-        XCTAssertTrue(refused.closed, "the third connection is closed")
-        XCTAssertEqual(refused.text, "", "without an answer")
-        // Idle connections are closed after --idle-timeout, which frees their places.
-        let idle = b.readToEnd()
+        let b = RawConnection(port: s.port)!
+        b.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")  // a head that never ends (slowloris)
+        try await Task.sleep(for: .milliseconds(200))
+        // A third: it takes the place of the oldest connection without a request in flight (a).
+        let c = RawConnection(port: s.port)!
+        c.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        XCTAssertTrue(c.readToEnd().text.contains("200 OK"), "a new client is served")
+        XCTAssertTrue(a.readToEnd().closed, "the oldest idle connection was closed for it")
+        // A fourth: the slow head is the oldest idle one now.
+        let d = RawConnection(port: s.port)!
+        d.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        XCTAssertTrue(d.readToEnd().text.contains("200 OK"))
+        XCTAssertTrue(b.readToEnd().closed, "the slow client was closed for it")
+
+        // A request in flight is never cut: with both places busy, a new connection is closed.
+        let gate = ModelThreadGate(s.server.engine)
+        let e = RawConnection(port: s.port)!, f = RawConnection(port: s.port)!
+        e.send("GET /v1/users/100/recommendations?k=2 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        f.send("GET /v1/users/101/recommendations?k=2 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        let queued = await eventually { s.server.engine.queueDepth == 2 }
+        XCTAssertTrue(queued)
+        let g = RawConnection(port: s.port)!
+        g.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        let refused = g.readToEnd()
+        XCTAssertTrue(refused.closed)
+        XCTAssertEqual(refused.text, "", "closed without an answer")
+        gate.release()
+        XCTAssertTrue(e.readToEnd().text.contains("200 OK"), "the requests in flight are answered")
+        XCTAssertTrue(f.readToEnd().text.contains("200 OK"))
+        XCTAssertEqual(s.server.connections.counts.refused, 1)
+        await s.stop()
+    }
+
+    func testIdleConnectionsTimeOut() async throws {
+        let s = try await ServerHandle(path: folder) { $0.idleTimeout = .milliseconds(1500) }
+        let a = RawConnection(port: s.port)!
+        let idle = a.readToEnd()
         XCTAssertTrue(idle.closed, "an idle connection is closed")
         XCTAssertLessThan(idle.seconds, 7)
-        let settled6 = await eventually { a.readToEnd().closed }
-        XCTAssertTrue(settled6)
-        let fresh = RawConnection(port: s.port)!
-        fresh.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        XCTAssertTrue(fresh.readToEnd().text.contains("200 OK"), "places freed by closed connections are reused")
         await s.stop()
     }
 }

@@ -60,6 +60,10 @@ public final class RecommendationEngine: @unchecked Sendable {
     private var batchCounts: [Int: Int] = [:]
     private var reviewsInFlight = 0
     private var dropped: [String: Int] = [:]
+    private var reloadOutcomes: [String: Int] = [:]
+
+    /// Reloads by outcome (`ok`, `failed`).
+    public var reloadCounts: [String: Int] { lock.withLock { reloadOutcomes } }
 
     private struct Pending {
         let model: ServedModel
@@ -125,7 +129,8 @@ public final class RecommendationEngine: @unchecked Sendable {
     /// Whether a new recommendation request would be taken (`/readyz`).
     public var isReady: Bool { lock.withLock { pending.count < settings.maxQueue } }
 
-    /// Requests dropped before reaching the model, by reason (`deadline`, `client_gone`).
+    /// Requests refused or dropped before reaching the model, by reason (`queue_full`,
+    /// `reviews_full`, `deadline`, `client_gone`).
     public var droppedCounts: [String: Int] { lock.withLock { dropped } }
 
     /// Runs `work` on the model thread, ahead of nothing and behind everything queued (tests use it
@@ -140,10 +145,11 @@ public final class RecommendationEngine: @unchecked Sendable {
             reloads.async {
                 do {
                     let next = try ServedModel(path: self.path, version: self.current.version + 1, cacheBytes: self.settings.cacheBytes)
-                    self.lock.withLock { self.model = next }
+                    self.lock.withLock { self.model = next; self.reloadOutcomes["ok", default: 0] += 1 }
                     if self.settings.precomputeUsers { self.precompute(next) }
                     c.resume(returning: next)
                 } catch {
+                    self.lock.withLock { self.reloadOutcomes["failed", default: 0] += 1 }
                     c.resume(throwing: error)
                 }
             }
@@ -184,7 +190,7 @@ public final class RecommendationEngine: @unchecked Sendable {
         let result = await withCheckedContinuation { (c: CheckedContinuation<Result<[Recommendation], EngineRefusal>, Never>) in
             let flushNow: Bool, schedule: Bool, refused: Bool
             (flushNow, schedule, refused) = lock.withLock {
-                guard pending.count < settings.maxQueue else { return (false, false, true) }
+                guard pending.count < settings.maxQueue else { dropped["queue_full", default: 0] += 1; return (false, false, true) }
                 pending.append(Pending(model: model, request: request, foldIn: foldIn, remember: remember, deadline: deadline, isWanted: isWanted, done: c))
                 if pending.count >= settings.maxBatch || settings.maxWait <= .zero {
                     flushScheduled = true
@@ -269,7 +275,7 @@ public final class RecommendationEngine: @unchecked Sendable {
     /// A review slot, or `.reviewsFull` when `maxReviews` are taken.
     public func admitReview() throws(EngineRefusal) -> ReviewSlot {
         let taken = lock.withLock {
-            guard reviewsInFlight < settings.maxReviews else { return false }
+            guard reviewsInFlight < settings.maxReviews else { dropped["reviews_full", default: 0] += 1; return false }
             reviewsInFlight += 1
             return true
         }

@@ -38,6 +38,7 @@ public final class RecommendationServer: Sendable {
     public let settings: Settings
     let logger: Logger
     let connections: ConnectionLimiter
+    let metrics = ServerMetrics()
 
     public init(path: String, settings: Settings, logger: Logger) throws {
         self.settings = settings
@@ -72,6 +73,7 @@ public final class RecommendationServer: Sendable {
         let connections = self.connections
         router.add(middleware: ConnectionActivityMiddleware(limiter: connections))
         router.add(middleware: RequestLogMiddleware())
+        router.add(middleware: MetricsMiddleware(metrics: metrics))
         router.add(middleware: BodyDrainMiddleware(maxBytes: settings.limits.drainBytes, channel: { $0.channel }))
         router.add(middleware: JSONErrorMiddleware())
         if let token = settings.token {
@@ -82,6 +84,11 @@ public final class RecommendationServer: Sendable {
             router.add(middleware: LoopbackHostMiddleware())
         }
         Routes(engine: engine, limits: settings.limits, version: settings.version, clientLeft: { connections.hasLeft($0) }).add(to: router)
+        let metrics = self.metrics, engine = self.engine
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                     body: .init(byteBuffer: ByteBuffer(string: metrics.text(engine: engine, connections: connections))))
+        }
         return router
     }
 

@@ -37,7 +37,7 @@ struct Routes: Sendable {
     /// The methods each path answers (for 405 and its Allow header).
     static func allowedMethods(_ path: String) -> [String]? {
         switch path {
-        case "/healthz", "/readyz", "/openapi.json", "/v1/info": return ["GET"]
+        case "/healthz", "/readyz", "/metrics", "/openapi.json", "/v1/info": return ["GET"]
         case "/v1/recommendations", "/v1/reviews": return ["POST"]
         default:
             let parts = path.split(separator: "/", omittingEmptySubsequences: false)

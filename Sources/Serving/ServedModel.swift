@@ -100,6 +100,7 @@ final class AnswerCache: @unchecked Sendable {
     private struct Key: Hashable { let user: Int, k: Int }
     private let lock = NSLock()
     private var lru = LRUList<Key, [Recommendation]>()
+    private var hits = 0, misses = 0
     let maxBytes: Int
 
     init(maxBytes: Int) { self.maxBytes = maxBytes }
@@ -109,8 +110,15 @@ final class AnswerCache: @unchecked Sendable {
 
     func get(user u: Int, k: Int) -> [Recommendation]? {
         guard maxBytes > 0 else { return nil }
-        return lock.withLock { lru.get(Key(user: u, k: k)) }
+        return lock.withLock {
+            let hit = lru.get(Key(user: u, k: k))
+            if hit == nil { misses += 1 } else { hits += 1 }
+            return hit
+        }
     }
+
+    /// Lookups answered from the cache and not.
+    var lookups: (hits: Int, misses: Int) { lock.withLock { (hits, misses) } }
 
     func put(user u: Int, k: Int, _ recs: [Recommendation]) {
         let cost = Self.bytes(count: recs.count)

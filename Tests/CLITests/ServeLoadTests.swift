@@ -275,6 +275,46 @@ final class ServeLoadTests: XCTestCase {
         await s.stop()
     }
 
+    func testMetricsCountRequestsShedLoadAndReloads() async throws {
+        let s = try await ServerHandle(path: folder) { $0.engine.cacheBytes = 0; $0.engine.precomputeUsers = false; $0.engine.maxQueue = 1; $0.engine.maxWait = .zero }
+        _ = try await s.call("GET", "/healthz")
+        _ = try await s.call("GET", "/v1/users/100/recommendations?k=2")
+        _ = try await s.call("GET", "/v1/users/nobody/recommendations")
+        let gate = ModelThreadGate(s.server.engine)
+        let waiting = Task { try await s.call("GET", "/v1/users/101/recommendations?k=2") }
+        let queued = await eventually { s.server.engine.queueDepth == 1 }
+        XCTAssertTrue(queued)
+        let shed = try await s.call("GET", "/v1/users/102/recommendations?k=2")
+        XCTAssertEqual(shed.status, 503)
+        gate.release()
+        _ = try await waiting.value
+        try await s.server.engine.reload()
+        let m = try await s.call("GET", "/metrics")
+        XCTAssertEqual(m.status, 200)
+        XCTAssertEqual(m.headers["content-type"], "text/plain; version=0.0.4")
+        let lines = Set(m.text.split(separator: "\n").map(String.init))
+        for expected in [
+            #"cllm4rec_http_requests_total{route="/healthz",status="200"} 1"#,
+            #"cllm4rec_http_requests_total{route="/v1/users/{id}/recommendations",status="200"} 2"#,
+            #"cllm4rec_http_requests_total{route="/v1/users/{id}/recommendations",status="404"} 1"#,
+            #"cllm4rec_http_requests_total{route="/v1/users/{id}/recommendations",status="503"} 1"#,
+            #"cllm4rec_http_request_duration_seconds_count{route="/v1/users/{id}/recommendations"} 4"#,
+            #"cllm4rec_http_request_duration_seconds_bucket{route="/v1/users/{id}/recommendations",le="+Inf"} 4"#,
+            #"cllm4rec_shed_total{reason="queue_full"} 1"#,
+            #"cllm4rec_batches_total{size="1"} 2"#,
+            #"cllm4rec_reloads_total{outcome="ok"} 1"#,
+            "cllm4rec_queue_depth 0", "cllm4rec_queue_capacity 1", "cllm4rec_model_version 2",
+            "# TYPE cllm4rec_http_request_duration_seconds histogram",
+        ] {
+            XCTAssertTrue(lines.contains(expected), "missing \(expected) in:\n\(m.text)")
+        }
+        // Every sample line is `name{labels} value` or `name value` with a number.
+        for l in lines where !l.hasPrefix("#") && !l.isEmpty {
+            XCTAssertNotNil(Double(l.split(separator: " ").last ?? ""), l)
+        }
+        await s.stop()
+    }
+
     func testIdleConnectionsTimeOut() async throws {
         let s = try await ServerHandle(path: folder) { $0.idleTimeout = .milliseconds(1500) }
         let a = RawConnection(port: s.port)!

@@ -13,29 +13,9 @@ reload   known-user and fold-in requests at a steady rate while the server gets 
 import argparse, asyncio, json, os, random, re, resource, signal, subprocess, time
 
 
-def cpu():
-    for line in open("/proc/cpuinfo"):
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "?"
-
-
-async def http(port, method, path, body=None, timeout=30.0):
-    start = time.perf_counter()
-    try:
-        r, w = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
-        data = body.encode() if body else b""
-        head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-        if body:
-            head += f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n"
-        w.write(head.encode() + b"\r\n" + data)
-        await w.drain()
-        raw = await asyncio.wait_for(r.read(), timeout)
-        w.close()
-        m = re.match(rb"HTTP/1\.1 (\d+)", raw)
-        return (int(m.group(1)) if m else -1), time.perf_counter() - start, raw
-    except (asyncio.TimeoutError, OSError):
-        return -1, time.perf_counter() - start, b""
+import os, sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from serve_client import cpu, http  # noqa: E402
 
 
 def start(a, extra):

@@ -46,6 +46,58 @@ final class MPITests: XCTestCase {
         return CLI.Result(status: p.terminationStatus, out: String(decoding: FileManager.default.contents(atPath: out) ?? Data(), as: UTF8.self), err: "")
     }
 
+    /// Processes whose copies of the folder differ (one at a later checkpoint) refuse to start,
+    /// naming the process and what differs, instead of training on mismatched states.
+    func testProcessesWithDifferentCheckpointsRefuseToStart() throws {
+        try cli("init-gpt2", "--config", "tiny", "--seed", "1", "--output", "model")
+        try writeTinyDataset(to: work + "/data")
+        try cli("extend-vocab", "data", "--model", "model", "--output", "a", "--kcore", "0")
+        try cli("pretrain", "a", "--warmup-epochs", "0", "--rounds", "1", "--batch", "2", "--accumulate", "2", "--threads", "1")
+        let ft = ["--batch", "2", "--accumulate", "2", "--content-every", "0", "--lr", "1e-2", "--threads", "1"]
+        try CLI.run(["finetune", "a", "--epochs", "1"] + ft, in: work)
+        try FileManager.default.copyItem(atPath: work + "/a", toPath: work + "/b")  // stale: one epoch behind
+        try CLI.run(["finetune", "a", "--resume", "--extend-to", "2", "--threads", "1"], in: work)
+        let r = try mpiEach([["finetune", "a", "--resume", "--extend-to", "3", "--threads", "1"], ["finetune", "b", "--resume", "--extend-to", "3", "--threads", "1"]])
+        XCTAssertNotEqual(r.status, 0, r.all)
+        XCTAssertTrue(r.all.contains("do not start from the same place"), r.all)
+        XCTAssertTrue(r.all.contains("process 1 differs from process 0 in resume point"), r.all)
+        XCTAssertTrue(r.all.contains("process 1 differs from process 0 in parameters"), r.all)
+        XCTAssertFalse(r.all.contains("in data"), "the data is the same: \(r.all)")
+        // The same copies agree.
+        try FileManager.default.removeItem(atPath: work + "/b")
+        try FileManager.default.copyItem(atPath: work + "/a", toPath: work + "/b")
+        let same = try mpiEach([["finetune", "a", "--resume", "--extend-to", "3", "--threads", "1"], ["finetune", "b", "--resume", "--extend-to", "3", "--threads", "1"]])
+        XCTAssertEqual(same.status, 0, same.all)
+    }
+
+    /// A run checkpointed by 2 processes and resumed by 1 keeps the global batch (--accumulate
+    /// doubled) and so the trajectory of an uninterrupted 2-process run; a count that cannot keep
+    /// it is refused with the arithmetic.
+    func testResumingWithAnotherProcessCountKeepsTheGlobalBatch() throws {
+        try cli("init-gpt2", "--config", "tiny", "--seed", "1", "--output", "model")
+        try writeTinyDataset(to: work + "/data")
+        try cli("extend-vocab", "data", "--model", "model", "--output", "x", "--kcore", "0")
+        try cli("pretrain", "x", "--warmup-epochs", "0", "--rounds", "1", "--batch", "2", "--accumulate", "2", "--threads", "1")
+        try FileManager.default.copyItem(atPath: work + "/x", toPath: work + "/y")
+        let ft = ["--batch", "2", "--accumulate", "1", "--content-every", "0", "--lr", "1e-2", "--threads", "1"]
+        let whole = try mpi(2, ["finetune", "y", "--epochs", "2"] + ft)
+        XCTAssertEqual(whole.status, 0, whole.all)
+        let half = try mpi(2, ["finetune", "x", "--epochs", "1"] + ft)
+        XCTAssertEqual(half.status, 0, half.all)
+        try FileManager.default.copyItem(atPath: work + "/x", toPath: work + "/z")
+        let three = try mpi(3, ["finetune", "z", "--resume", "--extend-to", "2", "--threads", "1"])
+        XCTAssertNotEqual(three.status, 0)
+        XCTAssertTrue(three.all.contains("written by 2 processes with --accumulate 1 (global batch 2 micro-batches per optimizer step); 3 processes cannot keep it"), three.all)
+        let resumed = try cli("finetune", "x", "--resume", "--extend-to", "2", "--threads", "1")
+        XCTAssertTrue(resumed.out.contains("resuming with 1 process instead of 2: --accumulate 1 -> 2"), resumed.out)
+        let a = try metrics("x").filter { ($0["stage"] as? String) == "finetune" }, b = try metrics("y").filter { ($0["stage"] as? String) == "finetune" }
+        XCTAssertEqual(a.count, 2)
+        XCTAssertEqual(a.count, b.count)
+        for (u, v) in zip(a, b) {
+            for key in ["loss", "mr", "val_recall@20", "val_ndcg@100"] { assertClose(u[key] as? Double, v[key] as? Double, "epoch \(u["epoch"]!) \(key)") }
+        }
+    }
+
     @discardableResult
     func cli(_ args: String...) throws -> CLI.Result {
         let r = try CLI.run(args, in: work)

@@ -92,12 +92,12 @@ struct TrainingFlags: ParsableArguments {
     }
 }
 
-/// Runs a stage with its trainer, reporting how it ended; under mpirun, on every process.
 /// The finetuning choices a user did not make, filled from the backbone family's recipe.
 struct RecipeChoices {
     var headInput: HeadInputKind?
 }
 
+/// Runs a stage with its trainer, reporting how it ended; under mpirun, on every process.
 func runStage(_ stage: Stage, path: String, options: TrainingOptions, flags: TrainingFlags, extendTo: Int? = nil, recipe: RecipeChoices? = nil) throws {
     try flags.engine.apply()
     try Processes.run { try runStage(stage, path: path, options: options, flags: flags, extendTo: extendTo, recipe: recipe, processes: $0) }
@@ -107,18 +107,23 @@ func runStage(_ stage: Stage, path: String, options: TrainingOptions, flags: Tra
               processes: any Collective) throws {
     let rec = try LoadedRecommender(path: path, applyAdapter: false)
     let folder = rec.folder
-    var effective = flags.resume ? (Trainer.savedOptions(folder: folder, stage: stage) ?? options) : options
-    let adapterExists = FileManager.default.fileExists(atPath: folder.file("adapter/adapter_model.safetensors"))
+    let saved = flags.resume ? Trainer.savedOptions(folder: folder, stage: stage) : nil
+    if flags.resume && saved == nil {
+        throw CLIError("\(path): no \(stage.rawValue) checkpoint to resume from")
+    }
+    var effective = saved ?? options
+    let existingAdapter = FileManager.default.fileExists(atPath: folder.file("adapter/adapter_model.safetensors"))
+        ? try rec.model.backbone.loadAdapter(path: folder.file("adapter")) : nil
     if stage == .finetune, !flags.resume, let recipe {
         // What the user left open follows the family's measured recipe.
         let family = FinetuneRecipe.measured(architecture: rec.model.backbone.architecture)
         var filled: [String] = []
         if recipe.headInput == nil { effective.headInput = family.headInput; filled.append("--head-input \(family.headInput.rawValue)") }
         if flags.loraRank == nil {
-            if adapterExists && family.loraRank > 0 {
-                effective.loraRank = try rec.model.backbone.loadAdapter(path: folder.file("adapter")).rank
+            if let existingAdapter, family.loraRank > 0 {
+                effective.loraRank = existingAdapter.rank
                 filled.append("--lora-rank \(effective.loraRank) (adapter/'s own)")
-            } else if !adapterExists {
+            } else if existingAdapter == nil {
                 effective.loraRank = family.loraRank
                 filled.append("--lora-rank \(family.loraRank)")
             }
@@ -127,20 +132,14 @@ func runStage(_ stage: Stage, path: String, options: TrainingOptions, flags: Tra
             print("finetune: \(filled.joined(separator: " ")), \(family.basis)")
         }
     }
-    if flags.resume && Trainer.savedOptions(folder: folder, stage: stage) == nil {
-        throw CLIError("\(path): no \(stage.rawValue) checkpoint to resume from")
-    }
-    if let extendTo {
-        guard extendTo >= effective.epochs else {
-            throw CLIError("--extend-to \(extendTo): the run in \(path) has \(effective.epochs) epochs already")
-        }
-        effective.epochs = extendTo
+    // The trainer lengthens the resumed run's schedule itself.
+    if let extendTo, extendTo < effective.epochs {
+        throw CLIError("--extend-to \(extendTo): the run in \(path) has \(effective.epochs) epochs already")
     }
     if !flags.resume && FileManager.default.fileExists(atPath: folder.file("checkpoint-\(stage.rawValue)/checkpoint.safetensors")) {
         print("note: starting a new \(stage.rawValue) run; the stopped one in checkpoint-\(stage.rawValue)/ is replaced (--resume continues it)")
     }
-    if adapterExists {
-        let lora = try rec.model.backbone.loadAdapter(path: folder.file("adapter"))
+    if let lora = existingAdapter {
         if effective.loraRank > 0 && lora.rank != effective.loraRank {
             throw CLIError("\(folder.file("adapter")) has rank \(lora.rank), not the --lora-rank \(effective.loraRank) given: pass --lora-rank \(lora.rank) to continue it, or remove adapter/ to start a new one")
         }

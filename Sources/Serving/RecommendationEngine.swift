@@ -101,16 +101,18 @@ public final class RecommendationEngine: @unchecked Sendable {
             if !users.isEmpty {
                 let requests = users.map { RecommendationRequest(who: .known(user: $0), history: d.train[$0], k: 1, exclude: [], seed: 0) }
                 let inputs = model.rec.model.recommendWithHeadInputs(requests, corpora: model.rec.corpora).headInputs
-                self.keep(inputs, users: users, model: model)
+                self.keep(inputs, rows: Array(users.enumerated()), model: model)
             }
             if u < n { self.precompute(model, from: u) }
         }
     }
 
-    private func keep(_ inputs: [Float], users: [Int], model: ServedModel) {
+    /// Keeps known users' head inputs: row `b` of `inputs` ([prompts, width]) is user `u`'s, for
+    /// each `(b, u)` of `rows`.
+    private func keep(_ inputs: [Float], rows: [(offset: Int, element: Int)], model: ServedModel) {
         let c = model.knownInputs.width
         inputs.withUnsafeBufferPointer { x in
-            for (b, u) in users.enumerated() { model.knownInputs.put(u, UnsafeBufferPointer(rebasing: x[(b * c)..<((b + 1) * c)])) }
+            for (b, u) in rows { model.knownInputs.put(u, UnsafeBufferPointer(rebasing: x[(b * c)..<((b + 1) * c)])) }
         }
     }
 
@@ -253,12 +255,7 @@ public final class RecommendationEngine: @unchecked Sendable {
                 for (i, row) in zip(newUsers, rows) { requests[i].who = .new(row: row) }
             }
             let (answers, inputs) = rec.model.recommendWithHeadInputs(requests, corpora: rec.corpora)
-            let c = rec.model.width
-            inputs.withUnsafeBufferPointer { x in
-                for (b, p) in group.enumerated() {
-                    if let u = p.remember { p.model.knownInputs.put(u, UnsafeBufferPointer(rebasing: x[(b * c)..<((b + 1) * c)])) }
-                }
-            }
+            keep(inputs, rows: group.enumerated().compactMap { b, p in p.remember.map { (b, $0) } }, model: group[0].model)
             for (p, a) in zip(group, answers) { p.done.resume(returning: .success(a)) }
         }
     }

@@ -56,9 +56,20 @@ public final class SingleProcess: Collective {
 ///
 ///     parameterHash([[1, 2]]) == parameterHash([[1, 2]])  // true; [[1, 2.0000002]] differs
 public func parameterHash(_ buffers: [UnsafeBufferPointer<Float>]) -> UInt64 {
-    var h: UInt64 = 0xcbf2_9ce4_8422_2325
-    for b in buffers {
-        UnsafeRawBufferPointer(b).forEach { h = (h ^ UInt64($0)) &* 0x100_0000_01b3 }
+    var h = FNV1a()
+    for b in buffers { h.add(UnsafeRawBufferPointer(b)) }
+    return h.value
+}
+
+/// The 64-bit FNV-1a hash, fed bytes or integers (an integer as its 8 little-endian bytes).
+struct FNV1a {
+    private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+
+    mutating func add(_ bytes: some Sequence<UInt8>) {
+        for b in bytes { value = (value ^ UInt64(b)) &* 0x100_0000_01b3 }
     }
-    return h
+
+    mutating func add(_ x: UInt64) {
+        for k in 0..<8 { value = (value ^ ((x >> (8 * UInt64(k))) & 0xFF)) &* 0x100_0000_01b3 }
+    }
 }

@@ -9,19 +9,20 @@ import Foundation
 extension Trainer {
     /// What the processes compare, each as a hash (and, for the resume point, its values).
     func startFingerprints() -> [(what: String, hash: UInt64, detail: String)] {
-        var data = parameterHashStart
+        var data = FNV1a()
         for rows in [dataset.train, dataset.validation, dataset.test] {
-            for r in rows { for x in r { data = fnv(data, UInt64(x)) }; data = fnv(data, 0xFFFF_FFFF) }
+            for r in rows { for x in r { data.add(UInt64(x)) }; data.add(0xFFFF_FFFF) }
         }
-        for name in dataset.users + dataset.items { for b in name.utf8 { data = fnv(data, UInt64(b)) } }
+        for name in dataset.users + dataset.items { data.add(name.utf8) }
         let options = state.options
         let optionsBytes = (try? { let e = JSONEncoder(); e.outputFormatting = .sortedKeys; return try e.encode(options) }()) ?? Data()
-        var o = parameterHashStart
-        for b in optionsBytes { o = fnv(o, UInt64(b)) }
+        var o = FNV1a()
+        o.add(optionsBytes)
         let point = "epoch \(state.phase + 1), step \(state.step) (optimizer step \(state.globalStep))"
-        var p = parameterHashStart
-        for x in [state.phase, state.step, state.globalStep] { p = fnv(p, UInt64(x)) }
-        return [("data", data >> 11, ""), ("options", o >> 11, ""), ("resume point", p >> 11, point), ("parameters", parameterHashNow() >> 11, "")]
+        var p = FNV1a()
+        for x in [state.phase, state.step, state.globalStep] { p.add(UInt64(x)) }
+        return [("data", data.value >> 11, ""), ("options", o.value >> 11, ""), ("resume point", p.value >> 11, point),
+                ("parameters", parameterHashNow() >> 11, "")]
     }
 
     /// Throws, on every process alike, if the processes do not start from the same place.
@@ -68,11 +69,4 @@ extension Trainer {
         if let lora = model.backbone.adapter { buffers.append(UnsafeBufferPointer(lora.weights.pointer)) }
         return parameterHash(buffers)
     }
-}
-
-private let parameterHashStart: UInt64 = 0xcbf2_9ce4_8422_2325
-private func fnv(_ h: UInt64, _ x: UInt64) -> UInt64 {
-    var h = h
-    for k in 0..<8 { h = (h ^ ((x >> (8 * UInt64(k))) & 0xFF)) &* 0x100_0000_01b3 }
-    return h
 }

@@ -8,6 +8,11 @@ public struct Recommendation: Sendable {
     public var item: Int
     public var score: Float
     public init(item: Int, score: Float) { self.item = item; self.score = score }
+
+    /// The `k` best-scored items of `scores` (one per item) not in `excluded`, best first.
+    static func top(_ scores: UnsafeBufferPointer<Float>, k: Int, excluding excluded: Set<Int>) -> [Recommendation] {
+        RankingMetrics.topK(scores, k: k, excluded: excluded).map { Recommendation(item: $0, score: scores[$0]) }
+    }
 }
 
 /// One recommendation asked of a model: who (a known user, or a new user's folded-in row), the
@@ -63,8 +68,7 @@ extension RecModel {
         let (scores, inputs) = m.scoresAndHeadInputs(prompts: prompts, copy: .recommendation)
         let answers = scores.withUnsafeBufferPointer { all in
             requests.enumerated().map { b, r in
-                let s = UnsafeBufferPointer(rebasing: all[(b * items)..<((b + 1) * items)])
-                return RankingMetrics.topK(s, k: r.k, excluded: r.exclude).map { Recommendation(item: $0, score: s[$0]) }
+                Recommendation.top(UnsafeBufferPointer(rebasing: all[(b * items)..<((b + 1) * items)]), k: r.k, excluding: r.exclude)
             }
         }
         return (answers, inputs)
@@ -82,9 +86,7 @@ extension RecModel {
         scores.withUnsafeMutableBufferPointer { s in
             for j in 0..<items { s[j] = dot(v + j * c, x.baseAddress!, c) }
         }
-        return scores.withUnsafeBufferPointer { s in
-            RankingMetrics.topK(s, k: k, excluded: exclude).map { Recommendation(item: $0, score: s[$0]) }
-        }
+        return scores.withUnsafeBufferPointer { Recommendation.top($0, k: k, excluding: exclude) }
     }
 
     /// Review text for (user, item) from the content model: the prompt `user_i wrote the following

@@ -62,6 +62,41 @@ final class ModelThreadGate: @unchecked Sendable {
     func release() { gate.signal() }
 }
 
+/// `cllm4rec serve` of the tiny recommender as its own process on a free port, its output in a file.
+struct ServeProcess {
+    let process = Process()
+    let port: Int
+    /// The output so far.
+    let log: @Sendable () -> String
+
+    init(_ test: XCTestCase, _ extra: [String]) throws {
+        let path = temporaryFolder(test, "serve-log") + "/out"
+        FileManager.default.createFile(atPath: path, contents: nil)
+        process.executableURL = URL(fileURLWithPath: CLI.binary)
+        process.arguments = ["serve", TinyRecommender.folder, "--port", "0"] + extra
+        process.standardOutput = FileHandle(forWritingAtPath: path)
+        process.standardError = FileHandle(forWritingAtPath: path)
+        try process.run()
+        let read: @Sendable () -> String = { String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self) }
+        log = read
+        _ = waitUntil(30) { read().contains("listening on") }
+        guard let r = read().range(of: #"listening on http://127\.0\.0\.1:(\d+)"#, options: .regularExpression),
+              let port = Int(read()[r].split(separator: ":").last!) else {
+            process.terminate()
+            XCTFail("no listening line:\n\(read())")
+            throw CocoaError(.fileReadUnknown)
+        }
+        self.port = port
+    }
+
+    /// The output once it holds `text` (or after 30 s).
+    @discardableResult
+    func waitFor(_ text: String) -> String {
+        _ = waitUntil(30) { log().contains(text) }
+        return log()
+    }
+}
+
 /// Polls `condition` every 10 ms for up to `seconds`, blocking the thread (for code on the model thread).
 func waitUntil(_ seconds: Double = 10, _ condition: () -> Bool) -> Bool {
     let end = Date().addingTimeInterval(seconds)
@@ -329,19 +364,8 @@ final class ServeLoadTests: XCTestCase {
 /// shutdown deadline stops it, and a second signal stops it at once.
 final class ServeShutdownTests: XCTestCase {
     func startServer(_ extra: [String]) throws -> (Process, Int, () -> String) {
-        let log = temporaryFolder(self, "serve-stop") + "/out"
-        FileManager.default.createFile(atPath: log, contents: nil)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLI.binary)
-        p.arguments = ["serve", TinyRecommender.folder, "--port", "0", "--threads", "1"] + extra
-        p.standardOutput = FileHandle(forWritingAtPath: log)
-        p.standardError = FileHandle(forWritingAtPath: log)
-        try p.run()
-        let read = { String(decoding: FileManager.default.contents(atPath: log) ?? Data(), as: UTF8.self) }
-        _ = waitUntil(30) { read().contains("listening on") }
-        guard let r = read().range(of: #"listening on http://127\.0\.0\.1:(\d+)"#, options: .regularExpression),
-              let port = Int(read()[r].split(separator: ":").last!) else { p.terminate(); XCTFail("no listening line: \(read())"); throw CocoaError(.fileReadUnknown) }
-        return (p, port, read)
+        let server = try ServeProcess(self, ["--threads", "1"] + extra)
+        return (server.process, server.port, server.log)
     }
 
     /// Opens a connection holding a request whose body never comes.

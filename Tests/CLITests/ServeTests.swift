@@ -354,28 +354,10 @@ final class ServeTests: XCTestCase {
             XCTAssertTrue(r.err.contains(bad[0]), r.err)
         }
 
-        let log = temporaryFolder(self, "serve-log") + "/out"
-        FileManager.default.createFile(atPath: log, contents: nil)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLI.binary)
         // Many fold-in steps make a POST /v1/recommendations slow enough to be in flight at SIGTERM.
-        p.arguments = ["serve", folder, "--port", "0", "--threads", "1", "--fold-in-steps", "400", "--max-wait-ms", "0"]
-        p.standardOutput = FileHandle(forWritingAtPath: log)
-        p.standardError = FileHandle(forWritingAtPath: log)
-        try p.run()
-        func waitFor(_ text: String) -> String {
-            for _ in 0..<600 {
-                let out = String(decoding: FileManager.default.contents(atPath: log) ?? Data(), as: UTF8.self)
-                if out.contains(text) { return out }
-                Thread.sleep(forTimeInterval: 0.05)
-            }
-            return String(decoding: FileManager.default.contents(atPath: log) ?? Data(), as: UTF8.self)
-        }
-        let started = waitFor("listening on http://")
-        guard let range = started.range(of: #"listening on http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) else {
-            p.terminate(); XCTFail("no listening line:\n\(started)"); return
-        }
-        let port = started[range].split(separator: ":").last!
+        let server = try ServeProcess(self, ["--threads", "1", "--fold-in-steps", "400", "--max-wait-ms", "0"])
+        let p = server.process, port = server.port
+        func waitFor(_ text: String) -> String { server.waitFor(text) }
         let health = try Data(contentsOf: URL(string: "http://127.0.0.1:\(port)/healthz")!)
         XCTAssertEqual(String(decoding: health, as: UTF8.self), #"{"status":"ok"}"#)
         XCTAssertTrue(waitFor("GET /healthz 200").contains("GET /healthz 200"), "one log line per request")

@@ -34,6 +34,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         // Already in the graph through Hummingbird; named here for the shutdown deadline.
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
+        // Already in the graph through Hummingbird; named for the server's TLS (NIOSSL), its request
+        // read deadline (NIOHTTPTypes' request parts) and the tests' TLS client (NIOPosix).
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.30.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.20.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
@@ -58,6 +63,10 @@ let package = Package(
             dependencies: [
                 "CLLM4Rec", "RecData", "Tokenizer", "Backbone", "Tensor", "WeightIO",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                // --tls-cert/--tls-key: swift-nio-ssl (BoringSSL) under Hummingbird's TLS channel.
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -84,6 +93,9 @@ let package = Package(
         .testTarget(name: "GPT2Tests", dependencies: ["GPT2", "WeightIO", "Tensor"], exclude: ["Fixtures"]),
         // Runs the built command-line tool end to end (the dependency makes SwiftPM build it first).
         // (and the server in process: its answers are compared with the tool's).
-        .testTarget(name: "CLITests", dependencies: ["cllm4rec", "Serving", "CLLM4Rec", "Backbone", "WeightIO", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "CLITests", dependencies: [
+            "cllm4rec", "Serving", "CLLM4Rec", "Backbone", "WeightIO", .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
     ]
 )

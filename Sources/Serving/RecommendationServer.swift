@@ -2,6 +2,8 @@ import CLLM4Rec
 import Dispatch
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -26,6 +28,11 @@ public final class RecommendationServer: Sendable {
         public var version = "cllm4rec"
         /// A connection with no traffic for this long is closed.
         public var idleTimeout: Duration = .seconds(30)
+        /// A request must arrive whole (head and body) within this long of its first byte, or its
+        /// connection is closed (`RequestReadDeadline`).
+        public var readTimeout: Duration = .seconds(10)
+        /// HTTPS instead of HTTP when set.
+        public var tls: ServerTLS?
         /// Most open connections; more are closed as they arrive.
         public var maxConnections = 512
         /// After SIGTERM/SIGINT, requests in flight get this long to finish; then the server stops
@@ -107,14 +114,25 @@ public final class RecommendationServer: Sendable {
     public func run(signals: Bool = true, onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         let logger = self.logger
         let connections = self.connections
+        let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [connections.handler(), RequestReadDeadline.Parts()],
+                                               idleTimeout: .nanoseconds(Int64(settings.idleTimeout.milliseconds * 1e6)))
+        let readTimeout = TimeAmount.nanoseconds(Int64(settings.readTimeout.milliseconds * 1e6))
+        let tls = settings.tls
+        // TLS outermost, then the read deadline (it sees decrypted bytes; a slow handshake is
+        // bounded by the idle timeout), then HTTP/1.1.
+        let server = HTTPServerBuilder { responder in
+            let plain = ReadDeadlineChannel(base: HTTP1Channel(responder: responder, configuration: http1), timeout: readTimeout)
+            guard let tls else { return plain }
+            return try TLSChannel(plain, tlsConfiguration: tls.configuration)
+        }
+        let scheme = tls == nil ? "http" : "https"
         let app = Application(
             router: makeRouter(),
-            server: .http1(configuration: .init(additionalChannelHandlers: [connections.handler()],
-                                                idleTimeout: .nanoseconds(Int64(settings.idleTimeout.milliseconds * 1e6)))),
+            server: server,
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: settings.version),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
-                logger.info("listening on http://\(channel.localAddress?.ipAddress ?? "?"):\(port)")
+                logger.info("listening on \(scheme)://\(channel.localAddress?.ipAddress ?? "?"):\(port)")
                 await onListening(port)
             },
             logger: logger)

@@ -17,7 +17,8 @@ struct Serve: AsyncParsableCommand {
             pass of up to --max-batch prompts. One log line per request goes to standard output. \
             SIGTERM or SIGINT stops the server once requests in flight are answered; SIGHUP reloads the \
             folder (after a new finetune, say): requests never see half a model, and a folder that fails \
-            to load leaves the old one serving. The server binds to loopback unless --host says \
+            to load leaves the old one serving. With --tls-cert and --tls-key it speaks HTTPS (TLS 1.2 \
+            or later; the files are read once, at start). The server binds to loopback unless --host says \
             otherwise; any other address needs --token-file (clients then send `Authorization: Bearer \
             TOKEN`) or an explicit --insecure-no-auth. Load it cannot carry is shed, not queued: past \
             --max-queue waiting requests, --max-reviews reviews or --request-timeout seconds of waiting a \
@@ -63,6 +64,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds a connection may stay without traffic before the server closes it.")
     var idleTimeout: Double = 30
 
+    @Option(help: "Seconds a request may take to arrive whole, head and body, from its first byte; then its connection is closed (a connection waiting for its next request is bounded by --idle-timeout instead).")
+    var readTimeout: Double = 10
+
+    @Option(help: "A PEM file with the server's certificate chain (its certificate first): serve HTTPS instead of HTTP. Needs --tls-key.")
+    var tlsCert: String?
+
+    @Option(help: "A PEM file with the private key of --tls-cert's certificate.")
+    var tlsKey: String?
+
     @Option(help: "Most open connections; more are closed as they arrive.")
     var maxConnections = 512
 
@@ -97,6 +107,8 @@ struct Serve: AsyncParsableCommand {
         try FlagRules.inRange(1...1024, maxReviews, "--max-reviews")
         try FlagRules.inRange(1...100_000, maxK, "--max-k")
         try FlagRules.between(idleTimeout, 0, 86_400, "--idle-timeout", includingLower: false, includingUpper: true)
+        try FlagRules.between(readTimeout, 0, 3600, "--read-timeout", includingLower: false, includingUpper: true)
+        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("give --tls-cert and --tls-key together (HTTPS needs both), or neither") }
         try FlagRules.inRange(1...1_000_000, maxConnections, "--max-connections")
         try FlagRules.between(shutdownTimeout, 0, 3600, "--shutdown-timeout", includingLower: false, includingUpper: true)
         try FlagRules.inRange(1...100_000, maxHistory, "--max-history")
@@ -132,7 +144,11 @@ struct Serve: AsyncParsableCommand {
         settings.engine.precomputeUsers = precomputeUsers
         settings.limits.maxK = maxK
         settings.idleTimeout = .milliseconds(Int64((idleTimeout * 1000).rounded()))
+        settings.readTimeout = .milliseconds(Int64((readTimeout * 1000).rounded()))
         settings.maxConnections = maxConnections
+        if let tlsCert, let tlsKey {
+            do { settings.tls = try ServerTLS(certificate: tlsCert, key: tlsKey) } catch { throw CLIError("\(error)") }
+        }
         settings.shutdownTimeout = .milliseconds(Int64((shutdownTimeout * 1000).rounded()))
         settings.engine.foldIn = FoldInOptions(steps: foldInSteps, learningRate: foldIn.foldInLr)
         settings.limits.maxHistory = maxHistory

@@ -348,7 +348,7 @@ final class ServeTests: XCTestCase {
         try "short".write(toFile: short, atomically: true, encoding: .utf8)
         let weak = try CLI.run(["serve", folder, "--host", "0.0.0.0", "--token-file", short], in: NSTemporaryDirectory())
         XCTAssertTrue(weak.err.contains("at least 16"), weak.err)
-        for bad in [["--max-batch", "0"], ["--port", "70000"], ["--max-wait-ms", "-1"], ["--cache-mb", "-5"], ["--max-queue", "0"], ["--request-timeout", "0"], ["--max-k", "0"], ["--max-connections", "0"], ["--max-reviews", "0"], ["--idle-timeout", "-1"], ["--shutdown-timeout", "0"]] {
+        for bad in [["--max-batch", "0"], ["--port", "70000"], ["--max-wait-ms", "-1"], ["--cache-mb", "-5"], ["--max-queue", "0"], ["--request-timeout", "0"], ["--max-k", "0"], ["--max-connections", "0"], ["--max-reviews", "0"], ["--idle-timeout", "-1"], ["--shutdown-timeout", "0"], ["--read-timeout", "0"], ["--tls-key", "key.pem"]] {
             let r = try CLI.run(["serve", folder] + bad, in: NSTemporaryDirectory())
             XCTAssertNotEqual(r.status, 0, bad.joined(separator: " "))
             XCTAssertTrue(r.err.contains(bad[0]), r.err)

@@ -12,12 +12,15 @@
 #                random-smollm2, random-gpt2; init: normal, text-mean)
 # FINETUNE_SPEC  head:lora:lr:lambda:epochs, e.g. standardized:8:1e-3:0.01:4 (lora: rank, 0 = off)
 # Knobs: OUT=Runs/study SPLIT=../shared/data/ml-100k-split ROUNDS=1 VALIDATE_EVERY=2 THREADS=2
+#        SEED=98765 (extend-vocab's row initialisation and every training seed; another seed gets its
+#        own folders, `...-seed<N>`, for the seed spread)
 # Each run leaves OUT/<pretrain>/<finetune>/ (metrics.jsonl, training-finetune.json, finetune.log);
 # `python3 Tools/study_table.py OUT` tabulates them; `cllm4rec report RUN` draws one. A run that finished before is kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-Runs/study}; SPLIT=${SPLIT:-../shared/data/ml-100k-split}; ROUNDS=${ROUNDS:-1}
-VALIDATE_EVERY=${VALIDATE_EVERY:-2}; THREADS=${THREADS:-2}
+VALIDATE_EVERY=${VALIDATE_EVERY:-2}; THREADS=${THREADS:-2}; SEED=${SEED:-98765}
+seed_suffix=""; [ "$SEED" = 98765 ] || seed_suffix="-seed$SEED"
 # The study runs a copy of the binary, so that rebuilding the package meanwhile cannot touch it.
 bin=${BIN:-}
 if [ -z "$bin" ]; then
@@ -38,14 +41,14 @@ case "$backbone" in
   random-gpt2) model=Models/random-small; [ -f $model/model.safetensors ] || "$bin" init-model --config small --seed 1 --output $model >/dev/null ;;
   *) echo "unknown backbone $backbone"; exit 2 ;;
 esac
-pre="$OUT/$backbone-$init-warmup$warmup-lambda$plambda"
+pre="$OUT/$backbone-$init-warmup$warmup-lambda$plambda$seed_suffix"
 if [ ! -f "$pre/base/training-pretrain.json" ]; then
   rm -rf "$pre"; mkdir -p "$pre"
   echo "== pretraining $pre"
   t0=$(date +%s)
-  "$bin" extend-vocab "$data" --split-from "$SPLIT" --model "$model" --init "$init" --output "$pre/base" > "$pre/pretrain.log" 2>&1
+  "$bin" extend-vocab "$data" --split-from "$SPLIT" --model "$model" --init "$init" --seed "$SEED" --output "$pre/base" > "$pre/pretrain.log" 2>&1
   "$bin" pretrain "$pre/base" --warmup-epochs "$warmup" --rounds "$ROUNDS" --accumulate 1 --max-main-tokens 64 \
-    --lambda "$plambda" --threads "$THREADS" >> "$pre/pretrain.log" 2>&1
+    --lambda "$plambda" --seed "$SEED" --threads "$THREADS" >> "$pre/pretrain.log" 2>&1
   echo "$(( $(date +%s) - t0 )) s" > "$pre/pretrain.seconds"
 fi
 for spec in "$@"; do
@@ -57,7 +60,7 @@ for spec in "$@"; do
   t0=$(date +%s)
   lora_flags=(); [ "$lora" = 0 ] || lora_flags=(--lora-rank "$lora")
   "$bin" finetune "$run" --epochs "$epochs" --lr "$lr" --lambda "$flambda" --head-input "$head" "${lora_flags[@]}" \
-    --accumulate 1 --max-main-tokens 64 --content-every 0 --validate-every "$VALIDATE_EVERY" --threads "$THREADS" > "$run/finetune.log" 2>&1 \
+    --accumulate 1 --max-main-tokens 64 --content-every 0 --validate-every "$VALIDATE_EVERY" --seed "$SEED" --threads "$THREADS" > "$run/finetune.log" 2>&1 \
     || { echo "$run failed:"; tail -5 "$run/finetune.log"; continue; }
   echo "$(( $(date +%s) - t0 )) s" > "$run/finetune.seconds"
   tr '\r' '\n' < "$run/finetune.log" | grep -E "validation R@20" | sed 's/^/  /'

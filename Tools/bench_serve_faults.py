@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Faults on `cllm4rec serve` (issue 24), Python's standard library only:
 
-slow     N connections that send a request head one byte every 2 s (slowloris) while /healthz is
-         asked on a fresh connection every 0.2 s: its answers, p50/max latency, and failures;
-         then SIGTERM: seconds until the server exits.
+slow     N connections that send a request head one byte every 2 s (slowloris; `--part body`:
+         a whole POST head, then its 60 KB body one byte every 2 s) while /healthz is asked on a
+         fresh connection every 0.2 s: its answers, p50/max latency, and failures; then SIGTERM:
+         seconds until the server exits.
 reload   known-user and fold-in requests at a steady rate while the server gets SIGHUP every
          0.5 s, K times: requests answered, failed, and the model versions seen.
 
@@ -42,7 +43,13 @@ async def slow(a):
             return
         opened += 1
         held.append(w)
-        for ch in "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-a: " + "b" * 1000:
+        if a.part == "body":
+            head = "POST /v1/recommendations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 60000\r\n\r\n"
+            w.write(head.encode())
+            dribble = "[" * 1000
+        else:
+            dribble = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-a: " + "b" * 1000
+        for ch in dribble:
             try:
                 w.write(ch.encode()); await w.drain()
             except (ConnectionError, OSError):
@@ -60,7 +67,7 @@ async def slow(a):
             fails += 1
         await asyncio.sleep(0.2)
     lat.sort()
-    print(f"CPU: {cpu()}; serve {' '.join(a.serve_flags.split())}; {a.connections} slow connections ({opened} accepted by the kernel)")
+    print(f"CPU: {cpu()}; serve {' '.join(a.serve_flags.split())}; {a.connections} slow connections dribbling their {a.part} ({opened} accepted by the kernel)")
     print(f"/healthz during the attack: {len(lat)} answered, {fails} failed; p50 {lat[len(lat) // 2] if lat else float('nan'):.1f} ms, max {lat[-1] if lat else float('nan'):.1f} ms")
     t = time.perf_counter()
     p.send_signal(signal.SIGTERM)
@@ -121,6 +128,7 @@ def main():
     ap.add_argument("--serve-flags", default="")
     ap.add_argument("what", choices=["slow", "reload"])
     ap.add_argument("--connections", type=int, default=1000)
+    ap.add_argument("--part", choices=["head", "body"], default="head", help="slow: what the slow connections dribble")
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--reloads", type=int, default=100)
     ap.add_argument("--rate", type=float, default=10)

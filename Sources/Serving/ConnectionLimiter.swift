@@ -2,13 +2,16 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTPTypes
 
 /// Bounds the open connections. Each connection's pipeline gets a `handler()`, which counts it;
 /// when `max` are open, a new connection takes the place of the oldest one that has no request in
-/// flight (an idle keep-alive connection, or one still dribbling its request head: a slowloris
-/// client), which is closed; only when every open connection has a request in flight is the new
-/// one closed instead. So slow or idle clients cannot lock everyone else out, and work in flight is
-/// never cut. `ConnectionActivityMiddleware` says when a connection has a request in flight.
+/// flight (an idle keep-alive connection, or one whose request is still arriving: a slowloris
+/// client dribbling a head or a body), which is closed; only when every open connection has a whole
+/// request in flight is the new one closed instead. So slow or idle clients cannot lock everyone
+/// else out, and work in flight is never cut. `ConnectionActivityMiddleware` says when a
+/// connection has a request in flight; the handler, after the HTTP decoder, when its body is still
+/// arriving (from the head to the end of the request).
 ///
 /// It also notes the connections whose client has closed its side: the server allows half-closed
 /// connections (the channel stays active), so `hasLeft` is how work for a client that hung up is
@@ -17,7 +20,15 @@ final class ConnectionLimiter: @unchecked Sendable {
     let max: Int
     private let logger: Logger
     private let lock = NSLock()
-    private struct Entry { let channel: any Channel; let order: Int; var inFlight = 0 }
+    private struct Entry {
+        let channel: any Channel
+        let order: Int
+        var inFlight = 0
+        /// Between a request's head and its end: the handler may already run, but nothing is
+        /// computed for a request that has not arrived whole.
+        var receiving = false
+        var evictable: Bool { inFlight == 0 || receiving }
+    }
     private var open: [ObjectIdentifier: Entry] = [:]
     private var opened = 0
     private var refused = 0, evicted = 0
@@ -36,7 +47,7 @@ final class ConnectionLimiter: @unchecked Sendable {
         let (ok, victim, note): (Bool, (any Channel)?, String?) = lock.withLock {
             var victim: (any Channel)?
             if open.count >= max {
-                guard let oldest = open.values.filter({ $0.inFlight == 0 }).min(by: { $0.order < $1.order }) else {
+                guard let oldest = open.values.filter(\.evictable).min(by: { $0.order < $1.order }) else {
                     refused += 1
                     return (false, nil, refused % 100 == 1 ? "\(max) connections open (--max-connections), all with requests in flight: closing new ones (\(refused) so far)" : nil)
                 }
@@ -59,6 +70,8 @@ final class ConnectionLimiter: @unchecked Sendable {
 
     fileprivate func inputClosed(_ channel: ObjectIdentifier) { _ = lock.withLock { leftEarly.insert(channel) } }
 
+    fileprivate func receiving(_ channel: ObjectIdentifier, _ yes: Bool) { lock.withLock { open[channel]?.receiving = yes } }
+
     /// A request of `channel` has begun (its head is read) or ended (its response is written).
     func begin(_ channel: any Channel) { lock.withLock { open[ObjectIdentifier(channel)]?.inFlight += 1 } }
     func end(_ channel: any Channel) { lock.withLock { open[ObjectIdentifier(channel)]?.inFlight -= 1 } }
@@ -69,8 +82,7 @@ final class ConnectionLimiter: @unchecked Sendable {
     }
 
     final class Handler: ChannelInboundHandler, RemovableChannelHandler {
-        // Never unwrapped: everything passes through.
-        typealias InboundIn = ByteBuffer
+        typealias InboundIn = HTTPRequestPart
         private let limiter: ConnectionLimiter
         private var counted = false
 
@@ -82,6 +94,15 @@ final class ConnectionLimiter: @unchecked Sendable {
 
         func handlerRemoved(context: ChannelHandlerContext) {
             if counted { counted = false; limiter.release(ObjectIdentifier(context.channel)) }
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head: limiter.receiving(ObjectIdentifier(context.channel), true)
+            case .end: limiter.receiving(ObjectIdentifier(context.channel), false)
+            case .body: break
+            }
+            context.fireChannelRead(data)
         }
 
         func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

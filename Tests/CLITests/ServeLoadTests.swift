@@ -290,6 +290,18 @@ final class ServeLoadTests: XCTestCase {
         d.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         XCTAssertTrue(d.readToEnd().text.contains("200 OK"))
         XCTAssertTrue(b.readToEnd().closed, "the slow client was closed for it")
+        // A body still arriving is not a request in flight either: a slow body (older) goes before
+        // an idle keep-alive connection.
+        let h = RawConnection(port: s.port)!
+        h.send("POST /v1/recommendations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"hist")
+        try await Task.sleep(for: .milliseconds(200))
+        let i = RawConnection(port: s.port)!
+        i.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        XCTAssertTrue(i.read(until: "\"ok\"").contains("200 OK"))
+        let j = RawConnection(port: s.port)!
+        j.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        XCTAssertTrue(j.readToEnd().text.contains("200 OK"))
+        XCTAssertTrue(h.readToEnd().closed, "the slow body was closed for it")
 
         // A request in flight is never cut: with both places busy, a new connection is closed.
         let gate = ModelThreadGate(s.server.engine)

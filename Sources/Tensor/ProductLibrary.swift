@@ -99,14 +99,31 @@ public struct ProductLibrary: @unchecked Sendable {
                 mkl = .failure(error)
             }
         }
-        let choice = try choose(request: request, mkl: mkl.map { r in r.map(\.path) }, cpuIsIntel: cllm4rec_cpu_is_intel() != 0)
+        // `auto` with MKL present: measure which multiplies faster here (cached per CPU, versions
+        // and threads; `ProductCalibration`).
+        var calibration: ProductCalibration?
+        var mklDescription: String?
+        if case .success(let library)? = mkl, ["", "auto"].contains((request ?? "").lowercased()) {
+            let description = try library.configure()
+            mklDescription = description
+            let threads = Int(openblas.entries.products.getThreads())
+            library.products.setThreads(Int32(threads))
+            let key = ProductCalibration.Key(cpu: ProductCalibration.cpuModel(), openblas: openblas.summary, mkl: description, threads: threads)
+            calibration = ProductCalibration.cached(key: key, file: ProductCalibration.cacheFile(environment: { environment($0) })) {
+                ProductCalibration(key: key, openblasSeconds: ProductCalibration.time(openblas.entries.products.sgemm),
+                                   mklSeconds: ProductCalibration.time(library.products.sgemm))
+            }.0
+        }
+        let choice = try choose(request: request, mkl: mkl.map { r in r.map(\.path) }, cpuIsIntel: cllm4rec_cpu_is_intel() != 0,
+                                calibration: calibration)
         switch choice.kind {
         case .openblas:
             return ProductLibrary(kind: .openblas, reason: choice.reason, description: openblas.summary,
                                   products: openblas.entries.products)
         case .mkl:
             let library = try mkl!.get()
-            let description = try library.configure()
+            let description: String
+            if let mklDescription { description = mklDescription } else { description = try library.configure() }
             // Matrix-vector products (one decoding step's) stay on OpenBLAS: see `ProductLibrary`.
             let mixed = ProductEntryPoints(sgemm: library.products.sgemm, sgemv: openblas.entries.products.sgemv,
                                            setThreads: library.products.setThreads, getThreads: library.products.getThreads)
@@ -118,19 +135,24 @@ public struct ProductLibrary: @unchecked Sendable {
 
     /// The library to use and why: a pure function of the request (`CLLM4REC_BLAS`), what the MKL
     /// search gave (nil: not searched, since `openblas` was asked for; `.success(nil)`: searched,
-    /// not found; `.failure`: a named MKL that did not open) and the CPU's vendor.
+    /// not found; `.failure`: a named MKL that did not open), the CPU's vendor, and, for `auto` with
+    /// MKL found, what calibration measured (which then decides; without it, the vendor does).
     ///
     ///     choose(request: nil, mkl: .success("/usr/local/lib/libmkl_rt.so.3"), cpuIsIntel: true)
     ///     // (.mkl, "Intel CPU, MKL found at /usr/local/lib/libmkl_rt.so.3")
     ///     choose(request: nil, mkl: .success("/usr/local/lib/libmkl_rt.so.3"), cpuIsIntel: false)
     ///     // (.openblas, "MKL found at ... but not used on a CPU that is not Intel's ...")
-    public static func choose(request: String?, mkl: Result<String?, BLASError>?, cpuIsIntel: Bool)
+    public static func choose(request: String?, mkl: Result<String?, BLASError>?, cpuIsIntel: Bool,
+                              calibration: ProductCalibration? = nil)
         throws(BLASError) -> (kind: Kind, reason: String) {
         let asked = (request ?? "").lowercased()
         switch asked {
         case "", "auto":
             switch mkl {
             case .failure(let error)?: throw error
+            case .success(let path?)? where calibration != nil:
+                let c = calibration!.choice
+                return (c.kind, "MKL found at \(path), \(c.reason)")
             case .success(let path?)? where cpuIsIntel:
                 return (.mkl, "Intel CPU, MKL found at \(path)")
             case .success(let path?)?:

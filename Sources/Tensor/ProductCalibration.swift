@@ -131,6 +131,9 @@ public struct ProductCalibration: Equatable, Sendable {
     }
 
     /// Reads a cache file's text; nil when anything is missing or malformed (it is then measured again).
+    /// The one reader in this `-Ounchecked` target: it reads only a file this tool wrote in the
+    /// user's own cache folder, with the standard library's checked splitting and number parsing,
+    /// and no index arithmetic of its own.
     public init?(text: String) {
         var fields: [Substring: Substring] = [:]
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {

@@ -58,6 +58,16 @@ public struct LoadedRecommender: @unchecked Sendable {
         tokenizer = IDTokenizer(base: base, users: manifest.users, items: manifest.items)
     }
 
+    /// Readies the recommendation rows for scoring and says whether finetuning made them: a folder
+    /// not finetuned yet scores with its collaborative rows (what pretraining learned), so that
+    /// `generate` and `serve` answer at every stage.
+    @discardableResult
+    public func prepareRecommendationRows() -> Bool {
+        let finetuned = model.embeddings.has(.recommendation)
+        if !finetuned { model.embeddings.copy(.collaborative, to: .recommendation) }
+        return finetuned
+    }
+
     /// Index of an external user id.
     public func user(_ id: String) throws -> Int {
         guard let u = dataset.users.firstIndex(exactly: id) else { throw RecommenderError("unknown user \"\(id)\" (ids as in the dataset, e.g. \"\(dataset.users[0])\")") }

@@ -56,6 +56,10 @@ public struct PreparedDataset: Sendable {
         self.statistics = statistics; self.options = options; self.heldout = heldout
     }
 
+    /// Every item user `u` interacted with (training, validation and test): what a recommendation
+    /// for that user leaves out.
+    public func seen(user u: Int) -> Set<Int> { Set(train[u] + validation[u] + test[u]) }
+
     /// Filters, k-cores, numbers and splits `raw` (see `PrepareOptions`).
     ///
     /// Split of a user with n interactions (chosen at random, seeded): n_test = n_val =

@@ -27,8 +27,7 @@ public final class ServedModel: @unchecked Sendable {
 
     public init(path: String, version: Int, cacheBytes: Int) throws {
         let rec = try LoadedRecommender(path: path)
-        finetuned = rec.model.embeddings.has(.recommendation)
-        if !finetuned { rec.model.embeddings.copy(.collaborative, to: .recommendation) }
+        finetuned = rec.prepareRecommendationRows()
         self.rec = rec
         self.path = path
         self.version = version
@@ -50,10 +49,7 @@ public final class ServedModel: @unchecked Sendable {
     public func item(_ id: String) -> Int? { itemIndex[id] }
 
     /// Every item the user interacted with (training, validation and test): never recommended back.
-    public func seen(_ u: Int) -> Set<Int> {
-        let d = rec.dataset
-        return Set(d.train[u] + d.validation[u] + d.test[u])
-    }
+    public func seen(_ u: Int) -> Set<Int> { rec.dataset.seen(user: u) }
 
     /// The item's text (title and attributes as in the dataset), or "" when it has none.
     public func title(_ j: Int) -> String { rec.dataset.itemText[j] ?? "" }

@@ -113,7 +113,6 @@ struct Generate: ParsableCommand {
 
     func runRecommender(_ path: String) throws {
         let rec = try LoadedRecommender(path: path)
-        let embeddings = rec.model.embeddings
         if review {
             let u = try rec.user(user!), j = try rec.item(item!)
             let base = rec.tokenizer.base
@@ -127,15 +126,14 @@ struct Generate: ParsableCommand {
             if ids { print(out.map(String.init).joined(separator: " ")) } else { stream.finish() }
             return
         }
-        if !embeddings.has(.recommendation) {
+        if !rec.prepareRecommendationRows() {
             print("note: \(path) is not finetuned yet; scoring with the collaborative embeddings")
-            embeddings.copy(.collaborative, to: .recommendation)
         }
         let k = topK ?? 20
         let recs: [Recommendation]
         if let user {
             let u = try rec.user(user)
-            let seen = Set(rec.dataset.train[u] + rec.dataset.validation[u] + rec.dataset.test[u])
+            let seen = rec.dataset.seen(user: u)
             recs = rec.model.recommend(user: u, history: rec.dataset.train[u], corpora: rec.corpora, k: k, exclude: seen, seed: seed)
             print("top \(k) for user \(user) (\(rec.dataset.userText[u] ?? "no profile"); \(seen.count) items seen, left out):")
         } else {

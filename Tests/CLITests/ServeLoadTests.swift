@@ -37,6 +37,18 @@ final class RawConnection {
         }
     }
 
+    /// Whether the server closes the connection within `seconds` (what it sends meanwhile is dropped).
+    func closes(within seconds: Double) -> Bool {
+        var tv = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - seconds.rounded(.down)) * 1e6))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var buffer = [UInt8](repeating: 0, count: 1 << 14)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n > 0 { continue }
+            return n == 0 || errno == ECONNRESET
+        }
+    }
+
     /// Reads until `marker` arrives (or the server closes, or the timeout).
     func read(until marker: String) -> String {
         var received: [UInt8] = [], buffer = [UInt8](repeating: 0, count: 1 << 14)

@@ -161,47 +161,24 @@ final class RequestReadDeadlineTests: XCTestCase {
 
     /// Sends `parts` `gap` seconds apart on one connection and returns how long until the server
     /// closed it (nil: still open when the parts ran out and `wait` more seconds passed).
-    static func dribble(port: Int, parts: [String], gap: Double, wait: Double) async -> Double? {
-        await withCheckedContinuation { done in
-            Thread {
-                guard let fd = connectLoopback(port: port, timeout: wait) else { return done.resume(returning: nil) }
-                defer { close(fd) }
-                let start = Date()
-                for p in parts {
-                    let bytes = Array(p.utf8)
-                    if bytes.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) < 0 {
-                        return done.resume(returning: Date().timeIntervalSince(start))
-                    }
-                    var probe = [UInt8](repeating: 0, count: 4096)
-                    var tv = timeval(tv_sec: 0, tv_usec: Int(gap * 1e6))
-                    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-                    let n = probe.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-                    if n == 0 || (n < 0 && errno == ECONNRESET) { return done.resume(returning: Date().timeIntervalSince(start)) }
-                }
-                var tv = timeval(tv_sec: Int(wait), tv_usec: 0)
-                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-                var probe = [UInt8](repeating: 0, count: 4096)
-                while true {
-                    let n = probe.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-                    if n > 0 { continue }
-                    if n == 0 || errno == ECONNRESET { return done.resume(returning: Date().timeIntervalSince(start)) }
-                    return done.resume(returning: nil)
-                }
-            }.start()
-        }
+    static func dribble(port: Int, parts: [String], gap: Double, wait: Double) -> Double? {
+        guard let c = RawConnection(port: port, timeout: wait) else { return nil }
+        let start = Date()
+        for p in parts where !c.send(p) || c.closes(within: gap) { return Date().timeIntervalSince(start) }
+        return c.closes(within: wait) ? Date().timeIntervalSince(start) : nil
     }
 
     func testSlowHeadsAndSlowBodiesAreCutAtTheDeadlineNotAtTheIdleTimeout() async throws {
         let s = try await ServerHandle(path: folder) { $0.readTimeout = .milliseconds(600); $0.idleTimeout = .seconds(60) }
         // A head a line every 0.25 s: each line is traffic, but the head is not whole after 0.6 s.
         let head = ["GET /healthz HTTP/1.1\r\n"] + (0..<12).map { "X-Line-\($0): 1\r\n" } + ["\r\n"]
-        let slowHead = await Self.dribble(port: s.port, parts: head, gap: 0.25, wait: 10)
+        let slowHead = Self.dribble(port: s.port, parts: head, gap: 0.25, wait: 10)
         XCTAssertNotNil(slowHead, "a slow head was not cut")
         if let t = slowHead { XCTAssertGreaterThanOrEqual(t, 0.5); XCTAssertLessThan(t, 2.5) }
         // A body a few bytes every 0.25 s (the head came at once).
         let body = #"{"history": ["200", "201"], "k": 3}"#
         let chunks = stride(from: 0, to: body.count, by: 3).map { String(body.dropFirst($0).prefix(3)) }
-        let slowBody = await Self.dribble(
+        let slowBody = Self.dribble(
             port: s.port, parts: ["POST /v1/recommendations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n"] + chunks,
             gap: 0.25, wait: 10)
         XCTAssertNotNil(slowBody, "a slow body was not cut")
@@ -215,24 +192,12 @@ final class RequestReadDeadlineTests: XCTestCase {
     func testAKeepAliveConnectionMayWaitLongerThanTheDeadlineForItsNextRequest() async throws {
         let s = try await ServerHandle(path: folder) { $0.readTimeout = .milliseconds(300); $0.idleTimeout = .seconds(60) }
         let next = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-        let r = await withCheckedContinuation { (done: CheckedContinuation<String, Never>) in
-            Thread {
-                guard let fd = connectLoopback(port: s.port, timeout: 5) else { return done.resume(returning: "no connection") }
-                defer { close(fd) }
-                var answers = ""
-                for _ in 0..<2 {
-                    _ = Array(next.utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-                    // Read to the end of the answer ({"status":"ok"}): head and body may come apart.
-                    var buffer = [UInt8](repeating: 0, count: 4096)
-                    repeat {
-                        let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-                        answers += n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : "<closed>"
-                        if n <= 0 { break }
-                    } while !answers.hasSuffix("}")
-                    Thread.sleep(forTimeInterval: 1.0)  // idle, over three read deadlines
-                }
-                done.resume(returning: answers)
-            }.start()
+        let c = try XCTUnwrap(RawConnection(port: s.port, timeout: 5))
+        var r = ""
+        for _ in 0..<2 {
+            c.send(next)
+            r += c.read(until: "{\"status\":\"ok\"}")  // head and body may come apart
+            try await Task.sleep(for: .seconds(1))  // idle, over three read deadlines
         }
         XCTAssertEqual(r.components(separatedBy: "HTTP/1.1 200").count - 1, 2, r)
         await s.stop()

@@ -17,9 +17,19 @@ public struct Evaluator {
 
     var depth: Int { (recallAt + ndcgAt).max() ?? 100 }
 
+    /// Items never ranked, whoever the user (the complement of `rankOnly`'s candidates).
+    var neverRanked: Set<Int> = []
+    public var neverRankedCount: Int { neverRanked.count }
+
+    /// Ranks only `candidates` of the `items` (the cold-start protocol ranks the cold items of one
+    /// half among themselves); every other item is left out of every ranking.
+    public mutating func rankOnly(_ candidates: [Int], of items: Int) {
+        neverRanked = Set(0..<items).subtracting(candidates)
+    }
+
     /// Adds one user's ranking to `report`.
     func add(_ scores: UnsafeBufferPointer<Float>, history: [Int], relevant: [Int], to report: inout MetricReport) {
-        let ranked = RankingMetrics.topK(scores, k: depth, excluded: Set(history))
+        let ranked = RankingMetrics.topK(scores, k: depth, excluded: neverRanked.isEmpty ? Set(history) : neverRanked.union(history))
         report.add(ranked: ranked, relevant: Set(relevant), recallAt: recallAt, ndcgAt: ndcgAt)
     }
 
@@ -131,6 +141,19 @@ public struct Evaluator {
             case (nil, nil): return itemIds[a].utf8.lexicographicallyPrecedes(itemIds[b].utf8)
             }
         }
+    }
+
+    /// Any scoring rule over all `items` (`score(history, out)` fills one user's scores), each
+    /// history left out: the content baselines of the cold-start evaluation.
+    public func evaluate(items: Int, histories: [[Int]], relevant: [[Int]],
+                         score: ([Int], UnsafeMutableBufferPointer<Float>) -> Void) -> MetricReport {
+        var report = MetricReport()
+        var scores = [Float](repeating: 0, count: items)
+        for u in 0..<histories.count where !relevant[u].isEmpty {
+            scores.withUnsafeMutableBufferPointer { score(histories[u], $0) }
+            scores.withUnsafeBufferPointer { add($0, history: histories[u], relevant: relevant[u], to: &report) }
+        }
+        return report.averaged()
     }
 
     /// EASE fitted on the training interactions, each history scored and left out (a new user's

@@ -15,6 +15,8 @@ struct SplitsFile: Codable {
     var train: [[Int]], validation: [[Int]], test: [[Int]]
     /// Users kept out of training (absent when there are none).
     var heldout: HeldoutUsers?
+    /// Cold items (absent when there are none).
+    var cold: ColdItems?
 }
 
 /// `dataset.json`: where the data came from and what preprocessing made of it.
@@ -41,7 +43,7 @@ extension PreparedDataset {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
         try folder.write("ids.json", bytes: Array(try e.encode(IdsFile(users: users, items: items, userText: userText, itemText: itemText))))
-        try folder.write("splits.json", bytes: Array(try e.encode(SplitsFile(train: train, validation: validation, test: test, heldout: heldout.users.isEmpty ? nil : heldout))))
+        try folder.write("splits.json", bytes: Array(try e.encode(SplitsFile(train: train, validation: validation, test: test, heldout: heldout.users.isEmpty ? nil : heldout, cold: cold))))
         try folder.write("corpora.bin", bytes: corpora.encoded())
         let manifest = DatasetManifest(
             name: name, format: raw.format,
@@ -74,11 +76,15 @@ extension PreparedDataset {
               splits.heldout.map({ h in
                   h.foldIn.count == h.users.count && h.test.count == h.users.count
                       && (h.foldIn + h.test).allSatisfy { $0.allSatisfy { $0 >= 0 && $0 < ids.items.count } }
+              }) ?? true,
+              splits.cold.map({ c in
+                  c.validation.count == n && c.test.count == n
+                      && (c.validation + c.test + [c.validationItems, c.testItems]).allSatisfy { $0.allSatisfy { $0 >= 0 && $0 < ids.items.count } }
               }) ?? true
         else { throw RecDataError.io(file: dir, problem: "ids.json and splits.json disagree; run extend-vocab again") }
         let d = PreparedDataset(name: manifest.name, users: ids.users, items: ids.items, train: splits.train, validation: splits.validation,
                                 test: splits.test, reviews: [], itemText: ids.itemText, userText: ids.userText,
-                                statistics: manifest.statistics, options: manifest.options, heldout: splits.heldout ?? HeldoutUsers())
+                                statistics: manifest.statistics, options: manifest.options, heldout: splits.heldout ?? HeldoutUsers(), cold: splits.cold)
         return (d, manifest, corpora)
     }
 }

@@ -11,6 +11,8 @@ public struct PrepareOptions: Codable, Sendable {
     public var heldoutUsers: Int? = nil
     /// Where the split came from when it was read, not made: the folder of RecBole benchmark files.
     public var splitFrom: String? = nil
+    /// The fraction of items made cold (`ColdItems`), when any.
+    public var coldItems: Double? = nil
     public init(minRating: Double? = 3, kcore: Int = 5, seed: UInt64 = 98765, heldoutUsers: Int? = nil) {
         self.minRating = minRating; self.kcore = kcore; self.seed = seed; self.heldoutUsers = heldoutUsers
     }
@@ -27,6 +29,8 @@ public struct DatasetStatistics: Codable, Equatable, Sendable {
     public var reviews = 0
     /// Held-out users (strong generalization) and their interactions, outside the counts above.
     public var heldoutUsers: Int? = nil, heldoutInteractions: Int? = nil
+    /// Cold items (`ColdItems`) and the interactions diverted to their evaluation, outside the counts above.
+    public var coldItems: Int? = nil, coldInteractions: Int? = nil
     public var sparsity: Double { users * items == 0 ? 1 : 1 - Double(train + validation + test) / Double(users * items) }
 }
 
@@ -47,18 +51,24 @@ public struct PreparedDataset: Sendable {
     /// Users kept out of training (strong generalization): their external ids, and per user the
     /// items folded in (about 80%, oldest first) and the items to predict (the other 20%).
     public var heldout = HeldoutUsers()
+    /// Items kept out of training for the cold-start evaluation (nil: none).
+    public var cold: ColdItems? = nil
 
     init(name: String, users: [String], items: [String], train: [[Int]], validation: [[Int]], test: [[Int]],
          reviews: [(user: Int, item: Int, text: String)], itemText: [String?], userText: [String?],
-         statistics: DatasetStatistics, options: PrepareOptions, heldout: HeldoutUsers = HeldoutUsers()) {
+         statistics: DatasetStatistics, options: PrepareOptions, heldout: HeldoutUsers = HeldoutUsers(), cold: ColdItems? = nil) {
         self.name = name; self.users = users; self.items = items; self.train = train; self.validation = validation
         self.test = test; self.reviews = reviews; self.itemText = itemText; self.userText = userText
-        self.statistics = statistics; self.options = options; self.heldout = heldout
+        self.statistics = statistics; self.options = options; self.heldout = heldout; self.cold = cold
     }
 
-    /// Every item user `u` interacted with (training, validation and test): what a recommendation
-    /// for that user leaves out.
-    public func seen(user u: Int) -> Set<Int> { Set(train[u] + validation[u] + test[u]) }
+    /// Every item user `u` interacted with (training, validation, test and the cold halves): what a
+    /// recommendation for that user leaves out.
+    public func seen(user u: Int) -> Set<Int> {
+        var all = Set(train[u] + validation[u] + test[u])
+        if let cold { all.formUnion(cold.validation[u]); all.formUnion(cold.test[u]) }
+        return all
+    }
 
     /// Filters, k-cores, numbers and splits `raw` (see `PrepareOptions`).
     ///

@@ -33,6 +33,15 @@ public enum BenchmarkSplit {
     }
 }
 
+extension BenchmarkSplit {
+    /// `NAME.cold-valid.inter` and `NAME.cold-test.inter` next to `NAME.train.inter`, when both exist.
+    static func coldFiles(in dir: String, train: String) -> (validation: String, test: String)? {
+        let base = String(train.dropLast(".train.inter".count))
+        let v = base + ".cold-valid.inter", t = base + ".cold-test.inter"
+        return FileManager.default.fileExists(atPath: v) && FileManager.default.fileExists(atPath: t) ? (v, t) : nil
+    }
+}
+
 extension PreparedDataset {
     /// The split in RecBole benchmark files in `splitDir`, used as is: no rating filter, no k-core,
     /// no random hold-out. `raw` (the dataset's own files) gives item and user text and, for pairs
@@ -55,8 +64,13 @@ extension PreparedDataset {
         var stats = DatasetStatistics()
         var order = 0
         let files = try BenchmarkSplit.files(in: splitDir)
-        for part in SplitPart.allCases {
-            let path = files[part]!
+        // Cold items' files (written by --export-split of a folder with cold items): their pairs are
+        // read into validation or test, then diverted whole by `holdingOutColdItems`.
+        let coldFiles = BenchmarkSplit.coldFiles(in: splitDir, train: files[.train]!)
+        var coldItemIds: [SplitPart: Set<ExactString>] = [:]
+        for (part, path) in [(SplitPart.train, files[.train]!), (.validation, files[.validation]!), (.test, files[.test]!)]
+            + (coldFiles.map { [(SplitPart.validation, $0.validation), (.test, $0.test)] } ?? []) {
+            let isCold = coldFiles.map { path == $0.validation || path == $0.test } ?? false
             let table = try AtomicTable(path: path)
             guard let u = table.index(of: "user_id"), let i = table.index(of: "item_id") else {
                 throw RecDataError.header(file: path, problem: "needs user_id and item_id fields")
@@ -68,6 +82,7 @@ extension PreparedDataset {
                                            problem: "user \"\(row[u])\" and item \"\(row[i])\" are already at \(first): a pair belongs to one part once")
                 }
                 seen[key] = "\(path):\(line)"
+                if isCold { coldItemIds[part, default: []].insert(ExactString(row[i])) }
                 let user = ExactString(row[u])
                 if byUser[user] == nil { userOrder.append(row[u]) }
                 byUser[user, default: []].append((time[key] ?? 0, order, UserInteraction(item: row[i], text: nil, part: part)))
@@ -78,14 +93,25 @@ extension PreparedDataset {
         guard order > 0 else { throw RecDataError.empty("\(splitDir): the split files hold no interaction") }
         let histories = userOrder.map { u in byUser[ExactString(u)]!.sorted { ($0.time, $0.order) < ($1.time, $1.order) }.map(\.x) }
         var rawText = raw
-        rawText.sources += SplitPart.allCases.map { files[$0]! }
+        rawText.sources += SplitPart.allCases.map { files[$0]! } + (coldFiles.map { [$0.validation, $0.test] } ?? [])
         try self.init(name: raw.name, userOrder: userOrder, histories: histories, raw: rawText, options: options, statistics: stats)
+        if let coldFiles {
+            let index = Dictionary(uniqueKeysWithValues: items.enumerated().map { (ExactString($1), $0) })
+            let validationItems = (coldItemIds[.validation] ?? []).compactMap { index[$0] }, testItems = (coldItemIds[.test] ?? []).compactMap { index[$0] }
+            guard Set(validationItems).isDisjoint(with: testItems) else {
+                throw RecDataError.io(file: coldFiles.test, problem: "an item is in both \(coldFiles.validation) and this file: a cold item belongs to one half")
+            }
+            self = holdingOutColdItems(validationItems: validationItems, testItems: testItems,
+                                       fraction: Double(validationItems.count + testItems.count) / Double(items.count), seed: options.seed)
+        }
     }
 
     /// Writes the split as RecBole benchmark files `NAME.train.inter`, `NAME.valid.inter`,
     /// `NAME.test.inter` into `dir` (all or nothing), with each pair's rating and timestamp from
     /// `raw` when it has them, so that another tool is measured on the identical split. Held-out
-    /// users, when there are any, go to `NAME.heldout-foldin.inter` and `NAME.heldout-test.inter`.
+    /// users, when there are any, go to `NAME.heldout-foldin.inter` and `NAME.heldout-test.inter`;
+    /// cold items' interactions (`ColdItems`) to `NAME.cold-valid.inter` and `NAME.cold-test.inter`
+    /// (the three main files then hold none of them).
     public func exportSplit(to dir: String, raw: RawDataset) throws {
         var first: [ExactString: RawInteraction] = [:]
         for x in raw.interactions {
@@ -120,6 +146,10 @@ extension PreparedDataset {
         if !heldout.users.isEmpty {
             try folder.write("\(name).heldout-foldin.inter", bytes: file(heldout.foldIn, users: heldout.users))
             try folder.write("\(name).heldout-test.inter", bytes: file(heldout.test, users: heldout.users))
+        }
+        if let cold {
+            try folder.write("\(name).cold-valid.inter", bytes: file(cold.validation, users: users))
+            try folder.write("\(name).cold-test.inter", bytes: file(cold.test, users: users))
         }
         try folder.commit()
     }

@@ -1,13 +1,20 @@
 import ArgumentParser
 import CLLM4Rec
 import Foundation
+import Tensor
 import WeightIO
 
 /// The splits `evaluate` scores.
 enum EvaluationSplit: String, ExpressibleByArgument, CaseIterable {
     case test, val
     case heldoutUsers = "heldout-users"
+    case coldItems = "cold-items"
+    case coldItemsVal = "cold-items-val"
+
+    var isCold: Bool { self == .coldItems || self == .coldItemsVal }
 }
+
+extension ColdRowRule: ExpressibleByArgument {}
 
 /// The embeddings `evaluate` scores with.
 enum ScoredCopy: String, ExpressibleByArgument, CaseIterable {
@@ -17,7 +24,9 @@ enum ScoredCopy: String, ExpressibleByArgument, CaseIterable {
 
 /// The baselines `evaluate` can print next to the model.
 enum Baseline: String, CaseIterable {
-    case popularity, ease, none
+    case popularity, ease, random, none
+    case tfidfKNN = "tfidf-knn"
+    case llmKNN = "llm-knn"
 }
 
 /// `cllm4rec evaluate`: full-ranking metrics on a split, next to the popularity baseline.
@@ -32,7 +41,13 @@ struct Evaluate: ParsableCommand {
             `extend-vocab --heldout-users N`): users the model never saw; 80% of each one's items are \
             folded in (--fold-in-steps, --fold-in-lr; nothing is retrained) and the other 20% are to be \
             found ("strong generalization", Liang et al. 2018); popularity and EASE see the same 80%. \
-            Works on a folder that was never trained (the collaborative embeddings are then scored). \
+            cold-items / cold-items-val (folders made with `extend-vocab --cold-items F`): items no \
+            training document ever showed; each user's interactions with the cold items of that half are \
+            to be found among those items only (the item-cold-start protocol); the cold items' rows are \
+            set by --cold-rows first, and the baselines are random, tfidf-knn (TF-IDF of the item texts, \
+            a user's score = mean cosine to their training items) and llm-knn (the same with the \
+            backbone's mean final hidden state over each item text, centred; no adapter). EASE and \
+            popularity do not apply to items without interactions. Works on a folder that was never trained (the collaborative embeddings are then scored). \
             Written to evaluation-<split>.json.
             """)
 
@@ -42,8 +57,14 @@ struct Evaluate: ParsableCommand {
     @Option(help: "test, val, or heldout-users.")
     var split: EvaluationSplit = .test
 
-    @Option(help: "Baselines to report alongside, comma-separated: popularity (most popular in training), ease (EASE, --ease-lambda), or none.")
-    var baseline: String = "popularity"
+    @Option(help: "Baselines to report alongside, comma-separated: popularity (most popular in training), ease (EASE, --ease-lambda), random, tfidf-knn, llm-knn, or none (default: popularity; on the cold splits random,tfidf-knn,llm-knn).")
+    var baseline: String?
+
+    @Option(help: "cold-items splits: how the cold items' rows are set before scoring: trained (as training left them), content (their content rows), content-map or text-map (a ridge map fitted on the warm items from their content rows, or from the backbone's reading of their text).")
+    var coldRows: ColdRowRule = .textMap
+
+    @Option(help: "The ridge penalty of the content-map and text-map rules, relative to the features' mean variance (> 0).")
+    var coldRidge: Double = 1
 
     @Option(help: "EASE's L2 regularization λ (> 0; 200 in the reference anchors, near 500 is best on MovieLens-1M).")
     var easeLambda: Double = 200
@@ -71,12 +92,18 @@ struct Evaluate: ParsableCommand {
     @OptionGroup var engine: EngineOptions
 
     func baselines() throws -> [Baseline] {
-        try baseline.split(separator: ",", omittingEmptySubsequences: false).map {
+        let baseline = self.baseline ?? (split.isCold ? "random,tfidf-knn,llm-knn" : "popularity")
+        let chosen = try baseline.split(separator: ",", omittingEmptySubsequences: false).map {
             guard let b = Baseline(rawValue: $0.trimmingCharacters(in: .whitespaces)) else {
-                throw ValidationError("--baseline takes popularity, ease or none, comma-separated (got \"\(baseline)\")")
+                throw ValidationError("--baseline takes \(Baseline.allCases.map(\.rawValue).joined(separator: ", ")), comma-separated (got \"\(baseline)\")")
             }
             return b
         }
+        let coldOnly: Set<Baseline> = [.random, .tfidfKNN, .llmKNN]
+        if !split.isCold, let b = chosen.first(where: { coldOnly.contains($0) }) {
+            throw ValidationError("--baseline \(b.rawValue) is a cold-start baseline: use it with --split cold-items or cold-items-val")
+        }
+        return chosen
     }
 
     func stepsList() throws -> [Int] {
@@ -94,6 +121,7 @@ struct Evaluate: ParsableCommand {
         _ = try baselines()
         _ = try stepsList()
         try FlagRules.positive(easeLambda, "--ease-lambda")
+        try FlagRules.positive(coldRidge, "--cold-ridge")
         try FlagRules.inRange(1...100_000, batch, "--batch")
     }
 
@@ -121,8 +149,29 @@ struct Evaluate: ParsableCommand {
                 throw CLIError("\(recommender) has no held-out users: make the folder with `extend-vocab --heldout-users N`")
             }
             (histories, relevant) = (d.heldout.foldIn, d.heldout.test)
+        case .coldItems, .coldItemsVal:
+            guard let cold = d.cold else {
+                throw CLIError("\(recommender) has no cold items: make the folder with `extend-vocab --cold-items F`")
+            }
+            (histories, relevant) = (d.train, split == .coldItems ? cold.test : cold.validation)
         }
-        let evaluator = Evaluator(recallAt: recallAt, ndcgAt: ndcgAt, batch: batch)
+        var evaluator = Evaluator(recallAt: recallAt, ndcgAt: ndcgAt, batch: batch)
+        var textFeatures: ItemFeatures? = nil
+        var coldExtra: [String: Any] = [:]
+        if split.isCold, let cold = d.cold {
+            let candidates = split == .coldItems ? cold.testItems : cold.validationItems
+            evaluator.rankOnly(candidates, of: d.items.count)
+            if coldRows == .textMap || baselines.contains(.llmKNN) {
+                let t0 = Date()
+                textFeatures = ItemTextEmbeddings.compute(model: rec.model, corpora: rec.corpora)
+                coldExtra["text_embedding_seconds"] = Date().timeIntervalSince(t0)
+            }
+            let coldSet = cold.allItems
+            try rec.model.setColdRows(coldSet.sorted(), warmItems: (0..<d.items.count).filter { !coldSet.contains($0) }, rule: coldRows,
+                                      copy: scored, ridge: coldRidge, textFeatures: textFeatures)
+            coldExtra["cold_rows"] = coldRows.rawValue
+            if coldRows == .contentMap || coldRows == .textMap { coldExtra["cold_ridge"] = coldRidge }
+        }
         let progress = ProgressReporter(interval: 10)
         var rows: [(name: String, report: MetricReport, extra: [String: Any])] = []
         let started = Date()
@@ -144,13 +193,35 @@ struct Evaluate: ParsableCommand {
                                             seed: seed, collective: processes) { done, total in
                 progress.update("evaluating \(done)/\(total) users", fraction: Double(done) / Double(max(total, 1)), force: done == total)
             }
-            rows.append(("cllm4rec (\(scored.rawValue))", report, [:]))
+            rows.append((split.isCold ? "cllm4rec (\(scored.rawValue), \(coldRows.rawValue))" : "cllm4rec (\(scored.rawValue))", report, coldExtra))
         }
         let modelSeconds = Date().timeIntervalSince(started)
-        if baselines.contains(.popularity) {
+        if split.isCold {
+            if baselines.contains(.random) {
+                var rng = SplitMix64(seed: seed)
+                rows.append(("random (seed \(seed))", evaluator.evaluate(items: d.items.count, histories: histories, relevant: relevant) { _, out in
+                    for j in 0..<out.count { out[j] = Float(rng.next() >> 40) }
+                }, ["seed": Int(seed)]))
+            }
+            if baselines.contains(.tfidfKNN) {
+                let v = TFIDF.vectors(d.itemText)
+                rows.append(("tfidf-knn", evaluator.evaluate(items: d.items.count, histories: histories, relevant: relevant) { h, out in
+                    ContentKNN.scores(sparse: v, history: h, into: out)
+                }, [:]))
+            }
+            if baselines.contains(.llmKNN), let f = textFeatures?.centredUnitRows() {
+                rows.append(("llm-knn", evaluator.evaluate(items: d.items.count, histories: histories, relevant: relevant) { h, out in
+                    ContentKNN.scores(dense: f, history: h, into: out)
+                }, [:]))
+            }
+            if baselines.contains(.popularity) || baselines.contains(.ease) {
+                print("note: popularity and EASE do not apply to cold items (no interactions: every cold item scores the same); see random")
+            }
+        }
+        if baselines.contains(.popularity) && !split.isCold {
             rows.append(("popularity", evaluator.popularity(train: d.train, itemIds: d.items, histories: histories, relevant: relevant), [:]))
         }
-        if baselines.contains(.ease) {
+        if baselines.contains(.ease) && !split.isCold {
             let t0 = Date()
             let ease = try EASE(train: d.train, items: d.items.count, lambda: easeLambda)
             let fit = Date().timeIntervalSince(t0)
@@ -159,7 +230,8 @@ struct Evaluate: ParsableCommand {
         }
         let users = rows[0].report.users
         let columns = recallAt.map { "recall@\($0)" } + ndcgAt.map { "ndcg@\($0)" }
-        print("split \(split.rawValue): \(users) users with held-out items, \(d.items.count) items ranked (model \(String(format: "%.1f", modelSeconds)) s)")
+        let ranked = d.items.count - evaluator.neverRankedCount
+        print("split \(split.rawValue): \(users) users with held-out items, \(ranked) items ranked (model \(String(format: "%.1f", modelSeconds)) s)")
         let width = max(28, rows.map(\.name.count).max()! + 2)
         print("model".padding(toLength: width, withPad: " ", startingAt: 0) + columns.map { $0.leftPad(11) }.joined()
               + (split == .heldoutUsers ? "  fold-in ms/user".leftPad(18) : ""))

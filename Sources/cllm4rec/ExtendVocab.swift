@@ -24,7 +24,9 @@ struct ExtendVocab: ParsableCommand {
             and results of the old one included). --split-from uses a split made by another tool \
             instead (RecBole benchmark files; the filters then do not apply); --export-split writes this \
             split for other tools; --heldout-users keeps users out of training for `evaluate --split \
-            heldout-users`.
+            heldout-users`; --cold-items keeps items out of training for `evaluate --split cold-items` \
+            (a split folder with NAME.cold-valid.inter and NAME.cold-test.inter, as --export-split writes \
+            them, brings its cold items along).
             """)
 
     @Argument(help: "Dataset: a RecBole folder or .inter file, an Amazon reviews .json[.gz], or a .csv/.tsv.")
@@ -60,6 +62,9 @@ struct ExtendVocab: ParsableCommand {
     @Option(help: "Keep this many users (chosen at random, seeded) entirely out of training, for `evaluate --split heldout-users`.")
     var heldoutUsers: Int = 0
 
+    @Option(help: "Make this fraction of the items cold (chosen at random, seeded; 0: none): every interaction with them leaves training, validation and test (their text stays), half of them by item for `evaluate --split cold-items-val`, half for `--split cold-items`.")
+    var coldItems: Double = 0
+
     @Flag(help: "Replace an OUTPUT folder that already holds a recommender, as a whole.")
     var force = false
 
@@ -80,6 +85,8 @@ struct ExtendVocab: ParsableCommand {
         try FlagRules.inRange(0...1_000_000, kcore, "--kcore")
         try FlagRules.finite(minRating, "--min-rating")
         try FlagRules.inRange(0...100_000_000, heldoutUsers, "--heldout-users")
+        try FlagRules.finite(coldItems, "--cold-items")
+        guard coldItems >= 0, coldItems < 1 else { throw ValidationError("--cold-items must be in [0, 1): a fraction of the items (got \(coldItems))") }
         if let delimiter, delimiter.count != 1 { throw ValidationError("--delimiter must be one character (got \"\(delimiter)\")") }
         if let exportSplit, let splitFrom, URL(fileURLWithPath: exportSplit).standardizedFileURL == URL(fileURLWithPath: splitFrom).standardizedFileURL {
             throw ValidationError("--export-split and --split-from name the same folder")
@@ -126,7 +133,13 @@ struct ExtendVocab: ParsableCommand {
         default: raw = try RawDataset.recBole(path: dataset)
         }
         let options = PrepareOptions(minRating: implicit ? nil : minRating, kcore: kcore, seed: seed, heldoutUsers: heldoutUsers > 0 ? heldoutUsers : nil)
-        let prepared = try splitFrom.map { try PreparedDataset(raw: raw, splitFrom: $0, options: options) } ?? PreparedDataset(raw, options: options)
+        var prepared = try splitFrom.map { try PreparedDataset(raw: raw, splitFrom: $0, options: options) } ?? PreparedDataset(raw, options: options)
+        if coldItems > 0 {
+            if prepared.cold != nil, let splitFrom {
+                throw CLIError("\(splitFrom) already holds cold items (NAME.cold-valid.inter, NAME.cold-test.inter): drop --cold-items to use them")
+            }
+            prepared = try prepared.holdingOutColdItems(fraction: coldItems, seed: seed)
+        }
 
         let shape = try BackboneShape(folder: model)
         let base = try BPETokenizer.load(folder: model)
@@ -171,6 +184,10 @@ struct ExtendVocab: ParsableCommand {
         }
         if let h = s.heldoutUsers {
             print("  held out of training: \(h) users with \(s.heldoutInteractions ?? 0) interactions (80% folded in, 20% to find: evaluate --split heldout-users)")
+        }
+        if let c = prepared.cold {
+            print("  cold items: \(c.validationItems.count) for cold-items-val and \(c.testItems.count) for cold-items (\(s.coldInteractions ?? 0) interactions kept out of training" +
+                  (c.usersWithoutWarmHistory > 0 ? "; \(c.usersWithoutWarmHistory) users had only cold items and are not evaluated" : "") + ")")
         }
         if let exportSplit { print("  split written as RecBole benchmark files to \(exportSplit)/") }
         print("  wrote \(output)/ in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")

@@ -14,6 +14,8 @@
 # Knobs: OUT=Runs/study SPLIT=../shared/data/ml-100k-split ROUNDS=1 VALIDATE_EVERY=2 THREADS=2
 #        SEED=98765 (extend-vocab's row initialisation and every training seed; another seed gets its
 #        own folders, `...-seed<N>`, for the seed spread)
+#        COLD=0 (a fraction: `extend-vocab --cold-items COLD`, folders `...-cold<COLD>`, for
+#        `cllm4rec evaluate RUN --split cold-items-val|cold-items`)
 # Each run leaves OUT/<pretrain>/<finetune>/ (metrics.jsonl, training-finetune.json, finetune.log);
 # `python3 Tools/study_table.py OUT` tabulates them; `cllm4rec report RUN` draws one. A run that finished before is kept.
 set -euo pipefail
@@ -21,6 +23,7 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-Runs/study}; SPLIT=${SPLIT:-../shared/data/ml-100k-split}; ROUNDS=${ROUNDS:-1}
 VALIDATE_EVERY=${VALIDATE_EVERY:-2}; THREADS=${THREADS:-2}; SEED=${SEED:-98765}
 seed_suffix=""; [ "$SEED" = 98765 ] || seed_suffix="-seed$SEED"
+COLD=${COLD:-0}; cold_flags=(); [ "$COLD" = 0 ] || { seed_suffix="$seed_suffix-cold$COLD"; cold_flags=(--cold-items "$COLD"); }
 # The study runs a copy of the binary, so that rebuilding the package meanwhile cannot touch it.
 bin=${BIN:-}
 if [ -z "$bin" ]; then
@@ -46,7 +49,7 @@ if [ ! -f "$pre/base/training-pretrain.json" ]; then
   rm -rf "$pre"; mkdir -p "$pre"
   echo "== pretraining $pre"
   t0=$(date +%s)
-  "$bin" extend-vocab "$data" --split-from "$SPLIT" --model "$model" --init "$init" --seed "$SEED" --output "$pre/base" > "$pre/pretrain.log" 2>&1
+  "$bin" extend-vocab "$data" --split-from "$SPLIT" --model "$model" --init "$init" --seed "$SEED" "${cold_flags[@]}" --output "$pre/base" > "$pre/pretrain.log" 2>&1
   "$bin" pretrain "$pre/base" --warmup-epochs "$warmup" --rounds "$ROUNDS" --accumulate 1 --max-main-tokens 64 \
     --lambda "$plambda" --seed "$SEED" --threads "$THREADS" >> "$pre/pretrain.log" 2>&1
   echo "$(( $(date +%s) - t0 )) s" > "$pre/pretrain.seconds"

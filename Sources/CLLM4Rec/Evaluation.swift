@@ -44,11 +44,22 @@ public struct Evaluator {
     /// (`head_input_rank`, `head_input_shared`).
     public func evaluate(model: RecModel, corpora: Corpora, dataset: PreparedDataset, relevant: [[Int]], copy: IDEmbeddings.Copy,
                          seed: UInt64, collective: any Collective = SingleProcess(), progress: ((Int, Int) -> Void)? = nil) -> MetricReport {
-        var report = MetricReport()
+        evaluate(model: model, corpora: corpora, dataset: dataset, relevant: relevant, copy: copy, itemTables: [nil],
+                 seed: seed, collective: collective, progress: progress)[0]
+    }
+
+    /// `evaluate` with several item tables scored from the same head inputs (one forward pass per
+    /// user batch): entry t of the result ranks with `itemTables[t]` [J, width] (nil: the model's
+    /// own `copy` table). The cold-start rules are compared this way.
+    public func evaluate(model: RecModel, corpora: Corpora, dataset: PreparedDataset, relevant: [[Int]], copy: IDEmbeddings.Copy,
+                         itemTables: [[Float]?], seed: UInt64, collective: any Collective = SingleProcess(),
+                         progress: ((Int, Int) -> Void)? = nil) -> [MetricReport] {
+        var reports = [MetricReport](repeating: MetricReport(), count: itemTables.count)
         let popular = Evaluator.popularityOrder(train: dataset.train, itemIds: dataset.items)
         var inputs = HeadInputMoments(width: model.width)
         var rng = SplitMix64(seed: seed)
         let users = Array(0..<dataset.users.count).filter { !relevant[$0].isEmpty }
+        let j = model.items, c = model.width
         var start = 0, chunkIndex = 0
         while start < users.count {
             let chunk = Array(users[start..<min(users.count, start + batch)])
@@ -57,29 +68,46 @@ public struct Evaluator {
             }
             defer { chunkIndex += 1 }
             guard chunkIndex % collective.size == collective.rank else { start += chunk.count; continue }
-            let (scores, h) = model.scoresAndHeadInputs(prompts: prompts, copy: copy)
+            let (own, h) = model.scoresAndHeadInputs(prompts: prompts, copy: copy)
             h.withUnsafeBufferPointer { inputs.add($0.baseAddress!, rows: chunk.count) }
-            scores.withUnsafeBufferPointer { s in
-                for (k, u) in chunk.enumerated() {
-                    let row = UnsafeBufferPointer(rebasing: s[(k * model.items)..<((k + 1) * model.items)])
-                    let history = dataset.train[u], seen = Set(history)
-                    add(row, history: history, relevant: relevant[u], to: &report)
-                    let overlap = CollapseDiagnostic.overlap(RankingMetrics.topK(row, k: CollapseDiagnostic.depth, excluded: seen),
-                                                             popularityOrder: popular, history: seen)
-                    report.values[CollapseDiagnostic.overlapKey, default: 0] += overlap
+            for (t, table) in itemTables.enumerated() {
+                var scores = own
+                if let table {
+                    precondition(table.count == j * c, "an item table is [items, width]")
+                    h.withUnsafeBufferPointer { x in
+                        table.withUnsafeBufferPointer { v in
+                            scores.withUnsafeMutableBufferPointer { o in
+                                BLAS.gemm(transB: true, m: chunk.count, n: j, k: c, a: x.baseAddress!, lda: c, b: v.baseAddress!, ldb: c,
+                                          c: o.baseAddress!, ldc: j)
+                            }
+                        }
+                    }
+                }
+                scores.withUnsafeBufferPointer { s in
+                    for (k, u) in chunk.enumerated() {
+                        let row = UnsafeBufferPointer(rebasing: s[(k * j)..<((k + 1) * j)])
+                        let history = dataset.train[u], seen = Set(history)
+                        add(row, history: history, relevant: relevant[u], to: &reports[t])
+                        let overlap = CollapseDiagnostic.overlap(RankingMetrics.topK(row, k: CollapseDiagnostic.depth, excluded: seen),
+                                                                 popularityOrder: popular, history: seen)
+                        reports[t].values[CollapseDiagnostic.overlapKey, default: 0] += overlap
+                    }
                 }
             }
             start += chunk.count
             progress?(start, users.count)
         }
-        var out = report.summed(over: collective, keys: recallAt.map { "recall@\($0)" } + ndcgAt.map { "ndcg@\($0)" } + [CollapseDiagnostic.overlapKey])
-            .averaged()
         inputs.sum(over: collective)
-        if let d = inputs.diagnostic() {
-            out.values[CollapseDiagnostic.rankKey] = d.effectiveRank
-            out.values[CollapseDiagnostic.sharedKey] = d.sharedShare
+        let diagnostic = inputs.diagnostic()
+        return reports.map { report in
+            var out = report.summed(over: collective, keys: recallAt.map { "recall@\($0)" } + ndcgAt.map { "ndcg@\($0)" } + [CollapseDiagnostic.overlapKey])
+                .averaged()
+            if let d = diagnostic {
+                out.values[CollapseDiagnostic.rankKey] = d.effectiveRank
+                out.values[CollapseDiagnostic.sharedKey] = d.sharedShare
+            }
+            return out
         }
-        return out
     }
 
     /// The model on users it never saw (strong generalization): each history is folded in

@@ -60,11 +60,29 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Baselines to report alongside, comma-separated: popularity (most popular in training), ease (EASE, --ease-lambda), random, tfidf-knn, llm-knn, or none (default: popularity; on the cold splits random,tfidf-knn,llm-knn).")
     var baseline: String?
 
-    @Option(help: "cold-items splits: how the cold items' rows are set before scoring: trained (as training left them), content (their content rows), content-map or text-map (a ridge map fitted on the warm items from their content rows, or from the backbone's reading of their text).")
-    var coldRows: ColdRowRule = .textMap
+    @Option(help: "cold-items splits: how the cold items' rows are set before scoring, comma-separated to compare several in one pass: trained (as training left them), content (their content rows), content-map or text-map (a ridge map fitted on the warm items from their content rows, or from the backbone's reading of their text).")
+    var coldRows: String = ColdRowRule.textMap.rawValue
 
-    @Option(help: "The ridge penalty of the content-map and text-map rules, relative to the features' mean variance (> 0).")
-    var coldRidge: Double = 1
+    @Option(help: "The ridge penalty of the content-map and text-map rules, relative to the features' mean variance (> 0), comma-separated to compare several.")
+    var coldRidge: String = "1"
+
+    func coldRules() throws -> [ColdRowRule] {
+        try coldRows.split(separator: ",", omittingEmptySubsequences: false).map {
+            guard let r = ColdRowRule(rawValue: $0.trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("--cold-rows takes \(ColdRowRule.allCases.map(\.rawValue).joined(separator: ", ")), comma-separated (got \"\(coldRows)\")")
+            }
+            return r
+        }
+    }
+
+    func coldRidges() throws -> [Double] {
+        try coldRidge.split(separator: ",", omittingEmptySubsequences: false).map {
+            guard let v = Double($0.trimmingCharacters(in: .whitespaces)), v.isFinite, v > 0 else {
+                throw ValidationError("--cold-ridge takes positive numbers, comma-separated (got \"\(coldRidge)\")")
+            }
+            return v
+        }
+    }
 
     @Option(help: "EASE's L2 regularization λ (> 0; 200 in the reference anchors, near 500 is best on MovieLens-1M).")
     var easeLambda: Double = 200
@@ -121,7 +139,8 @@ struct Evaluate: ParsableCommand {
         _ = try baselines()
         _ = try stepsList()
         try FlagRules.positive(easeLambda, "--ease-lambda")
-        try FlagRules.positive(coldRidge, "--cold-ridge")
+        _ = try coldRules()
+        _ = try coldRidges()
         try FlagRules.inRange(1...100_000, batch, "--batch")
     }
 
@@ -157,20 +176,32 @@ struct Evaluate: ParsableCommand {
         }
         var evaluator = Evaluator(recallAt: recallAt, ndcgAt: ndcgAt, batch: batch)
         var textFeatures: ItemFeatures? = nil
-        var coldExtra: [String: Any] = [:]
+        // The cold splits: one item table per (rule, ridge), all scored from the same forward pass.
+        var coldVariants: [(name: String, table: [Float], extra: [String: Any])] = []
         if split.isCold, let cold = d.cold {
             let candidates = split == .coldItems ? cold.testItems : cold.validationItems
             evaluator.rankOnly(candidates, of: d.items.count)
-            if coldRows == .textMap || baselines.contains(.llmKNN) {
+            let rules = try coldRules()
+            var textSeconds = 0.0
+            if rules.contains(.textMap) || baselines.contains(.llmKNN) {
                 let t0 = Date()
                 textFeatures = ItemTextEmbeddings.compute(model: rec.model, corpora: rec.corpora)
-                coldExtra["text_embedding_seconds"] = Date().timeIntervalSince(t0)
+                textSeconds = Date().timeIntervalSince(t0)
             }
-            let coldSet = cold.allItems
-            try rec.model.setColdRows(coldSet.sorted(), warmItems: (0..<d.items.count).filter { !coldSet.contains($0) }, rule: coldRows,
-                                      copy: scored, ridge: coldRidge, textFeatures: textFeatures)
-            coldExtra["cold_rows"] = coldRows.rawValue
-            if coldRows == .contentMap || coldRows == .textMap { coldExtra["cold_ridge"] = coldRidge }
+            let coldList = cold.allItems.sorted(), warm = (0..<d.items.count).filter { !cold.allItems.contains($0) }
+            let table = rec.model.embeddings.item(scored), count = d.items.count * rec.model.width
+            let original = Array(UnsafeBufferPointer(start: table, count: count))
+            for rule in rules {
+                for ridge in (rule == .contentMap || rule == .textMap) ? try coldRidges() : [0] {
+                    try rec.model.setColdRows(coldList, warmItems: warm, rule: rule, copy: scored, ridge: ridge, textFeatures: textFeatures)
+                    var extra: [String: Any] = ["cold_rows": rule.rawValue]
+                    if ridge > 0 { extra["cold_ridge"] = ridge }
+                    if rule == .textMap { extra["text_embedding_seconds"] = textSeconds }
+                    coldVariants.append(("cllm4rec (\(scored.rawValue), \(rule.rawValue)" + (ridge > 0 ? ", ridge \(formatted(ridge))" : "") + ")",
+                                         Array(UnsafeBufferPointer(start: table, count: count)), extra))
+                    table.update(from: original, count: count)
+                }
+            }
         }
         let progress = ProgressReporter(interval: 10)
         var rows: [(name: String, report: MetricReport, extra: [String: Any])] = []
@@ -188,12 +219,18 @@ struct Evaluate: ParsableCommand {
                 rows.append(("cllm4rec, fold-in \(steps) steps", report,
                              ["fold_in_steps": steps, "fold_in_lr": Double(foldIn.foldInLr), "fold_in_ms_per_user": perUser * 1000]))
             }
+        } else if split.isCold {
+            let reports = evaluator.evaluate(model: rec.model, corpora: rec.corpora, dataset: d, relevant: relevant, copy: scored,
+                                             itemTables: coldVariants.map(\.table), seed: seed, collective: processes) { done, total in
+                progress.update("evaluating \(done)/\(total) users", fraction: Double(done) / Double(max(total, 1)), force: done == total)
+            }
+            for (v, report) in zip(coldVariants, reports) { rows.append((v.name, report, v.extra)) }
         } else {
             let report = evaluator.evaluate(model: rec.model, corpora: rec.corpora, dataset: d, relevant: relevant, copy: scored,
                                             seed: seed, collective: processes) { done, total in
                 progress.update("evaluating \(done)/\(total) users", fraction: Double(done) / Double(max(total, 1)), force: done == total)
             }
-            rows.append((split.isCold ? "cllm4rec (\(scored.rawValue), \(coldRows.rawValue))" : "cllm4rec (\(scored.rawValue))", report, coldExtra))
+            rows.append(("cllm4rec (\(scored.rawValue))", report, [:]))
         }
         let modelSeconds = Date().timeIntervalSince(started)
         if split.isCold {

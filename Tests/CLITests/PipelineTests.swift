@@ -118,6 +118,45 @@ final class PipelineTests: XCTestCase {
         XCTAssertNotNil((ds["options"] as! [String: Any])["splitFrom"])
     }
 
+    /// Cold items: made by extend-vocab, carried by the split files, ranked alone by evaluate with
+    /// every rule in one pass and the three baselines; a folder without them is refused.
+    func testColdItemsEvaluation() throws {
+        try cli("init-gpt2", "--config", "tiny", "--seed", "1", "--output", "model")
+        try writeTinyDataset(to: work + "/data")
+        let ev = try cli("extend-vocab", "data", "--model", "model", "--output", "rec", "--kcore", "0", "--cold-items", "0.4",
+                         "--export-split", "split")
+        XCTAssertTrue(ev.out.contains("cold items: 2 for cold-items-val and 2 for cold-items"), ev.out)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: work + "/split").sorted(),
+                       ["tiny.cold-test.inter", "tiny.cold-valid.inter", "tiny.test.inter", "tiny.train.inter", "tiny.valid.inter"])
+        let rules = ["trained", "content", "content-map", "text-map"]
+        let cold = try cli("evaluate", "rec", "--split", "cold-items", "--k", "1", "--ndcg-k", "2", "--cold-rows", rules.joined(separator: ","),
+                           "--cold-ridge", "0.5,2", "--threads", "1")
+        XCTAssertTrue(cold.out.contains("2 items ranked"), cold.out)
+        let results = try json("rec/evaluation-cold-items.json")["results"] as! [[String: Any]]
+        XCTAssertEqual(results.map { $0["name"] as! String }, [
+            "cllm4rec (collaborative, trained)", "cllm4rec (collaborative, content)",
+            "cllm4rec (collaborative, content-map, ridge 0.5)", "cllm4rec (collaborative, content-map, ridge 2)",
+            "cllm4rec (collaborative, text-map, ridge 0.5)", "cllm4rec (collaborative, text-map, ridge 2)",
+            "random (seed 98765)", "tfidf-knn", "llm-knn"])
+        for r in results {
+            let recall = (r["metrics"] as! [String: Double])["recall@1"]!
+            XCTAssertTrue((0...1).contains(recall), "\(r)")
+        }
+        // The split read back from its files: the same cold items, so the same content baselines
+        // to the last digit (they do not depend on how the tool numbers users and items).
+        try cli("extend-vocab", "data", "--model", "model", "--output", "rec2", "--split-from", "split")
+        try cli("evaluate", "rec2", "--split", "cold-items", "--k", "1", "--ndcg-k", "2", "--cold-rows", "trained", "--baseline", "tfidf-knn,llm-knn", "--threads", "1")
+        let back = try json("rec2/evaluation-cold-items.json")["results"] as! [[String: Any]]
+        XCTAssertEqual(back[1]["metrics"] as! [String: Double], results[7]["metrics"] as! [String: Double])
+        XCTAssertEqual(back[2]["metrics"] as! [String: Double], results[8]["metrics"] as! [String: Double])
+        // A split with cold items takes no second --cold-items; a folder without cold items cannot be asked about them.
+        let twice = try cli("extend-vocab", "data", "--model", "model", "--output", "rec3", "--split-from", "split", "--cold-items", "0.2", expect: 1)
+        XCTAssertTrue(twice.err.contains("already holds cold items"), twice.err)
+        try cli("extend-vocab", "data", "--model", "model", "--output", "warm", "--kcore", "0")
+        let none = try cli("evaluate", "warm", "--split", "cold-items-val", "--threads", "1", expect: 1)
+        XCTAssertTrue(none.err.contains("has no cold items: make the folder with `extend-vocab --cold-items F`"), none.err)
+    }
+
     /// An adapter made with --lora-rank goes on training only with the same rank; without the flag it
     /// is applied frozen and left as it was.
     func testAdapterIsTrainedOnlyWithLoRARank() throws {

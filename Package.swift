@@ -94,7 +94,7 @@ let package = Package(
         // Runs the built command-line tool end to end (the dependency makes SwiftPM build it first).
         // (and the server in process: its answers are compared with the tool's).
         .testTarget(name: "CLITests", dependencies: [
-            "cllm4rec", "Serving", "CLLM4Rec", "Backbone", "WeightIO", .product(name: "Logging", package: "swift-log"),
+            "cllm4rec", "Serving", "CLLM4Rec", "Backbone", "WeightIO", "RecData", .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "NIOPosix", package: "swift-nio"),
         ]),
     ]

@@ -69,6 +69,11 @@ extension Trainer {
         let path = checkpointDir + "/checkpoint.safetensors"
         let file = try SafeTensorsSource(path: path)
         let e = model.embeddings
+        // A catalog grown since (add-items): the saved item tables are shorter than the folder's.
+        if let h = file.tensorHeaders.first(where: { $0.name == "emb.item.collaborative" }),
+           h.count != e.items * e.width, h.count % e.width == 0 {
+            throw CLLM4RecError.invalidFile(path, "was saved with \(h.count / e.width) items and the folder now has \(e.items) (added with add-items?): it cannot be resumed; start a new run without --resume")
+        }
         func bad(_ name: String, _ why: String) -> CLLM4RecError { .invalidFile(path, "tensor \"\(name)\" \(why)") }
         func into(_ name: String, _ count: Int, _ p: UnsafeMutablePointer<Float>) throws {
             guard let h = file.tensorHeaders.first(where: { $0.name == name }) else { throw bad(name, "is missing") }

@@ -51,12 +51,7 @@ public struct Corpora: Equatable, Sendable {
     /// items, texts their end.
     public static func build(_ d: PreparedDataset, tokenizer t: IDTokenizer, contextLength: Int) -> Corpora {
         func room(_ prompt: [Int]) -> Int { max(0, contextLength - prompt.count) }
-        /// A text's tokens ended by <|endoftext|> (so that generated reviews stop by themselves),
-        /// cut at the end to fit the context.
-        func textMain(_ text: String, room: Int) -> [Int] {
-            guard room > 0 else { return [] }
-            return Array(t.base.encode(" " + text).prefix(room - 1)) + [t.base.endOfTextId]
-        }
+        func textMain(_ text: String, room: Int) -> [Int] { Corpora.textMain(text, room: room, tokenizer: t) }
         var collab = Corpus(name: "collaborative")
         for (u, items) in d.train.enumerated() {
             let p = t.encode(PromptTemplates.history(user: u))
@@ -83,6 +78,24 @@ public struct Corpora: Equatable, Sendable {
         return Corpora(contextLength: contextLength, collaborative: collab, reviews: reviews, itemText: itemText, userText: userText,
                        finetunePrefix: placeholder(t.encode(PromptTemplates.history(user: 0))),
                        finetuneSuffix: placeholder(t.encode(PromptTemplates.future(user: 0))))
+    }
+
+    /// A text's tokens ended by <|endoftext|> (so that generated reviews stop by themselves), cut at
+    /// the end to fit `room` tokens.
+    static func textMain(_ text: String, room: Int, tokenizer t: IDTokenizer) -> [Int] {
+        guard room > 0 else { return [] }
+        return Array(t.base.encode(" " + text).prefix(room - 1)) + [t.base.endOfTextId]
+    }
+
+    /// These corpora with item-text documents for new items (`item_j is described as:` + text), as
+    /// `build` makes them; `tokenizer` must know the new items.
+    public func addingItemTexts(_ texts: [(item: Int, text: String)], tokenizer t: IDTokenizer) -> Corpora {
+        var out = self
+        for (j, text) in texts {
+            let p = t.encode(PromptTemplates.itemText(item: j))
+            out.itemText.append(prompt: p, main: Corpora.textMain(text, room: max(0, contextLength - p.count), tokenizer: t), user: -1, item: j)
+        }
+        return out
     }
 
     /// The finetuning prompt `user_i has interacted with <items>, user_i will interact with`, the

@@ -54,6 +54,23 @@ extension PreparedDataset {
         try folder.write("dataset.json", bytes: Array(try e.encode(manifest)) + [0x0A])
     }
 
+    /// Stages `ids.json`, `splits.json`, `corpora.bin` and `dataset.json` for a dataset read from a
+    /// folder and changed (items added): `manifest` keeps its sources and options, and takes the
+    /// statistics and corpus sizes of now.
+    public func write(to folder: StagedFolder, manifest old: DatasetManifest, corpora: Corpora) throws {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        try folder.write("ids.json", bytes: Array(try e.encode(IdsFile(users: users, items: items, userText: userText, itemText: itemText))))
+        try folder.write("splits.json", bytes: Array(try e.encode(SplitsFile(train: train, validation: validation, test: test, heldout: heldout.users.isEmpty ? nil : heldout, cold: cold))))
+        try folder.write("corpora.bin", bytes: corpora.encoded())
+        var manifest = old
+        manifest.statistics = statistics
+        manifest.sparsity = statistics.sparsity
+        manifest.corpora = Dictionary(uniqueKeysWithValues: corpora.all.map { ($0.name, .init(documents: $0.count, tokens: $0.tokenCount)) })
+        e.outputFormatting = [.sortedKeys, .prettyPrinted]
+        try folder.write("dataset.json", bytes: Array(try e.encode(manifest)) + [0x0A])
+    }
+
     /// Reads a prepared dataset back from a recommender folder (reviews stay in the corpora only).
     public static func load(from dir: String) throws -> (PreparedDataset, DatasetManifest, Corpora) {
         func read<T: Decodable>(_ name: String, _ type: T.Type) throws -> T {

@@ -31,6 +31,8 @@ public struct DatasetStatistics: Codable, Equatable, Sendable {
     public var heldoutUsers: Int? = nil, heldoutInteractions: Int? = nil
     /// Cold items (`ColdItems`) and the interactions diverted to their evaluation, outside the counts above.
     public var coldItems: Int? = nil, coldInteractions: Int? = nil
+    /// Items added to the trained recommender (`add-items`), included in `items`.
+    public var addedItems: Int? = nil
     public var sparsity: Double { users * items == 0 ? 1 : 1 - Double(train + validation + test) / Double(users * items) }
 }
 

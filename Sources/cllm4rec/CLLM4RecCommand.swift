@@ -13,6 +13,6 @@ struct CLLM4RecCommand: AsyncParsableCommand {
             --config NAME` for a randomly initialised one.
             """,
         version: "cllm4rec 0.1.0",
-        subcommands: [ImportModel.self, InitModel.self, ImportGPT2.self, InitGPT2.self, Tokenize.self, Generate.self, Perplexity.self, MergeLoRA.self, ExtendVocab.self, Pretrain.self, Finetune.self, Evaluate.self, Report.self, Serve.self])
+        subcommands: [ImportModel.self, InitModel.self, ImportGPT2.self, InitGPT2.self, Tokenize.self, Generate.self, Perplexity.self, MergeLoRA.self, ExtendVocab.self, Pretrain.self, Finetune.self, Evaluate.self, AddItems.self, Report.self, Serve.self])
 }
 

@@ -111,7 +111,7 @@ extension LoadedRecommender {
         let warm = (0..<j0).filter { interacted[$0] }
         report.warmItems = warm.count
         var features: ItemFeatures? = nil
-        if options.rule == .textMap {
+        if options.rule.needsTextEmbeddings {
             let t1 = Date()
             progress?("reading \(j1) item texts with the backbone")
             features = ItemTextEmbeddings.compute(backbone: m.backbone, tokens: ItemTextEmbeddings.tokens(corpora: newCorpora, items: j1))

@@ -18,6 +18,14 @@ public enum ColdRowRule: String, CaseIterable, Codable, Sendable {
     /// A ridge regression from the backbone's reading of the item's text (the mean of its final
     /// hidden states over the text, `ItemTextEmbeddings`) to recommendation rows, fitted on the warm items.
     case textMap = "text-map"
+    /// The mean of the recommendation rows of the 20 warm items whose texts the backbone reads most
+    /// alike (cosine of the centred text embeddings), weighted by that cosine (negative ones left out).
+    case textKNN = "text-knn"
+
+    /// Whether the rule reads the items' text embeddings.
+    public var needsTextEmbeddings: Bool { self == .textMap || self == .textKNN }
+    /// Whether the rule has a ridge penalty.
+    public var hasRidge: Bool { self == .textMap || self == .contentMap }
 }
 
 /// Dense per-item feature rows [items, width].
@@ -232,6 +240,24 @@ extension RecModel {
         case .content:
             let content = embeddings.item(.content)
             for j in coldItems { (rec + j * c).update(from: content + j * c, count: c) }
+        case .textKNN:
+            guard let f = textFeatures?.centredUnitRows(over: warmItems) else {
+                throw CLLM4RecError.invalidArgument("the text-knn rule needs the items' text embeddings")
+            }
+            let w = f.width, k = min(20, warmItems.count)
+            for j in coldItems {
+                var similar: [(Float, Int)] = warmItems.map { i in
+                    var s: Float = 0
+                    for a in 0..<w { s += f.values[j * w + a] * f.values[i * w + a] }
+                    return (s, i)
+                }
+                similar.sort { $0.0 > $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
+                let kept = similar.prefix(k).filter { $0.0 > 0 }
+                let total = kept.reduce(0) { $0 + $1.0 }
+                let row = rec + j * c
+                row.update(repeating: 0, count: c)
+                for (s, i) in kept { for a in 0..<c { row[a] += s / total * rec[i * c + a] } }
+            }
         case .contentMap, .textMap:
             let x: [Float], dx: Int
             if rule == .contentMap {

@@ -36,7 +36,7 @@ struct AddItems: ParsableCommand {
     @Option(help: "CSV: the text column.") var textColumn: String = "text"
     @Option(help: "CSV: delimiter (default: tab for .tsv, comma otherwise).") var delimiter: String?
 
-    @Option(help: "How the new items' collaborative and recommendation rows are made: text-map, content-map, content, or trained (left as initialised).")
+    @Option(help: "How the new items' collaborative and recommendation rows are made: text-map, text-knn, content-map, content, or trained (left as initialised).")
     var rule: ColdRowRule = AddItemsOptions().rule
 
     @Option(help: "The ridge penalty of the map rules, relative to the features' mean variance (> 0).")
@@ -79,7 +79,7 @@ struct AddItems: ParsableCommand {
         if contentEpochs > 0 {
             print(String(format: "  content rows: %d epochs, loss %.4f -> %.4f per token (%.1f s)", contentEpochs, r.firstContentLoss, r.lastContentLoss, r.contentSeconds))
         }
-        print("  collaborative and recommendation rows: \(rule.rawValue)" + (rule == .textMap || rule == .contentMap ? " fitted on \(r.warmItems) items with interactions (ridge \(ridge))" : "")
-              + (rule == .textMap ? String(format: ", item texts read in %.1f s", r.textSeconds) : ""))
+        print("  collaborative and recommendation rows: \(rule.rawValue)" + (rule.hasRidge || rule == .textKNN ? " from \(r.warmItems) items with interactions" : "") + (rule.hasRidge ? " (ridge \(ridge))" : "")
+              + (rule.needsTextEmbeddings ? String(format: ", item texts read in %.1f s", r.textSeconds) : ""))
     }
 }

@@ -60,7 +60,7 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Baselines to report alongside, comma-separated: popularity (most popular in training), ease (EASE, --ease-lambda), random, tfidf-knn, llm-knn, or none (default: popularity; on the cold splits random,tfidf-knn,llm-knn).")
     var baseline: String?
 
-    @Option(help: "cold-items splits: how the cold items' rows are set before scoring, comma-separated to compare several in one pass: trained (as training left them), content (their content rows), content-map or text-map (a ridge map fitted on the warm items from their content rows, or from the backbone's reading of their text).")
+    @Option(help: "cold-items splits: how the cold items' rows are set before scoring, comma-separated to compare several in one pass: trained (as training left them), content (their content rows), content-map or text-map (a ridge map fitted on the warm items from their content rows, or from the backbone's reading of their text), text-knn (the similarity-weighted mean row of the 20 warm items whose texts the backbone reads most alike).")
     var coldRows: String = ColdRowRule.textMap.rawValue
 
     @Option(help: "The ridge penalty of the content-map and text-map rules, relative to the features' mean variance (> 0), comma-separated to compare several.")
@@ -183,7 +183,7 @@ struct Evaluate: ParsableCommand {
             evaluator.rankOnly(candidates, of: d.items.count)
             let rules = try coldRules()
             var textSeconds = 0.0
-            if rules.contains(.textMap) || baselines.contains(.llmKNN) {
+            if rules.contains(where: \.needsTextEmbeddings) || baselines.contains(.llmKNN) {
                 let t0 = Date()
                 textFeatures = ItemTextEmbeddings.compute(model: rec.model, corpora: rec.corpora)
                 textSeconds = Date().timeIntervalSince(t0)
@@ -192,11 +192,11 @@ struct Evaluate: ParsableCommand {
             let table = rec.model.embeddings.item(scored), count = d.items.count * rec.model.width
             let original = Array(UnsafeBufferPointer(start: table, count: count))
             for rule in rules {
-                for ridge in (rule == .contentMap || rule == .textMap) ? try coldRidges() : [0] {
+                for ridge in rule.hasRidge ? try coldRidges() : [0] {
                     try rec.model.setColdRows(coldList, warmItems: warm, rule: rule, copy: scored, ridge: ridge, textFeatures: textFeatures)
                     var extra: [String: Any] = ["cold_rows": rule.rawValue]
                     if ridge > 0 { extra["cold_ridge"] = ridge }
-                    if rule == .textMap { extra["text_embedding_seconds"] = textSeconds }
+                    if rule.needsTextEmbeddings { extra["text_embedding_seconds"] = textSeconds }
                     coldVariants.append(("cllm4rec (\(scored.rawValue), \(rule.rawValue)" + (ridge > 0 ? ", ridge \(formatted(ridge))" : "") + ")",
                                          Array(UnsafeBufferPointer(start: table, count: count)), extra))
                     table.update(from: original, count: count)

@@ -110,5 +110,14 @@ final class ColdStartTests: XCTestCase {
         try model.setColdRows(cold, warmItems: warm, rule: .contentMap, ridge: 1e-9)
         for j in 0..<n { for i in 0..<w { XCTAssertEqual(rec[j * w + i], before[j * w + i], accuracy: 1e-3, "item \(j)") } }
         XCTAssertThrowsError(try model.setColdRows(cold, warmItems: warm, rule: .textMap))
+        XCTAssertThrowsError(try model.setColdRows(cold, warmItems: warm, rule: .textKNN))
+
+        // text-knn: features e_0 ... e_7 (one-hot, centred over the warm items); a cold item's row is
+        // the mean of the warm rows weighted by positive cosine. Item 1 reads like item 2 only.
+        var f = [Float](repeating: 0, count: n * 8)
+        for j in 0..<n { f[j * 8 + j] = 1 }
+        f[1 * 8 + 1] = 0; f[1 * 8 + 2] = 1
+        try model.setColdRows(cold, warmItems: warm, rule: .textKNN, textFeatures: ItemFeatures(items: n, width: 8, values: f))
+        for i in 0..<w { XCTAssertEqual(rec[1 * w + i], before[2 * w + i], accuracy: 1e-5) }
     }
 }

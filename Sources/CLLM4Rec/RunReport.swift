@@ -55,7 +55,7 @@ public struct RunReport {
             settings.append((stage, keys.compactMap { k in options[k].map { "\(k == "headInputChoice" ? "headInput" : k) \($0)" } }.joined(separator: ", ")))
         }
         evaluations = []
-        for split in ["val", "test", "heldout-users"] {
+        for split in ["val", "test", "heldout-users", "cold-items-val", "cold-items"] {
             guard let data = FileManager.default.contents(atPath: f.file("evaluation-\(split).json")) else { continue }
             guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let results = json["results"] as? [[String: Any]] else {
                 throw CLLM4RecError.invalidFile(f.file("evaluation-\(split).json"), "not an evaluation written by `cllm4rec evaluate`")

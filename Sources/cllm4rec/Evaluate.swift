@@ -278,7 +278,7 @@ struct Evaluate: ParsableCommand {
             print(line)
         }
         let v = rows[0].report.values
-        if let overlap = v[CollapseDiagnostic.overlapKey], let rank = v[CollapseDiagnostic.rankKey] {
+        if !split.isCold, let overlap = v[CollapseDiagnostic.overlapKey], let rank = v[CollapseDiagnostic.rankKey] {
             print(String(format: "collapse diagnostic: %.2f of each top 20 is in the most-popular top 20 (most popular itself: 1); head input: effective rank %.1f of %d channels, %.0f%% of its energy shared by all users",
                          overlap, rank, rec.model.width, 100 * (v[CollapseDiagnostic.sharedKey] ?? 0)))
         }

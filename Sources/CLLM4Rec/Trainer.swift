@@ -333,7 +333,8 @@ public final class Trainer {
         adam("user.\(copy.rawValue)", count: e.users * e.width).update(e.user(copy), grad: g.users.pointer.baseAddress!, lr: lr, gradScale: s)
         adam("item.\(copy.rawValue)", count: e.items * e.width).update(e.item(copy), grad: g.items.pointer.baseAddress!, lr: lr, gradScale: s)
         if trainsLoRA, let lora = model.backbone.adapter {
-            adam("lora", count: lora.weights.count).update(lora.weights.pointer.baseAddress!, grad: lora.gradients.pointer.baseAddress!, lr: lr, gradScale: s)
+            adam("lora", count: lora.weights.count).update(lora.weights.pointer.baseAddress!, grad: lora.gradients.pointer.baseAddress!,
+                                                           lr: state.options.adapterLearningRate ?? lr, gradScale: s)
         }
         model.backbone.adapter?.zeroGradients()
         g.zero()

@@ -35,6 +35,8 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     public var loraDropout: Float = 0.05
     /// Empty: the backbone's default projections.
     public var loraTargets: [String] = []
+    /// Adam learning rate of the adapter; nil: `learningRate` (one rate for rows and adapter, as the reference).
+    public var adapterLearningRate: Float? = nil
     /// Finetuning: what the item head sees (`HeadInputKind`); nil in checkpoints written before the
     /// option existed, which were raw.
     var headInputChoice: HeadInputKind? = nil

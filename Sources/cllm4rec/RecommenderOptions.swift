@@ -51,6 +51,9 @@ struct TrainingFlags: ParsableArguments {
     @Option(help: "LoRA dropout of a new adapter, in [0, 1).")
     var loraDropout: Float = 0.05
 
+    @Option(help: "Adam learning rate of the LoRA adapter (> 0; default: --lr, as the reference).")
+    var adapterLr: Float?
+
     @Option(help: ArgumentHelp(
         "LoRA projections, comma-separated (default: the backbone's, c_attn for GPT-2 and q_proj,v_proj for the Llama family).",
         discussion: "GPT-2: c_attn, attn.c_proj, c_fc, mlp.c_proj (c_proj: both projections). Llama, Qwen2: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj."))
@@ -78,6 +81,7 @@ struct TrainingFlags: ParsableArguments {
         if let loraRank { try FlagRules.inRange(0...4096, loraRank, "--lora-rank") }
         try FlagRules.positive(loraAlpha, "--lora-alpha")
         try FlagRules.between(loraDropout, 0, 1, "--lora-dropout", includingLower: true)
+        if let adapterLr { try FlagRules.positive(adapterLr, "--adapter-lr") }
         let targets = loraTargets.isEmpty ? [] : loraTargets.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         for t in targets where !Self.knownLoRATargets.contains(t) {
             throw ValidationError("--lora-targets: unknown projection \"\(t)\" (GPT-2: c_attn, attn.c_proj, c_fc, mlp.c_proj, c_proj; Llama, Qwen2: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj)")
@@ -87,7 +91,7 @@ struct TrainingFlags: ParsableArguments {
     func apply(to o: inout TrainingOptions) {
         o.lambda = lambda; o.batch = batch; o.accumulate = accumulate; o.maxMainTokens = maxMainTokens; o.seed = seed
         o.itemOrder = itemOrder; o.predictFirstMain = !skipFirstMain; o.dropout = !noDropout
-        o.loraRank = loraRank ?? 0; o.loraAlpha = loraAlpha; o.loraDropout = loraDropout
+        o.loraRank = loraRank ?? 0; o.loraAlpha = loraAlpha; o.loraDropout = loraDropout; o.adapterLearningRate = adapterLr
         o.loraTargets = loraTargets.split(separator: ",").map(String.init)
     }
 }

@@ -55,6 +55,7 @@ final class BadFlagTests: XCTestCase {
             (["pretrain", "rec", "--lora-rank=-1"], "--lora-rank"),
             (["pretrain", "rec", "--lora-alpha", "0"], "--lora-alpha"),
             (["pretrain", "rec", "--lora-dropout", "1"], "--lora-dropout"),
+            (["finetune", "rec", "--adapter-lr", "0"], "--adapter-lr"),
             (["pretrain", "rec", "--lora-targets", "c_attn,qq_proj"], "--lora-targets"),
             (["pretrain", "rec", "--item-order", "random"], "--item-order"),
             (["generate", "rec", "--user", "100", "--top-k", "0"], "--top-k"),

@@ -137,6 +137,36 @@ final class FidelityTests: XCTestCase {
         }
     }
 
+    /// `adapterLearningRate` moves the adapter at its own rate: equal to `learningRate` it is the
+    /// one-rate run to the bit; near zero the adapter stays where it started while the rows train.
+    func testAdapterLearningRate() throws {
+        var o = helper.options()
+        o.epochs = 3  // several Adam steps: a first step moves each coordinate by lr times its gradient's sign alone
+        o.loraRank = 4
+        let (d, c, _) = try tinySetup()
+        func run(_ adapterRate: Float?) throws -> (adapter: [Float], start: [Float], rows: [Float]) {
+            let model = try helper.freshModel(d, c)
+            let lora = try model.backbone.makeAdapter(rank: 4, alpha: 8, dropout: 0, targets: ["c_attn"])
+            var g = SplitMix64(seed: 1)
+            lora.initialize(using: &g)
+            for k in 0..<lora.weights.count { lora.weights[k] += 0.01 }
+            model.backbone.adapter = lora
+            let start = Array(lora.weights.pointer)
+            var options = o
+            options.adapterLearningRate = adapterRate
+            let t = try Trainer(stage: .finetune, options: options, model: model, corpora: c, dataset: d, folder: tempFolder(), resume: false)
+            t.log = { _ in }
+            XCTAssertEqual(try t.run(), .finished)
+            return (Array(lora.weights.pointer), start, Array(UnsafeBufferPointer(start: model.embeddings.item(.recommendation), count: model.items * model.width)))
+        }
+        let one = try run(nil), same = try run(o.learningRate), still = try run(1e-30)
+        XCTAssertEqual(same.adapter, one.adapter)
+        XCTAssertEqual(same.rows, one.rows)
+        XCTAssertNotEqual(one.adapter, one.start)
+        for (a, b) in zip(still.adapter, still.start) { XCTAssertEqual(a, b, accuracy: 1e-20) }
+        XCTAssertNotEqual(still.rows, one.rows, "the rows trained against another adapter")
+    }
+
     // MARK: corrupt checkpoints
 
     /// Writes a checkpoint of a stopped run, lets `edit` change its tensors, and resumes from it.

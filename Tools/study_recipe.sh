@@ -20,6 +20,8 @@
 # Each run leaves OUT/<pretrain>/<finetune>/ (metrics.jsonl, training-finetune.json, finetune.log);
 # `python3 Tools/study_table.py OUT` tabulates them; `cllm4rec report RUN` draws one. A run that finished before is kept.
 set -euo pipefail
+# One group, read whole before it runs: editing this file during a study cannot change a running one.
+{
 cd "$(dirname "$0")/.."
 OUT=${OUT:-Runs/study}; SPLIT=${SPLIT:-../shared/data/ml-100k-split}; ROUNDS=${ROUNDS:-1}
 VALIDATE_EVERY=${VALIDATE_EVERY:-2}; THREADS=${THREADS:-2}; SEED=${SEED:-98765}
@@ -70,3 +72,5 @@ for spec in "$@"; do
   echo "$(( $(date +%s) - t0 )) s" > "$run/finetune.seconds"
   tr '\r' '\n' < "$run/finetune.log" | grep -E "validation R@20" | sed 's/^/  /'
 done
+exit
+}

@@ -27,6 +27,10 @@ let package = Package(
         .library(name: "Tokenizer", targets: ["Tokenizer"]),
         .library(name: "RecData", targets: ["RecData"]),
     ],
+    traits: [
+        .trait(name: "TLS", description: "HTTPS in `serve` (--tls-cert, --tls-key) through swift-nio-ssl, which compiles BoringSSL."),
+        .default(enabledTraits: ["TLS"]),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // `cllm4rec serve`. Traits off: neither swift-configuration nor full Foundation is needed.
@@ -64,8 +68,10 @@ let package = Package(
                 "CLLM4Rec", "RecData", "Tokenizer", "Backbone", "Tensor", "WeightIO",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 // --tls-cert/--tls-key: swift-nio-ssl (BoringSSL) under Hummingbird's TLS channel.
-                .product(name: "HummingbirdTLS", package: "hummingbird"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                // Only with the TLS trait (default on): `swift build --disable-default-traits` leaves
+                // BoringSSL out, about half of a release build from scratch.
+                .product(name: "HummingbirdTLS", package: "hummingbird", condition: .when(traits: ["TLS"])),
+                .product(name: "NIOSSL", package: "swift-nio-ssl", condition: .when(traits: ["TLS"])),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

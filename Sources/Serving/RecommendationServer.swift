@@ -3,7 +3,9 @@ import Dispatch
 import Foundation
 import Hummingbird
 import HummingbirdCore
+#if TLS
 import HummingbirdTLS
+#endif
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -122,8 +124,12 @@ public final class RecommendationServer: Sendable {
         // bounded by the idle timeout), then HTTP/1.1.
         let server = HTTPServerBuilder { responder in
             let plain = ReadDeadlineChannel(base: HTTP1Channel(responder: responder, configuration: http1), timeout: readTimeout)
+            #if TLS
             guard let tls else { return plain }
             return try TLSChannel(plain, tlsConfiguration: tls.configuration)
+            #else
+            return plain  // without the TLS trait a ServerTLS cannot be made
+            #endif
         }
         let scheme = tls == nil ? "http" : "https"
         let app = Application(

@@ -1,5 +1,7 @@
 import Foundation
+#if TLS
 import NIOSSL
+#endif
 
 /// HTTPS for `serve --tls-cert/--tls-key`: the certificate chain and private key, read and checked
 /// against each other when the server starts, so that a wrong file stops it with a message naming
@@ -7,7 +9,9 @@ import NIOSSL
 public struct ServerTLS: Sendable {
     public let certificatePath: String
     public let keyPath: String
+    #if TLS
     let configuration: TLSConfiguration
+    #endif
 
     public enum Failure: Error, CustomStringConvertible, Equatable {
         case unreadable(path: String, flag: String)
@@ -15,6 +19,8 @@ public struct ServerTLS: Sendable {
         case badCertificate(path: String, reason: String)
         case badKey(path: String, reason: String)
         case refusedTogether(key: String, certificate: String, reason: String)
+        /// This binary was built without the TLS trait.
+        case unavailable
 
         public var description: String {
             switch self {
@@ -23,6 +29,7 @@ public struct ServerTLS: Sendable {
             case let .badCertificate(path, reason): "\(path): not a PEM certificate chain: \(reason) (--tls-cert)"
             case let .badKey(path, reason): "\(path): not a PEM private key: \(reason) (--tls-key)"
             case let .refusedTogether(key, certificate, reason): "\(key) with \(certificate): refused by the TLS library (most often: the key does not belong to the chain's first certificate): \(reason) (--tls-key, --tls-cert)"
+            case .unavailable: "this cllm4rec was built without HTTPS (swift build --disable-default-traits): build it with the default traits for --tls-cert and --tls-key"
             }
         }
     }
@@ -31,6 +38,9 @@ public struct ServerTLS: Sendable {
     /// its PEM private key. TLS 1.2 is the oldest version offered.
     public init(certificate: String, key: String) throws {
         certificatePath = certificate; keyPath = key
+        #if !TLS
+        throw Failure.unavailable
+        #else
         guard let certText = FileManager.default.contents(atPath: certificate) else { throw Failure.unreadable(path: certificate, flag: "--tls-cert") }
         guard let keyBytes = FileManager.default.contents(atPath: key) else { throw Failure.unreadable(path: key, flag: "--tls-key") }
         guard String(decoding: certText, as: UTF8.self).contains("-----BEGIN CERTIFICATE-----") else { throw Failure.noCertificate(path: certificate) }
@@ -51,5 +61,6 @@ public struct ServerTLS: Sendable {
             throw Failure.refusedTogether(key: key, certificate: certificate, reason: "\(error)")
         }
         self.configuration = configuration
+        #endif
     }
 }

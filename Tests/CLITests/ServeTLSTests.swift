@@ -1,3 +1,5 @@
+// HTTPS exists only with the TLS trait (the default).
+#if TLS
 import Foundation
 import NIOCore
 import NIOPosix
@@ -203,3 +205,4 @@ final class RequestReadDeadlineTests: XCTestCase {
         await s.stop()
     }
 }
+#endif

@@ -11,16 +11,6 @@ final class AddItemsTests: XCTestCase {
         return copy
     }
 
-    /// Names, sizes and modification dates of every file below `dir`.
-    func snapshot(_ dir: String) throws -> [String: String] {
-        var out: [String: String] = [:]
-        for case let name as String in FileManager.default.enumerator(atPath: dir)! {
-            let a = try FileManager.default.attributesOfItem(atPath: dir + "/" + name)
-            out[name] = "\(a[.size] ?? 0) \((a[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)"
-        }
-        return out
-    }
-
     func write(_ text: String, _ name: String, in dir: String) throws -> String {
         let path = (dir as NSString).deletingLastPathComponent + "/" + name
         try text.write(toFile: path, atomically: true, encoding: .utf8)

@@ -4,17 +4,6 @@ import XCTest
 /// Every numeric flag outside its range is refused before any work starts: exit code 64, a message
 /// naming the flag, and nothing written.
 final class BadFlagTests: XCTestCase {
-    /// Names, sizes and modification dates of every file below `dir`.
-    func snapshot(_ dir: String) throws -> [String: String] {
-        var out: [String: String] = [:]
-        let fm = FileManager.default
-        for case let name as String in fm.enumerator(atPath: dir)! {
-            let a = try fm.attributesOfItem(atPath: dir + "/" + name)
-            out[name] = "\(a[.size] ?? 0) \((a[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)"
-        }
-        return out
-    }
-
     func testOutOfRangeFlagsAreRefused() throws {
         let work = temporaryFolder(self, "badflags")
         XCTAssertEqual(try CLI.run(["init-gpt2", "--config", "tiny", "--output", "model"], in: work).status, 0)

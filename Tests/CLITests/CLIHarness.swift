@@ -59,6 +59,17 @@ func temporaryFolderPath(_ name: String) -> String {
     return p
 }
 
+/// Names, sizes and modification dates of every file below `dir`: a refused command must leave it equal.
+func snapshot(_ dir: String) throws -> [String: String] {
+    var out: [String: String] = [:]
+    let fm = FileManager.default
+    for case let name as String in fm.enumerator(atPath: dir)! {
+        let a = try fm.attributesOfItem(atPath: dir + "/" + name)
+        out[name] = "\(a[.size] ?? 0) \((a[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)"
+    }
+    return out
+}
+
 /// A temporary working folder, removed after the test.
 func temporaryFolder(_ test: XCTestCase, _ name: String = "cli") -> String {
     let p = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID())").path

@@ -108,6 +108,17 @@ final class FidelityTests: XCTestCase {
         for s in scores { XCTAssertEqual(s, scores[0]) }
     }
 
+    /// A rank-4 adapter on c_attn set on `model`'s backbone, initialised (seed 1) with a non-zero B,
+    /// so that it changes the forward pass.
+    func withNonZeroAdapter(_ model: RecModel) throws -> LowRankAdapter {
+        let lora = try model.backbone.makeAdapter(rank: 4, alpha: 8, dropout: 0, targets: ["c_attn"])
+        var g = SplitMix64(seed: 1)
+        lora.initialize(using: &g)
+        for k in 0..<lora.weights.count { lora.weights[k] += 0.01 }
+        model.backbone.adapter = lora
+        return lora
+    }
+
     /// A loaded adapter without `loraRank` is applied but neither trained nor written back.
     func testLoadedAdapterStaysFrozenWithoutRank() throws {
         var o = helper.options()
@@ -116,12 +127,7 @@ final class FidelityTests: XCTestCase {
         let f = tempFolder()
         for rank in [0, 4] {
             let model = try helper.freshModel(d, c)
-            let lora = try model.backbone.makeAdapter(rank: 4, alpha: 8, dropout: 0, targets: ["c_attn"])
-            var g = SplitMix64(seed: 1)
-            lora.initialize(using: &g)
-            // A non-zero B, so that the adapter changes the forward pass.
-            for k in 0..<lora.weights.count { lora.weights[k] += 0.01 }
-            model.backbone.adapter = lora
+            let lora = try withNonZeroAdapter(model)
             let initial = Array(lora.weights.pointer)
             o.loraRank = rank
             let t = try Trainer(stage: .finetune, options: o, model: model, corpora: c, dataset: d, folder: f, resume: false)
@@ -146,11 +152,7 @@ final class FidelityTests: XCTestCase {
         let (d, c, _) = try tinySetup()
         func run(_ adapterRate: Float?) throws -> (adapter: [Float], start: [Float], rows: [Float]) {
             let model = try helper.freshModel(d, c)
-            let lora = try model.backbone.makeAdapter(rank: 4, alpha: 8, dropout: 0, targets: ["c_attn"])
-            var g = SplitMix64(seed: 1)
-            lora.initialize(using: &g)
-            for k in 0..<lora.weights.count { lora.weights[k] += 0.01 }
-            model.backbone.adapter = lora
+            let lora = try withNonZeroAdapter(model)
             let start = Array(lora.weights.pointer)
             var options = o
             options.adapterLearningRate = adapterRate

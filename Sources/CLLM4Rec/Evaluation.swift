@@ -53,6 +53,7 @@ public struct Evaluator {
     /// own `copy` table). The cold-start rules are compared this way.
     public func evaluate(model: RecModel, corpora: Corpora, dataset: PreparedDataset, relevant: [[Int]], copy: IDEmbeddings.Copy,
                          itemTables: [[Float]?], seed: UInt64, collective: any Collective = SingleProcess(),
+                         headInputs: ((Int, ArraySlice<Float>) -> Void)? = nil,
                          progress: ((Int, Int) -> Void)? = nil) -> [MetricReport] {
         var reports = [MetricReport](repeating: MetricReport(), count: itemTables.count)
         let popular = Evaluator.popularityOrder(train: dataset.train, itemIds: dataset.items)
@@ -70,6 +71,7 @@ public struct Evaluator {
             guard chunkIndex % collective.size == collective.rank else { start += chunk.count; continue }
             let (own, h) = model.scoresAndHeadInputs(prompts: prompts, copy: copy)
             h.withUnsafeBufferPointer { inputs.add($0.baseAddress!, rows: chunk.count) }
+            if let headInputs { for (k, u) in chunk.enumerated() { headInputs(u, h[(k * c)..<((k + 1) * c)]) } }
             for (t, table) in itemTables.enumerated() {
                 var scores = own
                 if let table {

@@ -66,6 +66,9 @@ struct Evaluate: ParsableCommand {
     @Option(help: "The ridge penalty of the content-map and text-map rules, relative to the features' mean variance (> 0), comma-separated to compare several.")
     var coldRidge: String = "1"
 
+    @Option(help: "cold-items splits: also write the evaluated users' head inputs, the item text embeddings and the scored item table to this safetensors file (for analysis of other rules).")
+    var dumpCold: String?
+
     func coldRules() throws -> [ColdRowRule] {
         try coldRows.split(separator: ",", omittingEmptySubsequences: false).map {
             guard let r = ColdRowRule(rawValue: $0.trimmingCharacters(in: .whitespaces)) else {
@@ -220,11 +223,24 @@ struct Evaluate: ParsableCommand {
                              ["fold_in_steps": steps, "fold_in_lr": Double(foldIn.foldInLr), "fold_in_ms_per_user": perUser * 1000]))
             }
         } else if split.isCold {
+            var inputs: [(user: Int, h: [Float])] = []
             let reports = evaluator.evaluate(model: rec.model, corpora: rec.corpora, dataset: d, relevant: relevant, copy: scored,
-                                             itemTables: coldVariants.map(\.table), seed: seed, collective: processes) { done, total in
+                                             itemTables: coldVariants.map(\.table), seed: seed, collective: processes,
+                                             headInputs: dumpCold == nil ? nil : { inputs.append(($0, Array($1))) }) { done, total in
                 progress.update("evaluating \(done)/\(total) users", fraction: Double(done) / Double(max(total, 1)), force: done == total)
             }
             for (v, report) in zip(coldVariants, reports) { rows.append((v.name, report, v.extra)) }
+            if let dumpCold {
+                let w = rec.model.width, j = d.items.count
+                var tensors: [(name: String, tensor: FloatTensor)] = [
+                    ("users", FloatTensor(shape: [inputs.count], values: inputs.map { Float($0.user) })),
+                    ("head_inputs", FloatTensor(shape: [inputs.count, w], values: inputs.flatMap(\.h))),
+                    ("item_table", FloatTensor(shape: [j, w], values: Array(UnsafeBufferPointer(start: rec.model.embeddings.item(scored), count: j * w)))),
+                ]
+                if let f = textFeatures { tensors.append(("item_text", FloatTensor(shape: [j, f.width], values: f.values))) }
+                try SafeTensorsWriter.write(tensors, to: dumpCold)
+                print("wrote \(dumpCold)")
+            }
         } else {
             let report = evaluator.evaluate(model: rec.model, corpora: rec.corpora, dataset: d, relevant: relevant, copy: scored,
                                             seed: seed, collective: processes) { done, total in

@@ -15,7 +15,7 @@ public struct AddItemsOptions: Sendable {
     public var batch = 8
     /// The rule for the collaborative and recommendation rows (see `ColdRowRule`; `trained` keeps
     /// the new rows as initialised).
-    public var rule: ColdRowRule = .textMap
+    public var rule: ColdRowRule = .textTFIDFMap
     public var ridge = 1.0
     public var seed: UInt64 = 98765
     public init() {}
@@ -119,7 +119,8 @@ extension LoadedRecommender {
         }
         let added = Array(j0..<j1)
         for copy in copies where copy != .content {
-            try m.setColdRows(added, warmItems: warm, rule: options.rule, copy: copy, ridge: options.ridge, textFeatures: features)
+            try m.setColdRows(added, warmItems: warm, rule: options.rule, copy: copy, ridge: options.ridge, textFeatures: features,
+                              itemTexts: newDataset.itemText)
         }
 
         // One commit: the folder as a whole is either the old one or the new one.

@@ -21,11 +21,21 @@ public enum ColdRowRule: String, CaseIterable, Codable, Sendable {
     /// The mean of the recommendation rows of the 20 warm items whose texts the backbone reads most
     /// alike (cosine of the centred text embeddings), weighted by that cosine (negative ones left out).
     case textKNN = "text-knn"
+    /// A ridge regression from the item texts' TF-IDF (their words, no language model) to
+    /// recommendation rows: the control for what the LLM's reading adds.
+    case tfidfMap = "tfidf-map"
+    /// A ridge regression from both: the backbone's reading of the text (standardized per channel)
+    /// next to the text's TF-IDF at half weight (`ColdRowRule.tfidfWeight`).
+    case textTFIDFMap = "text-tfidf-map"
+
+    /// The TF-IDF block's weight next to the standardized text embedding in `text-tfidf-map`
+    /// (chosen on MovieLens-100K's cold-validation items among 0.25, 0.5 and 1; docs/cold-start.md).
+    public static let tfidfWeight: Float = 0.5
 
     /// Whether the rule reads the items' text embeddings.
-    public var needsTextEmbeddings: Bool { self == .textMap || self == .textKNN }
+    public var needsTextEmbeddings: Bool { self == .textMap || self == .textKNN || self == .textTFIDFMap }
     /// Whether the rule has a ridge penalty.
-    public var hasRidge: Bool { self == .textMap || self == .contentMap }
+    public var hasRidge: Bool { [.textMap, .contentMap, .tfidfMap, .textTFIDFMap].contains(self) }
 }
 
 /// Dense per-item feature rows [items, width].
@@ -181,50 +191,98 @@ public enum ContentKNN {
 public struct RidgeMap: Sendable {
     public let inputWidth: Int, outputWidth: Int
     /// W [inputWidth, outputWidth] and b [outputWidth].
-    public let weights: [Double], bias: [Double]
+    public let weights: [Float], bias: [Float]
 
     /// Fits on `rows` of `x` [n, dx] and `y` [n, dy]. The penalty is `ridge` times the mean of
-    /// diag(XᵀX) of the centred inputs, so that one value means the same whatever the features' scale.
+    /// diag(XᵀX) of the centred inputs, so that one value means the same whatever the features'
+    /// scale. The products run in single precision through the product library, the solve in double.
     public init(x: [Float], inputWidth dx: Int, y: [Float], outputWidth dy: Int, rows: [Int], ridge: Double) throws {
         precondition(!rows.isEmpty && ridge > 0)
+        let n = rows.count
         var mx = [Double](repeating: 0, count: dx), my = [Double](repeating: 0, count: dy)
         for r in rows {
             for a in 0..<dx { mx[a] += Double(x[r * dx + a]) }
             for b in 0..<dy { my[b] += Double(y[r * dy + b]) }
         }
-        let n = Double(rows.count)
-        for a in 0..<dx { mx[a] /= n }
-        for b in 0..<dy { my[b] /= n }
-        var xtx = [Double](repeating: 0, count: dx * dx), xty = [Double](repeating: 0, count: dx * dy)
-        var xc = [Double](repeating: 0, count: dx), yc = [Double](repeating: 0, count: dy)
-        for r in rows {
-            for a in 0..<dx { xc[a] = Double(x[r * dx + a]) - mx[a] }
-            for b in 0..<dy { yc[b] = Double(y[r * dy + b]) - my[b] }
-            for a in 0..<dx where xc[a] != 0 {
-                let va = xc[a]
-                for a2 in 0..<dx { xtx[a * dx + a2] += va * xc[a2] }
-                for b in 0..<dy { xty[a * dy + b] += va * yc[b] }
+        for a in 0..<dx { mx[a] /= Double(n) }
+        for b in 0..<dy { my[b] /= Double(n) }
+        var xc = [Float](repeating: 0, count: n * dx), yc = [Float](repeating: 0, count: n * dy)
+        for (k, r) in rows.enumerated() {
+            for a in 0..<dx { xc[k * dx + a] = Float(Double(x[r * dx + a]) - mx[a]) }
+            for b in 0..<dy { yc[k * dy + b] = Float(Double(y[r * dy + b]) - my[b]) }
+        }
+        var xtx = [Float](repeating: 0, count: dx * dx), xty = [Float](repeating: 0, count: dx * dy)
+        xc.withUnsafeBufferPointer { xp in
+            xtx.withUnsafeMutableBufferPointer { BLAS.gemm(transA: true, m: dx, n: dx, k: n, a: xp.baseAddress!, lda: dx, b: xp.baseAddress!, ldb: dx, c: $0.baseAddress!, ldc: dx) }
+            yc.withUnsafeBufferPointer { yp in
+                xty.withUnsafeMutableBufferPointer { BLAS.gemm(transA: true, m: dx, n: dy, k: n, a: xp.baseAddress!, lda: dx, b: yp.baseAddress!, ldb: dy, c: $0.baseAddress!, ldc: dy) }
             }
         }
+        var a = xtx.map(Double.init)
         var trace = 0.0
-        for a in 0..<dx { trace += xtx[a * dx + a] }
+        for i in 0..<dx { trace += a[i * dx + i] }
         let penalty = ridge * max(trace / Double(dx), 1e-12)
-        for a in 0..<dx { xtx[a * dx + a] += penalty }
-        try LAPACK.invertSPD(&xtx, n: dx)
-        var w = [Double](repeating: 0, count: dx * dy)
-        for a in 0..<dx { for k in 0..<dx where xtx[a * dx + k] != 0 { let v = xtx[a * dx + k]; for b in 0..<dy { w[a * dy + b] += v * xty[k * dy + b] } } }
+        for i in 0..<dx { a[i * dx + i] += penalty }
+        try LAPACK.invertSPD(&a, n: dx)
+        let inverse = a.map(Float.init)
+        var w = [Float](repeating: 0, count: dx * dy)
+        inverse.withUnsafeBufferPointer { ip in
+            xty.withUnsafeBufferPointer { tp in
+                w.withUnsafeMutableBufferPointer { BLAS.gemm(m: dx, n: dy, k: dx, a: ip.baseAddress!, lda: dx, b: tp.baseAddress!, ldb: dy, c: $0.baseAddress!, ldc: dy) }
+            }
+        }
         var bias = my
-        for a in 0..<dx { for b in 0..<dy { bias[b] -= mx[a] * w[a * dy + b] } }
-        inputWidth = dx; outputWidth = dy; weights = w; self.bias = bias
+        for i in 0..<dx where mx[i] != 0 { for b in 0..<dy { bias[b] -= mx[i] * Double(w[i * dy + b]) } }
+        inputWidth = dx; outputWidth = dy; weights = w; self.bias = bias.map(Float.init)
     }
 
-    /// X W + b for row `r` of `x` [*, inputWidth], into `out` [outputWidth].
+    /// X W + b for one input row `x` [inputWidth], into `out` [outputWidth].
     public func apply(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
-        for b in 0..<outputWidth {
-            var s = bias[b]
-            for a in 0..<inputWidth { s += Double(x[a]) * weights[a * outputWidth + b] }
-            out[b] = Float(s)
+        out.update(from: bias, count: outputWidth)
+        weights.withUnsafeBufferPointer { BLAS.rowTimesMatrix(k: inputWidth, n: outputWidth, x: x, w: $0.baseAddress!, ldw: outputWidth, beta: 1, y: out) }
+    }
+}
+
+extension ItemFeatures {
+    /// Dense TF-IDF rows (`TFIDF.vectors`, unit length over all their terms) restricted to the
+    /// `maxTerms` terms found in the most items among those in at least two (a term of one item
+    /// teaches a map nothing about another).
+    public static func tfidf(_ texts: [String?], maxTerms: Int = 4096) -> ItemFeatures {
+        let v = TFIDF.vectors(texts)
+        var df: [Int: Int] = [:]
+        for row in v { for (t, _) in row { df[t, default: 0] += 1 } }
+        let kept = df.filter { $0.value >= 2 }.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(maxTerms).map(\.key)
+        let column = Dictionary(uniqueKeysWithValues: kept.enumerated().map { ($1, $0) })
+        let w = max(1, kept.count)
+        var values = [Float](repeating: 0, count: texts.count * w)
+        for (j, row) in v.enumerated() { for (t, x) in row { if let c = column[t] { values[j * w + c] = x } } }
+        return ItemFeatures(items: texts.count, width: w, values: values)
+    }
+
+    /// Rows standardized per channel over `rows` (mean 0, standard deviation 1), then scaled by
+    /// 1/sqrt(width): unit mean squared norm, whatever the width.
+    public func standardized(over rows: [Int]) -> ItemFeatures {
+        let w = width
+        var mean = [Double](repeating: 0, count: w), sq = [Double](repeating: 0, count: w)
+        for i in rows { for c in 0..<w { let v = Double(values[i * w + c]); mean[c] += v; sq[c] += v * v } }
+        let n = Double(max(1, rows.count))
+        var scale = [Double](repeating: 0, count: w)
+        for c in 0..<w { mean[c] /= n; scale[c] = 1 / ((max(sq[c] / n - mean[c] * mean[c], 0)).squareRoot() + 1e-6) / Double(w).squareRoot() }
+        var out = values
+        for i in 0..<items { for c in 0..<w { out[i * w + c] = Float((Double(values[i * w + c]) - mean[c]) * scale[c]) } }
+        return ItemFeatures(items: items, width: w, values: out)
+    }
+
+    /// [self | weight × other], row by row.
+    public func concatenated(_ other: ItemFeatures, weight: Float) -> ItemFeatures {
+        precondition(items == other.items)
+        let w = width + other.width
+        var out = [Float](repeating: 0, count: items * w)
+        for i in 0..<items {
+            for c in 0..<width { out[i * w + c] = values[i * width + c] }
+            for c in 0..<other.width { out[i * w + width + c] = weight * other.values[i * other.width + c] }
         }
+        return ItemFeatures(items: items, width: w, values: out)
     }
 }
 
@@ -233,7 +291,7 @@ extension RecModel {
     /// finetuning) by `rule` (see `ColdRowRule`), fitting a map on `warmItems` when the rule has
     /// one. `textFeatures` are needed by `.textMap` only.
     public func setColdRows(_ coldItems: [Int], warmItems: [Int], rule: ColdRowRule, copy: IDEmbeddings.Copy = .recommendation,
-                            ridge: Double = 1, textFeatures: ItemFeatures? = nil) throws {
+                            ridge: Double = 1, textFeatures: ItemFeatures? = nil, itemTexts: [String?]? = nil) throws {
         let c = width, rec = embeddings.item(copy)
         switch rule {
         case .trained: return
@@ -258,12 +316,21 @@ extension RecModel {
                 row.update(repeating: 0, count: c)
                 for (s, i) in kept { for a in 0..<c { row[a] += s / total * rec[i * c + a] } }
             }
-        case .contentMap, .textMap:
+        case .contentMap, .textMap, .tfidfMap, .textTFIDFMap:
             let x: [Float], dx: Int
-            if rule == .contentMap {
+            switch rule {
+            case .contentMap:
                 x = Array(UnsafeBufferPointer(start: embeddings.item(.content), count: items * c)); dx = c
-            } else {
+            case .textMap:
                 guard let f = textFeatures else { throw CLLM4RecError.invalidArgument("the text-map rule needs the items' text embeddings") }
+                x = f.values; dx = f.width
+            default:
+                guard let itemTexts, itemTexts.count == items else { throw CLLM4RecError.invalidArgument("the \(rule.rawValue) rule needs every item's text") }
+                var f = ItemFeatures.tfidf(itemTexts)
+                if rule == .textTFIDFMap {
+                    guard let t = textFeatures else { throw CLLM4RecError.invalidArgument("the text-tfidf-map rule needs the items' text embeddings") }
+                    f = t.standardized(over: warmItems).concatenated(f, weight: ColdRowRule.tfidfWeight)
+                }
                 x = f.values; dx = f.width
             }
             let y = Array(UnsafeBufferPointer(start: rec, count: items * c))

@@ -60,8 +60,8 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Baselines to report alongside, comma-separated: popularity (most popular in training), ease (EASE, --ease-lambda), random, tfidf-knn, llm-knn, or none (default: popularity; on the cold splits random,tfidf-knn,llm-knn).")
     var baseline: String?
 
-    @Option(help: "cold-items splits: how the cold items' rows are set before scoring, comma-separated to compare several in one pass: trained (as training left them), content (their content rows), content-map or text-map (a ridge map fitted on the warm items from their content rows, or from the backbone's reading of their text), text-knn (the similarity-weighted mean row of the 20 warm items whose texts the backbone reads most alike).")
-    var coldRows: String = ColdRowRule.textMap.rawValue
+    @Option(help: "cold-items splits: how the cold items' rows are set before scoring, comma-separated to compare several in one pass: trained (as training left them), content (their content rows), content-map or text-map (a ridge map fitted on the warm items from their content rows, or from the backbone's reading of their text), text-knn (the similarity-weighted mean row of the 20 warm items whose texts the backbone reads most alike), tfidf-map (a ridge map from the texts' TF-IDF: words, no LLM), text-tfidf-map (from both).")
+    var coldRows: String = ColdRowRule.textTFIDFMap.rawValue
 
     @Option(help: "The ridge penalty of the content-map and text-map rules, relative to the features' mean variance (> 0), comma-separated to compare several.")
     var coldRidge: String = "1"
@@ -196,7 +196,8 @@ struct Evaluate: ParsableCommand {
             let original = Array(UnsafeBufferPointer(start: table, count: count))
             for rule in rules {
                 for ridge in rule.hasRidge ? try coldRidges() : [0] {
-                    try rec.model.setColdRows(coldList, warmItems: warm, rule: rule, copy: scored, ridge: ridge, textFeatures: textFeatures)
+                    try rec.model.setColdRows(coldList, warmItems: warm, rule: rule, copy: scored, ridge: ridge, textFeatures: textFeatures,
+                                              itemTexts: d.itemText)
                     var extra: [String: Any] = ["cold_rows": rule.rawValue]
                     if ridge > 0 { extra["cold_ridge"] = ridge }
                     if rule.needsTextEmbeddings { extra["text_embedding_seconds"] = textSeconds }

@@ -128,7 +128,7 @@ final class PipelineTests: XCTestCase {
         XCTAssertTrue(ev.out.contains("cold items: 2 for cold-items-val and 2 for cold-items"), ev.out)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: work + "/split").sorted(),
                        ["tiny.cold-test.inter", "tiny.cold-valid.inter", "tiny.test.inter", "tiny.train.inter", "tiny.valid.inter"])
-        let rules = ["trained", "content", "content-map", "text-map"]
+        let rules = ["trained", "content", "content-map", "text-map", "text-knn", "tfidf-map", "text-tfidf-map"]
         let cold = try cli("evaluate", "rec", "--split", "cold-items", "--k", "1", "--ndcg-k", "2", "--cold-rows", rules.joined(separator: ","),
                            "--cold-ridge", "0.5,2", "--threads", "1")
         XCTAssertTrue(cold.out.contains("2 items ranked"), cold.out)
@@ -137,6 +137,9 @@ final class PipelineTests: XCTestCase {
             "cllm4rec (collaborative, trained)", "cllm4rec (collaborative, content)",
             "cllm4rec (collaborative, content-map, ridge 0.5)", "cllm4rec (collaborative, content-map, ridge 2)",
             "cllm4rec (collaborative, text-map, ridge 0.5)", "cllm4rec (collaborative, text-map, ridge 2)",
+            "cllm4rec (collaborative, text-knn)",
+            "cllm4rec (collaborative, tfidf-map, ridge 0.5)", "cllm4rec (collaborative, tfidf-map, ridge 2)",
+            "cllm4rec (collaborative, text-tfidf-map, ridge 0.5)", "cllm4rec (collaborative, text-tfidf-map, ridge 2)",
             "random (seed 98765)", "tfidf-knn", "llm-knn"])
         for r in results {
             let recall = (r["metrics"] as! [String: Double])["recall@1"]!
@@ -147,8 +150,8 @@ final class PipelineTests: XCTestCase {
         try cli("extend-vocab", "data", "--model", "model", "--output", "rec2", "--split-from", "split")
         try cli("evaluate", "rec2", "--split", "cold-items", "--k", "1", "--ndcg-k", "2", "--cold-rows", "trained", "--baseline", "tfidf-knn,llm-knn", "--threads", "1")
         let back = try json("rec2/evaluation-cold-items.json")["results"] as! [[String: Any]]
-        XCTAssertEqual(back[1]["metrics"] as! [String: Double], results[7]["metrics"] as! [String: Double])
-        XCTAssertEqual(back[2]["metrics"] as! [String: Double], results[8]["metrics"] as! [String: Double])
+        XCTAssertEqual(back[1]["metrics"] as! [String: Double], results[12]["metrics"] as! [String: Double])
+        XCTAssertEqual(back[2]["metrics"] as! [String: Double], results[13]["metrics"] as! [String: Double])
         // A split with cold items takes no second --cold-items; a folder without cold items cannot be asked about them.
         let twice = try cli("extend-vocab", "data", "--model", "model", "--output", "rec3", "--split-from", "split", "--cold-items", "0.2", expect: 1)
         XCTAssertTrue(twice.err.contains("already holds cold items"), twice.err)

@@ -9,7 +9,7 @@ set -euo pipefail
 {
 cd "$(dirname "$0")/.."
 run=$1; bin=${BIN:-.build/release/cllm4rec}; threads=${THREADS:-1}
-rules=trained,content,content-map,text-map,text-knn; ridges=0.1,1,10,100
+rules=trained,content,content-map,text-map,text-knn,tfidf-map,text-tfidf-map; ridges=0.1,1,3,10,100
 "$bin" evaluate "$run" --split cold-items-val --cold-rows "$rules" --cold-ridge "$ridges" --threads "$threads" \
   --dump-cold "$run/cold-val-dump.safetensors" > "$run/cold-val.txt" 2>&1
 cp "$run/evaluation-cold-items-val.json" "$run/evaluation-cold-items-val-allrules.json"

@@ -14,9 +14,9 @@ struct AddItems: ParsableCommand {
             Each item of FILE gets a token after the existing ones (no existing token, row or score \
             changes), its item-text document ("item_j is described as: ..."), a content row fitted on \
             its text by language modelling with everything else frozen (--content-epochs), and \
-            collaborative and recommendation rows by --rule: text-map (default) maps the backbone's \
-            reading of the text to those rows with a ridge regression fitted on the items that have \
-            interactions, as `evaluate --split cold-items` measures it. The folder is committed as a \
+            collaborative and recommendation rows by --rule: text-tfidf-map (default) maps the backbone's \
+            reading of the text and the text's TF-IDF to those rows with a ridge regression fitted on \
+            the items that have interactions, as `evaluate --split cold-items` measures it. The folder is committed as a \
             whole, or not at all: an id the folder has, a duplicate id, an empty text or a malformed \
             line stops the command with the file and line, before anything is written. A running \
             `serve` picks the items up on SIGHUP. Checkpoints keep the old catalog: `--resume` of an \
@@ -36,7 +36,7 @@ struct AddItems: ParsableCommand {
     @Option(help: "CSV: the text column.") var textColumn: String = "text"
     @Option(help: "CSV: delimiter (default: tab for .tsv, comma otherwise).") var delimiter: String?
 
-    @Option(help: "How the new items' collaborative and recommendation rows are made: text-map, text-knn, content-map, content, or trained (left as initialised).")
+    @Option(help: "How the new items' collaborative and recommendation rows are made: text-tfidf-map, text-map, tfidf-map, text-knn, content-map, content, or trained (left as initialised); see `evaluate --cold-rows`.")
     var rule: ColdRowRule = AddItemsOptions().rule
 
     @Option(help: "The ridge penalty of the map rules, relative to the features' mean variance (> 0).")

@@ -60,7 +60,7 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Baselines to report alongside, comma-separated: popularity (most popular in training), ease (EASE, --ease-lambda), random, tfidf-knn, llm-knn, or none (default: popularity; on the cold splits random,tfidf-knn,llm-knn).")
     var baseline: String?
 
-    @Option(help: "cold-items splits: how the cold items' rows are set before scoring, comma-separated to compare several in one pass: trained (as training left them), content (their content rows), content-map or text-map (a ridge map fitted on the warm items from their content rows, or from the backbone's reading of their text), text-knn (the similarity-weighted mean row of the 20 warm items whose texts the backbone reads most alike), tfidf-map (a ridge map from the texts' TF-IDF: words, no LLM), text-tfidf-map (from both).")
+    @Option(help: "cold-items splits: how the cold items' rows are set before scoring, comma-separated to compare several in one pass: trained (as training left them), content (their content rows), content-map or text-map (a ridge map fitted on the warm items from their content rows, or from the backbone's reading of their text), text-knn (the similarity-weighted mean row of the 20 warm items whose texts the backbone reads most alike), tfidf-map (a ridge map from the texts' TF-IDF: words, no LLM), text-tfidf-map (from both; the default, chosen on MovieLens cold-validation with the pretrained SmolLM2; with a random backbone tfidf-map scored higher, docs/cold-start.md).")
     var coldRows: String = ColdRowRule.textTFIDFMap.rawValue
 
     @Option(help: "The ridge penalty of the content-map and text-map rules, relative to the features' mean variance (> 0), comma-separated to compare several.")

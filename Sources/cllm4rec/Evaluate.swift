@@ -144,6 +144,7 @@ struct Evaluate: ParsableCommand {
         try FlagRules.positive(easeLambda, "--ease-lambda")
         _ = try coldRules()
         _ = try coldRidges()
+        if dumpCold != nil && !split.isCold { throw ValidationError("--dump-cold is for --split cold-items or cold-items-val") }
         try FlagRules.inRange(1...100_000, batch, "--batch")
     }
 

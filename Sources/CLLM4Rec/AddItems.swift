@@ -126,7 +126,6 @@ extension LoadedRecommender {
         // One commit: the folder as a whole is either the old one or the new one.
         var newManifest = manifest
         newManifest.items = j1
-        let (_, datasetManifest, _) = try PreparedDataset.load(from: folder.path)
         let staged = try StagedFolder(folder.path)
         try newDataset.write(to: staged, manifest: datasetManifest, corpora: newCorpora)
         try grown.save(to: staged.path("embeddings.safetensors"))

@@ -16,6 +16,8 @@ public struct LoadedRecommender: @unchecked Sendable {
     public let manifest: RecommenderManifest
     public let model: RecModel
     public let dataset: PreparedDataset
+    /// `dataset.json`: sources, options and statistics.
+    public let datasetManifest: DatasetManifest
     public let corpora: Corpora
     public let tokenizer: IDTokenizer
 
@@ -51,7 +53,7 @@ public struct LoadedRecommender: @unchecked Sendable {
         let embeddings = try IDEmbeddings.load(path: folder.file("embeddings.safetensors"), users: manifest.users, items: manifest.items,
                                                width: manifest.width)
         model = RecModel(backbone: backbone, embeddings: embeddings)
-        (dataset, _, corpora) = try PreparedDataset.load(from: path)
+        (dataset, datasetManifest, corpora) = try PreparedDataset.load(from: path)
         guard dataset.users.count == manifest.users, dataset.items.count == manifest.items else {
             throw RecommenderError("\(path): recommender.json and ids.json disagree on the number of users or items")
         }

@@ -129,9 +129,7 @@ extension LoadedRecommender {
         let staged = try StagedFolder(folder.path)
         try newDataset.write(to: staged, manifest: datasetManifest, corpora: newCorpora)
         try grown.save(to: staged.path("embeddings.safetensors"))
-        let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try staged.write("recommender.json", bytes: Array(try e.encode(newManifest)) + [0x0A])
+        try staged.write("recommender.json", bytes: try newManifest.encoded())
         try staged.commit()
         report.seconds = Date().timeIntervalSince(started)
         return report

@@ -27,6 +27,13 @@ public struct RecommenderManifest: Codable, Sendable {
         self.backbone = backbone; self.backboneAbsolute = backboneAbsolute; self.architecture = architecture; self.users = users; self.items = items
         self.width = width; self.initialization = initialization; self.seed = seed
     }
+
+    /// `recommender.json`'s bytes: pretty, keys sorted, a final newline.
+    public func encoded() throws -> [UInt8] {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return Array(try e.encode(self)) + [0x0A]
+    }
 }
 
 /// A recommender folder: `recommender.json`, `embeddings.safetensors`, the prepared dataset

@@ -163,9 +163,7 @@ struct ExtendVocab: ParsableCommand {
         let manifest = RecommenderManifest(backbone: model, backboneAbsolute: URL(fileURLWithPath: model).standardizedFileURL.path,
                                            architecture: shape.architecture, users: prepared.users.count, items: prepared.items.count, width: shape.width,
                                            initialization: `init`.rawValue, seed: seed)
-        let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try folder.write("recommender.json", bytes: Array(try e.encode(manifest)) + [0x0A])
+        try folder.write("recommender.json", bytes: try manifest.encoded())
         if let exportSplit { try prepared.exportSplit(to: exportSplit, raw: raw) }
         try folder.commit()
 

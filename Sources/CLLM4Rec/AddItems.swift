@@ -106,9 +106,7 @@ extension LoadedRecommender {
         report.contentSeconds = Date().timeIntervalSince(t0)
 
         // Collaborative and recommendation rows by the rule, mapped from the warm items.
-        var interacted = [Bool](repeating: false, count: j1)
-        for list in dataset.train { for j in list { interacted[j] = true } }
-        let warm = (0..<j0).filter { interacted[$0] }
+        let warm = dataset.itemsWithTrainingInteractions()
         report.warmItems = warm.count
         var features: ItemFeatures? = nil
         if options.rule.needsTextEmbeddings {

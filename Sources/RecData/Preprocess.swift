@@ -64,6 +64,14 @@ public struct PreparedDataset: Sendable {
         self.statistics = statistics; self.options = options; self.heldout = heldout; self.cold = cold
     }
 
+    /// Items with at least one training interaction, ascending: what a map from content to the
+    /// head's rows can be fitted on (the cold-start rules, `add-items`).
+    public func itemsWithTrainingInteractions() -> [Int] {
+        var interacted = [Bool](repeating: false, count: items.count)
+        for list in train { for j in list { interacted[j] = true } }
+        return (0..<items.count).filter { interacted[$0] }
+    }
+
     /// Every item user `u` interacted with (training, validation, test and the cold halves): what a
     /// recommendation for that user leaves out.
     public func seen(user u: Int) -> Set<Int> {

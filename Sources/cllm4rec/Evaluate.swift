@@ -192,7 +192,7 @@ struct Evaluate: ParsableCommand {
                 textFeatures = ItemTextEmbeddings.compute(model: rec.model, corpora: rec.corpora)
                 textSeconds = Date().timeIntervalSince(t0)
             }
-            let coldList = cold.allItems.sorted(), warm = (0..<d.items.count).filter { !cold.allItems.contains($0) }
+            let coldList = cold.allItems.sorted(), warm = d.itemsWithTrainingInteractions()
             let table = rec.model.embeddings.item(scored), count = d.items.count * rec.model.width
             let original = Array(UnsafeBufferPointer(start: table, count: count))
             for rule in rules {

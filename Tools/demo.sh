@@ -15,7 +15,7 @@ swift build -c release --disable-default-traits --product cllm4rec
 bin="$(swift build -c release --disable-default-traits --show-bin-path)/cllm4rec"
 
 # λ: the reference 1 with the real GPT-2; 0.01 with a random backbone, whose content copy carries no
-# information (see README, "Correctness and speed").
+# information (see docs/correctness-and-speed.md).
 if [ -f Models/gpt2/model.safetensors ]; then
   model=Models/gpt2
   lambda=1

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs Intel's MKL (and the Intel OpenMP runtime it threads with) from PyPI into ~/.local/lib,
 # where cllm4rec finds it: on an Intel CPU the engine then runs its matrix products on MKL, as
-# PyTorch does (see README, "Which library runs the products"). MKL is not redistributed here
+# PyTorch does (see docs/performance.md). MKL is not redistributed here
 # (Intel Simplified Software License); it is optional, and nothing else changes without it.
 #
 #   bash Tools/install-mkl.sh            # MKL 2026.2.0, the version this project was measured with

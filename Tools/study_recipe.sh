@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The recipe study of "What the LLM adds" (README): MovieLens-100K on the shared reference-protocol
+# The recipe study of docs/what-the-llm-adds.md: MovieLens-100K on the shared reference-protocol
 # split, one pretraining per (backbone, pretraining recipe), then finetuning variants on copies of
 # it, all with the same seeds (extend-vocab 98765, training 98765), validation every VALIDATE_EVERY
 # epochs (metrics.jsonl: validation Recall/NDCG and the collapse diagnostic per validated epoch).

@@ -22,7 +22,7 @@ public struct FinetuneRecipe: Equatable, Sendable {
         switch architecture {
         case "llama", "qwen2":
             return FinetuneRecipe(headInput: .standardized, loraRank: 8,
-                                  basis: "the recipe measured for llama-family backbones (README, \"What the LLM adds\"; the paper's: --head-input raw --lora-rank 0)")
+                                  basis: "the recipe measured for llama-family backbones (docs/what-the-llm-adds.md; the paper's: --head-input raw --lora-rank 0)")
         default:
             var p = paper
             p.basis = "the paper's recipe (none measured for \(architecture) backbones yet)"

@@ -92,7 +92,7 @@ struct Finetune: ParsableCommand {
             used by validation, evaluate, fold-in, generate and serve alike. A pretrained LLM's h is \
             dominated by a direction all prompts share and a few outlier channels, which a raw head \
             learns as a popularity-like ranking (evaluate's popularity overlap and head-input rank show it). \
-            Measured on MovieLens-100K with SmolLM2-135M (README, "What the LLM adds"): standardized with \
+            Measured on MovieLens-100K with SmolLM2-135M (docs/what-the-llm-adds.md): standardized with \
             --lora-rank 8 beat raw on validation, on the pretrained backbone and on its random twin; \
             standardized alone did not. So finetuning a llama-family backbone defaults to both (the \
             log says so); --head-input raw --lora-rank 0 is the paper's recipe.

@@ -59,11 +59,14 @@ let package = Package(
         .target(name: "Tokenizer", dependencies: ["WeightIO"], swiftSettings: checked),
         // The seam between the method and the language model: the protocol every architecture
         // implements, KV cache, sampling and generation.
-        .target(name: "Backbone", dependencies: ["Tensor", "WeightIO"], swiftSettings: checked),
+        .target(name: "Backbone", dependencies: ["Tensor", "WeightIO", "Tokenizer"], swiftSettings: checked),
         .target(name: "GPT2", dependencies: ["Backbone", "Tensor", "WeightIO", "Tokenizer"], swiftSettings: checked),
         .target(name: "Llama", dependencies: ["Backbone", "Tensor", "WeightIO", "Tokenizer"], swiftSettings: checked),
+        // The registry: one line per model type (docs/adding-a-backbone.md). Everything above it reaches
+        // GPT-2 and the Llama family only through here.
+        .target(name: "Architectures", dependencies: ["Backbone", "GPT2", "Llama", "Tokenizer", "WeightIO"], swiftSettings: checked),
         .target(name: "RecData", dependencies: ["Tensor", "WeightIO", "Tokenizer"], swiftSettings: checked),
-        .target(name: "CLLM4Rec", dependencies: ["Backbone", "GPT2", "Llama", "RecData", "Tensor", "Tokenizer", "WeightIO"], swiftSettings: checked),
+        .target(name: "CLLM4Rec", dependencies: ["Architectures", "Backbone", "RecData", "Tensor", "Tokenizer", "WeightIO"], swiftSettings: checked),
         // MPI_COMM_WORLD as the trainer's `Collective`.
         .target(name: "Cluster", dependencies: ["CLLM4Rec", "CMPI"], swiftSettings: checked),
         // The HTTP server: routes, batching queue, reload, OpenAPI document (embedded).
@@ -86,22 +89,22 @@ let package = Package(
         .executableTarget(
             name: "cllm4rec",
             dependencies: [
-                "Backbone", "GPT2", "Llama", "WeightIO", "Tokenizer", "RecData", "CLLM4Rec", "Tensor", "Serving", "Cluster",
+                "Architectures", "Backbone", "WeightIO", "Tokenizer", "RecData", "CLLM4Rec", "Tensor", "Serving", "Cluster",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: checked),
         .executableTarget(
             name: "benchmarks",
-            dependencies: ["Backbone", "GPT2", "Llama", "Tokenizer", "WeightIO", "Tensor", "CLLM4Rec", "Cluster"],
+            dependencies: ["Architectures", "Backbone", "Tokenizer", "WeightIO", "Tensor", "CLLM4Rec", "Cluster"],
             swiftSettings: checked),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "RecDataTests", dependencies: ["RecData", "Tokenizer", "WeightIO"], exclude: ["Fixtures"]),
-        .testTarget(name: "CLLM4RecTests", dependencies: ["CLLM4Rec", "GPT2", "RecData", "Tensor", "Tokenizer", "WeightIO"], exclude: ["Fixtures"]),
+        .testTarget(name: "CLLM4RecTests", dependencies: ["CLLM4Rec", "Architectures", "Backbone", "GPT2", "RecData", "Tensor", "Tokenizer", "WeightIO"], exclude: ["Fixtures"]),
         .testTarget(name: "WeightIOTests", dependencies: ["WeightIO"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "WeightIO"], exclude: ["Fixtures"]),
         .testTarget(name: "LlamaTests", dependencies: ["Llama", "Backbone", "WeightIO", "Tensor", "Tokenizer"], exclude: ["Fixtures"]),
-        .testTarget(name: "GPT2Tests", dependencies: ["GPT2", "WeightIO", "Tensor"], exclude: ["Fixtures"]),
+        .testTarget(name: "GPT2Tests", dependencies: ["GPT2", "Backbone", "WeightIO", "Tensor"], exclude: ["Fixtures"]),
         // Runs the built command-line tool end to end (the dependency makes SwiftPM build it first).
         // (and the server in process: its answers are compared with the tool's).
         .testTarget(name: "CLITests", dependencies: [

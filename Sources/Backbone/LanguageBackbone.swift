@@ -53,6 +53,11 @@ public protocol LanguageBackbone: AnyObject {
     func makeAdapter(rank: Int, alpha: Float, dropout: Float, targets: [String]) throws -> LowRankAdapter
     /// An adapter folder saved by `LowRankAdapter.save` or PEFT.
     func loadAdapter(path: String) throws -> LowRankAdapter
+
+    /// Matrix-product FLOPs per token of a forward pass over sequences of `sequenceLength` tokens
+    /// (causal attention: half the scores on average), the vocabulary head included when `head`:
+    /// the throughput benchmarks' unit.
+    func forwardFLOPs(sequenceLength t: Int, head: Bool) -> Double
 }
 
 /// Why a backbone refused a request; the message names the value and what is allowed.

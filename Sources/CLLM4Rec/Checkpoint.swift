@@ -1,5 +1,5 @@
 import Foundation
-import GPT2
+import Backbone
 import Tensor
 import WeightIO
 

@@ -11,7 +11,7 @@ public struct FinetuneRecipe: Equatable, Sendable {
     /// The paper's: the raw final hidden state into the item head, the backbone frozen.
     public static let paper = FinetuneRecipe(headInput: .raw, loraRank: 0, basis: "the paper's recipe")
 
-    /// The default for an architecture (`BackboneRegistry.architectures`).
+    /// The default for an architecture (`ArchitectureRegistry.modelTypes`).
     ///
     /// Llama family (SmolLM2-135M pretrained and its random twin, 4 epochs, validation Recall@20):
     /// standardized head input with a rank-8 adapter on q/v 0.267 and 0.273, against 0.214 and

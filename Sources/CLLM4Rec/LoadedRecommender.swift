@@ -1,4 +1,5 @@
 import Backbone
+import Architectures
 import Foundation
 import RecData
 import Tokenizer
@@ -40,7 +41,7 @@ public struct LoadedRecommender: @unchecked Sendable {
         folder = RecommenderFolder(path)
         manifest = try folder.manifest()
         let backbonePath = folder.backbonePath(manifest)
-        let (backbone, base) = try BackboneRegistry.load(folder: backbonePath)
+        let (backbone, base) = try ArchitectureRegistry.load(folder: backbonePath)
         guard backbone.width == manifest.width else {
             throw RecommenderError("\(backbonePath): width \(backbone.width) differs from the recommender's \(manifest.width)")
         }

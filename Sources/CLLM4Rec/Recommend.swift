@@ -1,4 +1,4 @@
-import GPT2
+import Backbone
 import RecData
 import Tensor
 import Tokenizer

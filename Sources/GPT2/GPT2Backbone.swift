@@ -1,4 +1,4 @@
-@_exported import Backbone
+import Backbone
 import Tensor
 
 /// GPT-2 behind the backbone seam: tied head, learned positions, dropout from its config.
@@ -36,6 +36,13 @@ extension GPT2Model: LanguageBackbone {
     }
 
     public func loadAdapter(path: String) throws -> LowRankAdapter { try LoRA.load(path: path, config: config) }
+
+    public func forwardFLOPs(sequenceLength t: Int, head: Bool) -> Double {
+        let C = Double(config.nEmbd), F = Double(config.innerSize), L = Double(config.nLayer)
+        let dense = 2 * L * (3 * C * C + C * C + 2 * C * F)
+        let attention = 2 * 2 * L * C * Double(t) / 2
+        return dense + attention + (head ? 2 * C * Double(config.vocabSize) : 0)
+    }
 
     public func makeCache(slots: Int, maxLength: Int) -> KVCache {
         KVCache(layers: config.nLayer, width: config.nEmbd, slots: slots, maxLength: min(maxLength, config.nPositions))

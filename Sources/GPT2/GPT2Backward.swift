@@ -1,3 +1,4 @@
+import Backbone
 import Tensor
 
 extension GPT2Model {

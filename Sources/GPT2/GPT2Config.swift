@@ -1,3 +1,4 @@
+import Backbone
 import Foundation
 
 /// GPT-2 hyper-parameters, with Hugging Face's `config.json` key names.

@@ -1,3 +1,4 @@
+import Backbone
 import Tensor
 
 /// GPT-2 as Hugging Face's `GPT2LMHeadModel` computes it, over packed sequences (no padding: each

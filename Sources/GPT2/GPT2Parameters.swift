@@ -1,3 +1,4 @@
+import Backbone
 import Tensor
 
 /// The tensors of GPT-2, in one contiguous buffer (layout as karpathy/llm.c, shapes as Hugging Face:

@@ -34,6 +34,14 @@ extension LlamaModel: LanguageBackbone {
         try LowRankAdapter.load(path: path, available: LlamaModel.adapterModules(config), layers: config.numHiddenLayers, prefix: LlamaModel.adapterPrefix)
     }
 
+    public func forwardFLOPs(sequenceLength t: Int, head: Bool) -> Double {
+        let C = Double(config.hiddenSize), F = Double(config.intermediateSize), Q = Double(config.queryWidth)
+        let K = Double(config.keyValueWidth), L = Double(config.numHiddenLayers)
+        let dense = 2 * L * (C * Q + 2 * C * K + Q * C + 3 * C * F)
+        let attention = 2 * 2 * L * Q * Double(t) / 2
+        return dense + attention + (head ? 2 * C * Double(config.vocabSize) : 0)
+    }
+
     public func makeCache(slots: Int, maxLength: Int) -> KVCache {
         KVCache(layers: config.numHiddenLayers, width: config.keyValueWidth, slots: slots, maxLength: min(maxLength, config.maxPositionEmbeddings))
     }

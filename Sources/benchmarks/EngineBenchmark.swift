@@ -1,8 +1,7 @@
+import Architectures
 import Backbone
 import CLLM4Rec
 import Foundation
-import GPT2
-import Llama
 import Tensor
 
 #if canImport(Glibc)
@@ -39,20 +38,7 @@ func sgemmPeak() -> Double {
 /// Matmul FLOPs per token of a forward pass at sequence length t (with the vocabulary head when
 /// `head`); a frozen backward costs the same again (activation gradients only).
 func forwardFLOPs(_ model: any LanguageBackbone, t: Int, head: Bool) -> Double {
-    let dense: Double, attention: Double, L: Double, C = Double(model.width), V = Double(model.vocabSize)
-    if let m = model as? GPT2Model {
-        let F = Double(m.config.innerSize)
-        L = Double(m.config.nLayer)
-        dense = 2 * L * (3 * C * C + C * C + 2 * C * F)
-        attention = 2 * 2 * L * C * Double(t) / 2  // causal: half of the t x t scores on average
-    } else {
-        let c = (model as! LlamaModel).config
-        let F = Double(c.intermediateSize), Q = Double(c.queryWidth), K = Double(c.keyValueWidth)
-        L = Double(c.numHiddenLayers)
-        dense = 2 * L * (C * Q + 2 * C * K + Q * C + 3 * C * F)
-        attention = 2 * 2 * L * Q * Double(t) / 2
-    }
-    return dense + attention + (head ? 2 * C * V : 0)
+    model.forwardFLOPs(sequenceLength: t, head: head)
 }
 
 func randomIds(_ n: Int, vocab: Int, seed: UInt64) -> [Int] {
@@ -116,7 +102,7 @@ func benchmarkEngine(modelDir: String, threads: Int, repeats: Int, only: String?
     let blas = try ProductLibrary.load()
     BLAS.threads = threads
     print("swift \(blas.summary)")
-    let model = try BackboneRegistry.load(folder: modelDir).backbone
+    let model = try ArchitectureRegistry.load(folder: modelDir).backbone
     print("swift model \(modelDir): \(model.architecture), \(model.layerCount) layers, width \(model.width)")
     let configs = try engineConfigurations(model)
     if serve {

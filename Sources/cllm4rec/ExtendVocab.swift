@@ -1,7 +1,8 @@
 import ArgumentParser
 import CLLM4Rec
 import Foundation
-import GPT2
+import Architectures
+import Backbone
 import RecData
 import Tokenizer
 import WeightIO
@@ -141,31 +142,9 @@ struct ExtendVocab: ParsableCommand {
             prepared = try prepared.holdingOutColdItems(fraction: coldItems, seed: seed)
         }
 
-        let shape = try BackboneShape(folder: model)
-        let base = try BPETokenizer.load(folder: model)
-        guard base.count == shape.vocabSize else {
-            throw CLIError("\(model): the tokenizer has \(base.count) tokens but the model's vocabulary is \(shape.vocabSize) (user and item tokens must follow the last word)")
-        }
-        let tok = IDTokenizer(base: base, users: prepared.users.count, items: prepared.items.count)
-        let corpora = Corpora.build(prepared, tokenizer: tok, contextLength: shape.documentLength)
-
-        var wte: [Float]? = nil
-        if `init` == .textMean {
-            let backbone = try BackboneRegistry.load(folder: model).backbone
-            wte = Array(UnsafeBufferPointer(start: backbone.tokenEmbeddings, count: backbone.vocabSize * backbone.width))
-        }
-        let (embeddings, textInit) = initialEmbeddings(users: prepared.users.count, items: prepared.items.count, width: shape.width,
-                                                       seed: seed, textMean: wte, corpora: corpora)
-
-        let folder = try StagedFolder(replacingWhole: output)
-        try prepared.write(to: folder, raw: raw, corpora: corpora)
-        try embeddings.save(to: folder.path("embeddings.safetensors"))
-        let manifest = RecommenderManifest(backbone: model, backboneAbsolute: URL(fileURLWithPath: model).standardizedFileURL.path,
-                                           architecture: shape.architecture, users: prepared.users.count, items: prepared.items.count, width: shape.width,
-                                           initialization: `init`.rawValue, seed: seed)
-        try folder.write("recommender.json", bytes: try manifest.encoded())
-        if let exportSplit { try prepared.exportSplit(to: exportSplit, raw: raw) }
-        try folder.commit()
+        let made = try RecommenderFolder.create(at: output, dataset: prepared, raw: raw, model: model, textMean: `init` == .textMean,
+                                                seed: seed, exportSplit: exportSplit)
+        let (shape, corpora, textInit) = (made.shape, made.corpora, made.textInitialised)
 
         let s = prepared.statistics
         print("dataset \(raw.name) (\(fmt)): \(s.rawInteractions) interactions read")
@@ -175,7 +154,7 @@ struct ExtendVocab: ParsableCommand {
             print("  dropped: \(s.duplicatesDropped) duplicate pairs, \(s.droppedByRating) rated <= \(implicit ? "-" : String(minRating)), \(s.droppedByKCore) by the \(kcore)-core")
         }
         print("  users \(s.users), items \(s.items), interactions \(s.train + s.validation + s.test) (train \(s.train) / validation \(s.validation) / test \(s.test)), sparsity \(String(format: "%.4f", s.sparsity))")
-        print("  vocabulary \(base.count) + \(s.users) users + \(s.items) items = \(tok.count) tokens; \(shape.architecture) backbone, embeddings width \(shape.width), init \(`init`.rawValue)" +
+        print("  vocabulary \(made.baseVocabulary) + \(s.users) users + \(s.items) items = \(made.vocabulary) tokens; \(shape.architecture) backbone, embeddings width \(shape.width), init \(`init`.rawValue)" +
               (`init` == .textMean ? " (\(textInit.users) users, \(textInit.items) items from text)" : ""))
         for c in corpora.all {
             print("  corpus \(c.name.padding(toLength: 13, withPad: " ", startingAt: 0)) \(String(c.count).leftPad(7)) documents \(String(c.tokenCount).leftPad(10)) tokens")

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import GPT2
+import Backbone
 import CLLM4Rec
 import RecData
 import Tokenizer

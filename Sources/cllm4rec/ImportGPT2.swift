@@ -1,6 +1,7 @@
 import ArgumentParser
+import Architectures
+import Backbone
 import Foundation
-import GPT2
 
 /// `cllm4rec import-gpt2 PATH`: any published GPT-2 checkpoint into a clean model folder.
 struct ImportGPT2: ParsableCommand {
@@ -29,37 +30,16 @@ struct ImportGPT2: ParsableCommand {
     var tokenizer: String = "Models/gpt2"
 
     func run() throws {
-        let started = Date()
-        let (params, report) = try GPT2Checkpoint.load(path: path, configPath: config)
         let source = URL(fileURLWithPath: path)
         var isDir: ObjCBool = false
         _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
         let name = isDir.boolValue ? source.lastPathComponent : source.deletingLastPathComponent().lastPathComponent
         let out = output ?? "Models/" + (name.isEmpty || name == "." ? "imported" : name)
-        let tokDir = isDir.boolValue && FileManager.default.fileExists(atPath: path + "/vocab.json")
-            && FileManager.default.fileExists(atPath: path + "/merges.txt") ? path : BundledFiles.tokenizerFolder(tokenizer)
-        for f in ["vocab.json", "merges.txt"] where !FileManager.default.fileExists(atPath: tokDir + "/" + f) {
-            throw CLIError("\(tokDir)/\(f) not found: pass --tokenizer DIR with vocab.json and merges.txt")
+        for line in try ArchitectureRegistry.importGPT2(path: path, output: out, tokenizer: BundledFiles.tokenizerFolder(tokenizer), configPath: config) {
+            print(line)
         }
-        try GPT2Checkpoint.save(params, to: out, vocabPath: tokDir + "/vocab.json", mergesPath: tokDir + "/merges.txt")
-        let c = params.config
-        print("imported \(report.weightsPath) (\(report.sourceFormat), \(report.sourceDTypes.joined(separator: "/")); config from \(report.configSource))")
-        print("  layers \(c.nLayer), heads \(c.nHead), width \(c.nEmbd), context \(c.nPositions), vocabulary \(c.vocabSize), parameters \(grouped(params.count))")
-        if !report.droppedBuffers.isEmpty {
-            print("  dropped \(report.droppedBuffers.count) attention-mask buffers (h.N.attn.bias / masked_bias): constants, not weights")
-        }
-        if report.hadTiedHead { print("  lm_head.weight checked equal to wte.weight (tied)") }
-        print("  wrote \(out)/ (config.json, model.safetensors F32, vocab.json, merges.txt; tokenizer from \(tokDir)) in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
     }
 }
 
 /// 124439808 -> "124,439,808".
-func grouped(_ n: Int) -> String {
-    let s = String(n)
-    var out = ""
-    for (k, ch) in s.enumerated() {
-        if k > 0 && (s.count - k) % 3 == 0 { out += "," }
-        out.append(ch)
-    }
-    return out
-}
+func grouped(_ n: Int) -> String { groupedDigits(n) }

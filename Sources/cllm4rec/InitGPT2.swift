@@ -1,7 +1,6 @@
 import ArgumentParser
+import Architectures
 import Foundation
-import GPT2
-import Tensor
 
 /// `cllm4rec init-gpt2`: a randomly initialised GPT-2, for machines without the real weights.
 struct InitGPT2: ParsableCommand {
@@ -27,19 +26,13 @@ struct InitGPT2: ParsableCommand {
     var tokenizer: String = "Models/gpt2"
 
     func validate() throws {
-        guard GPT2Config.preset(config) != nil else {
+        guard ArchitectureRegistry.named("gpt2")?.presets.contains(config) == true else {
             throw ValidationError("unknown --config \"\(config)\"; choose small, medium, large, xl, distil or tiny")
         }
     }
 
     func run() throws {
-        let c = GPT2Config.preset(config)!
-        let params = GPT2Parameters(config: c)
-        var g = SplitMix64(seed: seed)
-        params.initializeRandomly(using: &g)
         let out = output ?? "Models/random-\(config)"
-        let tokenizer = BundledFiles.tokenizerFolder(self.tokenizer)
-        try GPT2Checkpoint.save(params, to: out, vocabPath: tokenizer + "/vocab.json", mergesPath: tokenizer + "/merges.txt")
-        print("wrote \(out)/: random GPT-2 \(config) (seed \(seed)), \(c.nLayer) layers, width \(c.nEmbd), \(grouped(params.count)) parameters")
+        print(try ArchitectureRegistry.named("gpt2")!.initRandom!(config, seed, BundledFiles.tokenizerFolder(tokenizer), out))
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Architectures
 import Backbone
 import CLLM4Rec
 import Tensor
@@ -48,7 +49,7 @@ struct ModelOptions: ParsableArguments {
         guard FileManager.default.fileExists(atPath: model + "/config.json") else {
             throw CLIError("\(model)/config.json not found: import a model with `cllm4rec import-model` or make one with `cllm4rec init-model`")
         }
-        let (m, tok) = try BackboneRegistry.load(folder: model)
+        let (m, tok) = try ArchitectureRegistry.load(folder: model)
         if let adapter { m.adapter = try m.loadAdapter(path: adapter) }
         return (m, tok)
     }

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import GPT2
+import Backbone
 import Tokenizer
 
 /// `cllm4rec perplexity`: how well the model predicts a text file.

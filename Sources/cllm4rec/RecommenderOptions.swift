@@ -1,8 +1,8 @@
 import ArgumentParser
+import Architectures
 import CLLM4Rec
 import Foundation
 import Backbone
-import GPT2
 import RecData
 import Tensor
 import Tokenizer
@@ -59,12 +59,6 @@ struct TrainingFlags: ParsableArguments {
         discussion: "GPT-2: c_attn, attn.c_proj, c_fc, mlp.c_proj (c_proj: both projections). Llama, Qwen2: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj."))
     var loraTargets: String = ""
 
-    /// Projection names of every architecture (the backbone checks its own when the adapter is made).
-    static let knownLoRATargets = ["c_attn", "attn.c_attn", "attn.c_proj", "c_fc", "mlp.c_fc", "mlp.c_proj", "c_proj",
-                                   "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
-                                   "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
-                                   "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"]
-
     @Flag(help: "Continue the run stopped in this folder (same options, same result as an uninterrupted run).")
     var resume = false
 
@@ -83,7 +77,7 @@ struct TrainingFlags: ParsableArguments {
         try FlagRules.between(loraDropout, 0, 1, "--lora-dropout", includingLower: true)
         if let adapterLr { try FlagRules.positive(adapterLr, "--adapter-lr") }
         let targets = loraTargets.isEmpty ? [] : loraTargets.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-        for t in targets where !Self.knownLoRATargets.contains(t) {
+        for t in targets where !ArchitectureRegistry.adapterTargetNames.contains(t) {
             throw ValidationError("--lora-targets: unknown projection \"\(t)\" (GPT-2: c_attn, attn.c_proj, c_fc, mlp.c_proj, c_proj; Llama, Qwen2: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj)")
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Backbone
 import GPT2
 import Tensor
 import WeightIO

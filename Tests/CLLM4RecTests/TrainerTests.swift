@@ -1,4 +1,5 @@
 import Foundation
+import Backbone
 import GPT2
 import RecData
 import Tensor
@@ -9,13 +10,16 @@ import XCTest
 
 /// A byte-level tokenizer with exactly 1000 ids (the tiny GPT-2's vocabulary): the 256 byte
 /// tokens, filler tokens, and <|endoftext|> = 999. No merges: text becomes one token per byte.
-func tinyTokenizer() throws -> BPETokenizer {
+func tinyTokenizer() throws -> BPETokenizer { try BPETokenizer(vocab: tinyVocabulary(), merges: "") }
+
+/// `tinyTokenizer`'s vocabulary (token → id), as GPT-2's vocab.json holds it.
+func tinyVocabulary() -> [String: Int] {
     var vocab: [String: Int] = [:]
     for b in 0..<256 { vocab[String(byteToUnicode[b])] = b }
     var k = 256
     outer: for a in byteToUnicode { for b in byteToUnicode { if k == 999 { break outer }; vocab[String(a) + String(b)] = k; k += 1 } }
     vocab["<|endoftext|>"] = 999
-    return try BPETokenizer(vocab: vocab, merges: "")
+    return vocab
 }
 
 /// 6 users, 8 items, 5 interactions each, with item and user texts; no filtering.

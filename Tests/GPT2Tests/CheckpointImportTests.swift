@@ -3,6 +3,7 @@ import Tensor
 import WeightIO
 import XCTest
 
+import Backbone
 @testable import GPT2
 
 /// The fixtures folder next to this file (made by Tools/make_gpt2_fixtures.py).

@@ -3,6 +3,7 @@ import Tensor
 import WeightIO
 import XCTest
 
+import Backbone
 @testable import GPT2
 
 /// Inputs and Hugging Face outputs recorded by Tools/make_gpt2_fixtures.py.

@@ -1,6 +1,7 @@
 import Tensor
 import XCTest
 
+import Backbone
 @testable import GPT2
 
 final class GenerationTests: XCTestCase {

@@ -3,6 +3,7 @@ import Tensor
 import WeightIO
 import XCTest
 
+import Backbone
 @testable import GPT2
 
 final class LoRATests: XCTestCase {

@@ -3,6 +3,7 @@ import Tensor
 import WeightIO
 import XCTest
 
+import Backbone
 @testable import GPT2
 
 /// Gradients for trainable backbone tensors: autograd parity, finite differences with dropout on,

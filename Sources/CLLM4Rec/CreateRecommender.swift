@@ -1,0 +1,54 @@
+import Architectures
+import Backbone
+import Foundation
+import RecData
+import Tokenizer
+import WeightIO
+
+/// What `RecommenderFolder.create` made, for the tool's summary.
+public struct CreatedRecommender {
+    public var shape: BackboneShape
+    /// The backbone's vocabulary and the extended one (plus one token per user and per item).
+    public var baseVocabulary: Int
+    public var vocabulary: Int
+    public var corpora: Corpora
+    /// Users and items whose content rows started at the mean of their text's token rows.
+    public var textInitialised: (users: Int, items: Int)
+}
+
+extension RecommenderFolder {
+    /// `extend-vocab`'s work: one new token per user and item of `dataset` after the model's
+    /// vocabulary, the tokenized corpora, the initial embeddings (N(0, 0.02²); with `textMean` the
+    /// content rows of users and items with text at their text's mean token row) and the manifest,
+    /// written to `output` in one commit (a folder there is replaced whole: the caller checks first).
+    /// `exportSplit`: the split also written as RecBole benchmark files there.
+    public static func create(at output: String, dataset prepared: PreparedDataset, raw: RawDataset, model: String,
+                              textMean: Bool, seed: UInt64, exportSplit: String? = nil) throws -> CreatedRecommender {
+        let shape = try ArchitectureRegistry.shape(folder: model)
+        let base = try BPETokenizer.load(folder: model)
+        guard base.count == shape.vocabSize else {
+            throw RecommenderError("\(model): the tokenizer has \(base.count) tokens but the model's vocabulary is \(shape.vocabSize) (user and item tokens must follow the last word)")
+        }
+        let tok = IDTokenizer(base: base, users: prepared.users.count, items: prepared.items.count)
+        let corpora = Corpora.build(prepared, tokenizer: tok, contextLength: shape.documentLength)
+
+        var wte: [Float]? = nil
+        if textMean {
+            let backbone = try ArchitectureRegistry.load(folder: model).backbone
+            wte = Array(UnsafeBufferPointer(start: backbone.tokenEmbeddings, count: backbone.vocabSize * backbone.width))
+        }
+        let (embeddings, textInit) = initialEmbeddings(users: prepared.users.count, items: prepared.items.count, width: shape.width,
+                                                       seed: seed, textMean: wte, corpora: corpora)
+
+        let folder = try StagedFolder(replacingWhole: output)
+        try prepared.write(to: folder, raw: raw, corpora: corpora)
+        try embeddings.save(to: folder.path("embeddings.safetensors"))
+        let manifest = RecommenderManifest(backbone: model, backboneAbsolute: URL(fileURLWithPath: model).standardizedFileURL.path,
+                                           architecture: shape.architecture, users: prepared.users.count, items: prepared.items.count, width: shape.width,
+                                           initialization: textMean ? "text-mean" : "normal", seed: seed)
+        try folder.write("recommender.json", bytes: try manifest.encoded())
+        if let exportSplit { try prepared.exportSplit(to: exportSplit, raw: raw) }
+        try folder.commit()
+        return CreatedRecommender(shape: shape, baseVocabulary: base.count, vocabulary: tok.count, corpora: corpora, textInitialised: textInit)
+    }
+}

@@ -135,12 +135,7 @@ final class ToyArchitectureTests: XCTestCase {
         try JSONSerialization.data(withJSONObject: tinyVocabulary()).write(to: URL(fileURLWithPath: model + "/vocab.json"))
         try "#version: 0.2\n".write(toFile: model + "/merges.txt", atomically: true, encoding: .utf8)
 
-        var raw = RawDataset(name: "toy", format: "test")
-        for u in 0..<6 {
-            for k in 0..<5 { raw.interactions.append(RawInteraction(user: "u\(u)", item: "i\((u + 2 * k) % 8)", timestamp: Double(k))) }
-            raw.userText["u\(u)"] = "user \(u)"
-        }
-        for i in 0..<8 { raw.itemText["i\(i)"] = "item \(i) text" }
+        let raw = tinyRawDataset()
         let d = try PreparedDataset(raw, options: PrepareOptions(minRating: nil, kcore: 0, seed: 5))
         let made = try RecommenderFolder.create(at: work + "/rec", dataset: d, raw: raw, model: model, textMean: true, seed: 1)
         XCTAssertEqual(made.shape, BackboneShape(architecture: "toy-mean", width: 16, vocabSize: 1000, contextLength: 512))

@@ -24,15 +24,21 @@ func tinyVocabulary() -> [String: Int] {
 
 /// 6 users, 8 items, 5 interactions each, with item and user texts; no filtering.
 func tinySetup(width: Int = 32) throws -> (PreparedDataset, Corpora, IDTokenizer) {
+    let raw = tinyRawDataset()
+    let d = try PreparedDataset(raw, options: PrepareOptions(minRating: nil, kcore: 0, seed: 5))
+    let t = IDTokenizer(base: try tinyTokenizer(), users: d.users.count, items: d.items.count)
+    return (d, Corpora.build(d, tokenizer: t, contextLength: 64), t)
+}
+
+/// `tinySetup`'s interactions and texts, before preparation.
+func tinyRawDataset() -> RawDataset {
     var raw = RawDataset(name: "tiny", format: "test")
     for u in 0..<6 {
         for k in 0..<5 { raw.interactions.append(RawInteraction(user: "u\(u)", item: "i\((u + 2 * k) % 8)", timestamp: Double(k))) }
         raw.userText["u\(u)"] = "user \(u)"
     }
     for i in 0..<8 { raw.itemText["i\(i)"] = "item \(i) text" }
-    let d = try PreparedDataset(raw, options: PrepareOptions(minRating: nil, kcore: 0, seed: 5))
-    let t = IDTokenizer(base: try tinyTokenizer(), users: d.users.count, items: d.items.count)
-    return (d, Corpora.build(d, tokenizer: t, contextLength: 64), t)
+    return raw
 }
 
 /// The tiny GPT-2 fixture with fresh embeddings (width 32) for `tinySetup`'s dataset.

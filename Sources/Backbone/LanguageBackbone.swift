@@ -64,6 +64,7 @@ public protocol LanguageBackbone: AnyObject {
 public enum BackboneError: Error, CustomStringConvertible, Equatable {
     case unknownAdapterTarget(name: String, architecture: String, available: [String])
     case unknownArchitecture(path: String, found: String, known: [String])
+    case unmatchedTensorPattern(pattern: String, model: String)
 
     public var description: String {
         switch self {
@@ -71,6 +72,8 @@ public enum BackboneError: Error, CustomStringConvertible, Equatable {
             return "LoRA target \"\(n)\" is not a projection of \(a) (available: \(av.joined(separator: ", ")))"
         case let .unknownArchitecture(p, f, k):
             return "\(p): model type \"\(f)\" is not supported (known: \(k.joined(separator: ", ")))"
+        case let .unmatchedTensorPattern(p, m):
+            return "trainable tensor pattern \"\(p)\" matches no tensor of this \(m)"
         }
     }
 }

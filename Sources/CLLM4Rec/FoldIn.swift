@@ -66,11 +66,9 @@ extension RecModel {
         for _ in 0..<options.steps {
             var prompts: [[Int]] = [], targets: [[Int]] = []
             for (k, i) in fitted.enumerated() {
-                var order = histories[i].shuffled(using: &rngs[k])
-                let hide = max(1, Int(Double(order.count) * options.maskFraction))
-                targets.append(Array(order.prefix(hide)))
-                order.removeFirst(hide)
-                prompts.append(corpora.finetunePrompt(userToken: m.firstUser + users + k, items: order.map { m.firstItem + $0 }))
+                let (hidden, visible) = recommendationMask(histories[i], fraction: options.maskFraction, using: &rngs[k])
+                targets.append(hidden)
+                prompts.append(corpora.finetunePrompt(userToken: m.firstUser + users + k, items: visible.map { m.firstItem + $0 }))
             }
             g.zero()
             _ = m.recommendationStep(prompts: prompts, targets: targets, copy: .recommendation, other: nil, lambda: 0,

@@ -203,10 +203,7 @@ public final class Trainer {
             var prompts: [[Int]] = [], targets: [[Int]] = []
             for u in users {
                 let items = dataset.train[u]
-                let hide = max(1, Int(Double(items.count) * o.maskFraction))
-                var order = items
-                order.shuffle(using: &rng)
-                let hidden = Array(order.prefix(hide)), visible = Array(order.dropFirst(hide))
+                let (hidden, visible) = recommendationMask(items, fraction: o.maskFraction, using: &rng)
                 prompts.append(corpora.finetunePrompt(userToken: model.firstUser + u, items: visible.map { model.firstItem + $0 }))
                 targets.append(o.target == .holdout ? hidden : items)
                 if prompts.count == o.batch { out.append(.rec(prompts, targets)); prompts = []; targets = [] }
@@ -453,4 +450,13 @@ extension Array {
 extension IDEmbeddings {
     /// Copies `source`'s tables of `c` into this one's.
     func copy(from source: IDEmbeddings, _ c: Copy) { copy(from: source, c, to: c) }
+}
+
+/// The recommendation objective's split of a user's items (training and fold-in alike): a shuffled
+/// `fraction` of them (at least one) hidden as the targets, the rest shown in the prompt.
+func recommendationMask(_ items: [Int], fraction: Double, using rng: inout SplitMix64) -> (hidden: [Int], visible: [Int]) {
+    var order = items
+    order.shuffle(using: &rng)
+    let hide = max(1, Int(Double(order.count) * fraction))
+    return (Array(order.prefix(hide)), Array(order.dropFirst(hide)))
 }

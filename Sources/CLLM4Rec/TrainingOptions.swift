@@ -49,5 +49,9 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     /// field: a field would be a key that checkpoints written before it lack.
     public static let headInputPrompts = 256
 
+    /// Finetuning's learning rate when none is given: the reference code's 1e-4 (pretraining keeps
+    /// `learningRate`'s 1e-3).
+    public static let finetuneLearningRate: Float = 1e-4
+
     public init() {}
 }

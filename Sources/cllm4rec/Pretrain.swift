@@ -21,13 +21,13 @@ struct Pretrain: ParsableCommand {
     var recommender: String
 
     @Option(help: "Content-only epochs before the rounds.")
-    var warmupEpochs: Int = 10
+    var warmupEpochs: Int = TrainingOptions().warmupEpochs
 
     @Option(help: "Rounds of (collaborative epoch, content epoch).")
-    var rounds: Int = 100
+    var rounds: Int = TrainingOptions().rounds
 
     @Option(name: .customLong("lr"), help: "Adam learning rate.")
-    var learningRate: Float = 1e-3
+    var learningRate: Float = TrainingOptions().learningRate
 
     @OptionGroup var flags: TrainingFlags
 
@@ -64,25 +64,25 @@ struct Finetune: ParsableCommand {
     var recommender: String
 
     @Option(help: "Epochs of (recommendation epoch + validation, content epoch).")
-    var epochs: Int = 150
+    var epochs: Int = TrainingOptions().epochs
 
     @Option(name: .customLong("lr"), help: "Adam learning rate.")
-    var learningRate: Float = 1e-4
+    var learningRate: Float = TrainingOptions.finetuneLearningRate
 
     @Option(help: "holdout: predict the hidden items (paper); all: every training item (reference code).")
     var target: TrainingOptions.Target = .holdout
 
     @Option(help: "Share of each user's training items hidden per epoch, in (0, 1) (at least one item is hidden).")
-    var maskFraction: Double = 0.2
+    var maskFraction: Double = TrainingOptions().maskFraction
 
     @Option(help: "Users scored per forward pass during validation.")
-    var evaluationBatch: Int = 32
+    var evaluationBatch: Int = TrainingOptions().evaluationBatch
 
     @Option(help: "A content epoch after every K-th recommendation epoch (1: every one, the reference; 0: none).")
-    var contentEvery: Int = 1
+    var contentEvery: Int = TrainingOptions().contentEvery
 
     @Option(help: "Validate after every K-th recommendation epoch (and after the last).")
-    var validateEvery: Int = 1
+    var validateEvery: Int = TrainingOptions().validateEvery
 
     @Option(help: ArgumentHelp(
         "What the item head sees: raw (the paper: h, the final hidden state) or standardized ((h - mean) / scale per channel). Default: raw, but standardized for a llama-family backbone (the measured recipe).",

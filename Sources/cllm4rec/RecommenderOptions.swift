@@ -10,13 +10,13 @@ import Tokenizer
 /// Flags shared by pretrain and finetune.
 struct TrainingFlags: ParsableArguments {
     @Option(help: "Mutual-regularization weight λ >= 0 (reference: 1; 0 turns it off).")
-    var lambda: Float = 1
+    var lambda: Float = TrainingOptions().lambda
 
     @Option(help: "Documents per micro-batch (reference: 20 per GPU).")
-    var batch: Int = 20
+    var batch: Int = TrainingOptions().batch
 
     @Option(help: "Micro-batches per Adam step (reference: 8 GPUs, so an effective batch of 160).")
-    var accumulate: Int = 8
+    var accumulate: Int = TrainingOptions().accumulate
 
     @Option(help: "Cut each content document's main text to a random window of N tokens (the authors suggest ~128 for reviews).")
     var maxMainTokens: Int?
@@ -46,10 +46,10 @@ struct TrainingFlags: ParsableArguments {
     var loraRank: Int?
 
     @Option(help: "LoRA alpha (> 0) of a new adapter.")
-    var loraAlpha: Float = 16
+    var loraAlpha: Float = TrainingOptions().loraAlpha
 
     @Option(help: "LoRA dropout of a new adapter, in [0, 1).")
-    var loraDropout: Float = 0.05
+    var loraDropout: Float = TrainingOptions().loraDropout
 
     @Option(help: "Adam learning rate of the LoRA adapter (> 0; default: --lr, as the reference).")
     var adapterLr: Float?

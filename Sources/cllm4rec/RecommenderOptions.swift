@@ -105,55 +105,10 @@ func runStage(_ stage: Stage, path: String, options: TrainingOptions, flags: Tra
               processes: any Collective) throws {
     let rec = try LoadedRecommender(path: path, applyAdapter: false)
     let folder = rec.folder
-    let saved = flags.resume ? Trainer.savedOptions(folder: folder, stage: stage) : nil
-    if flags.resume && saved == nil {
-        throw CLIError("\(path): no \(stage.rawValue) checkpoint to resume from")
-    }
-    var effective = saved ?? options
-    let existingAdapter = FileManager.default.fileExists(atPath: folder.file("adapter/adapter_model.safetensors"))
-        ? try rec.model.backbone.loadAdapter(path: folder.file("adapter")) : nil
-    if stage == .finetune, !flags.resume, let recipe {
-        // What the user left open follows the family's measured recipe.
-        let family = FinetuneRecipe.measured(architecture: rec.model.backbone.architecture)
-        var filled: [String] = []
-        if recipe.headInput == nil { effective.headInput = family.headInput; filled.append("--head-input \(family.headInput.rawValue)") }
-        if flags.loraRank == nil {
-            if let existingAdapter, family.loraRank > 0 {
-                effective.loraRank = existingAdapter.rank
-                filled.append("--lora-rank \(effective.loraRank) (adapter/'s own)")
-            } else if existingAdapter == nil {
-                effective.loraRank = family.loraRank
-                filled.append("--lora-rank \(family.loraRank)")
-            }
-        }
-        if !filled.isEmpty {
-            print("finetune: \(filled.joined(separator: " ")), \(family.basis)")
-        }
-    }
-    // The trainer lengthens the resumed run's schedule itself.
-    if let extendTo, extendTo < effective.epochs {
-        throw CLIError("--extend-to \(extendTo): the run in \(path) has \(effective.epochs) epochs already")
-    }
-    if !flags.resume && FileManager.default.fileExists(atPath: folder.file("checkpoint-\(stage.rawValue)/checkpoint.safetensors")) {
-        print("note: starting a new \(stage.rawValue) run; the stopped one in checkpoint-\(stage.rawValue)/ is replaced (--resume continues it)")
-    }
-    if let lora = existingAdapter {
-        if effective.loraRank > 0 && lora.rank != effective.loraRank {
-            throw CLIError("\(folder.file("adapter")) has rank \(lora.rank), not the --lora-rank \(effective.loraRank) given: pass --lora-rank \(lora.rank) to continue it, or remove adapter/ to start a new one")
-        }
-        rec.model.backbone.adapter = lora
-        print(effective.loraRank > 0 ? "adapter/: rank \(lora.rank), continued" : "adapter/: rank \(lora.rank), applied frozen (--lora-rank \(lora.rank) trains it)")
-    } else if effective.loraRank > 0 {
-        let backbone = rec.model.backbone
-        let targets = effective.loraTargets.isEmpty ? backbone.defaultAdapterTargets : effective.loraTargets
-        let lora: LowRankAdapter
-        do { lora = try backbone.makeAdapter(rank: effective.loraRank, alpha: effective.loraAlpha, dropout: effective.loraDropout, targets: targets) } catch {
-            throw CLIError("--lora-targets: \(error)")
-        }
-        var g = SplitMix64(seed: effective.seed)
-        lora.initialize(using: &g)
-        backbone.adapter = lora
-    }
+    let setup = try rec.prepareStage(stage, options: options, resume: flags.resume,
+                                     open: recipe.map { OpenChoices(headInput: $0.headInput, loraRank: flags.loraRank) }, extendTo: extendTo)
+    for note in setup.notes { print(note) }
+    let effective = setup.options
     let trainer = try Trainer(stage: stage, options: effective, model: rec.model, corpora: rec.corpora, dataset: rec.dataset,
                               folder: folder, resume: flags.resume, extendTo: extendTo)
     trainer.collective = processes

@@ -55,14 +55,15 @@ public struct RunReport {
             settings.append((stage, keys.compactMap { k in options[k].map { "\(k == "headInputChoice" ? "headInput" : k) \($0)" } }.joined(separator: ", ")))
         }
         evaluations = []
-        for split in ["val", "test", "heldout-users", "cold-items-val", "cold-items"] {
-            guard let data = FileManager.default.contents(atPath: f.file("evaluation-\(split).json")) else { continue }
+        for split in [EvaluationSplit.val, .test, .heldoutUsers, .coldItemsVal, .coldItems] {
+            let file = f.file(EvaluationOutcome.fileName(split))
+            guard let data = FileManager.default.contents(atPath: file) else { continue }
             guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let results = json["results"] as? [[String: Any]] else {
-                throw CLLM4RecError.invalidFile(f.file("evaluation-\(split).json"), "not an evaluation written by `cllm4rec evaluate`")
+                throw CLLM4RecError.invalidFile(file, "not an evaluation written by `cllm4rec evaluate`")
             }
             for r in results {
                 let metrics = (r["metrics"] as? [String: Any] ?? [:]).compactMapValues { RunReport.number($0) }
-                evaluations.append(Evaluated(split: split, name: r["name"] as? String ?? "?", metrics: metrics))
+                evaluations.append(Evaluated(split: split.rawValue, name: r["name"] as? String ?? "?", metrics: metrics))
             }
         }
         validationBaselines = []

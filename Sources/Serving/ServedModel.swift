@@ -37,7 +37,7 @@ public final class ServedModel: @unchecked Sendable {
         cache = AnswerCache(maxBytes: cacheBytes)
         knownInputs = HeadInputTable(rows: rec.dataset.users.count, width: rec.model.width)
         var training: [String: JSON] = [:]
-        for (key, file) in [("pretrain", "training-pretrain.json"), ("finetune", "training-finetune.json"), ("evaluation_test", "evaluation-test.json")] {
+        for (key, file) in [("pretrain", "training-pretrain.json"), ("finetune", "training-finetune.json"), ("evaluation_test", EvaluationOutcome.fileName(.test))] {
             if let data = FileManager.default.contents(atPath: rec.folder.file(file)), let v = try? JSONParser.parse(Array(data)) {
                 training[key] = JSON(v)
             }

@@ -54,7 +54,10 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         // Open MPI (libopenmpi-dev): data-parallel training and evaluation under mpirun.
         .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
-        .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: kernels),
+        // Matrix-vector products from GGUF's block formats (decoding from quantized weights): C, with a
+        // portable loop and an AVX2 one chosen at run time; optimized in debug builds too.
+        .target(name: "CQuant", cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "Tensor", dependencies: ["COpenBLAS", "CQuant"], swiftSettings: kernels),
         .target(name: "WeightIO", dependencies: ["CZlib"], swiftSettings: checked),
         .target(name: "Tokenizer", dependencies: ["WeightIO"], swiftSettings: checked),
         // The seam between the method and the language model: the protocol every architecture
@@ -98,7 +101,7 @@ let package = Package(
             name: "benchmarks",
             dependencies: ["Architectures", "Backbone", "Tokenizer", "WeightIO", "Tensor", "CLLM4Rec", "Cluster"],
             swiftSettings: checked),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "CQuant", "WeightIO"]),
         .testTarget(name: "RecDataTests", dependencies: ["RecData", "Tokenizer", "WeightIO"], exclude: ["Fixtures"]),
         .testTarget(name: "CLLM4RecTests", dependencies: ["CLLM4Rec", "Architectures", "Backbone", "GPT2", "RecData", "Tensor", "Tokenizer", "WeightIO"], exclude: ["Fixtures"]),
         .testTarget(name: "WeightIOTests", dependencies: ["WeightIO"], exclude: ["Fixtures"]),

@@ -1,0 +1,44 @@
+import CQuant
+
+/// A weight matrix [rows, cols] kept in one of ggml's block formats (as a GGUF file stores it), for
+/// the decoding path: a matrix-vector product reads 4.5 (Q4_0) to 8.5 (Q8_0) bits per weight
+/// instead of 32, and decoding runs at the memory's speed. The blocks are dequantized in registers
+/// (`Sources/CQuant`: a portable C loop and an AVX2 one, both tested against `GGUFDequantize`).
+public final class QuantizedMatrix: @unchecked Sendable {
+    /// ggml's type numbers.
+    public enum Format: Int32, Sendable, CaseIterable {
+        case q4_0 = 2, q4_1 = 3, q8_0 = 8
+        public var blockBytes: Int { Int(cquant_block_bytes(rawValue)) }
+    }
+    /// Which loop runs the product: the AVX2 one where the CPU has it, else the portable one.
+    public enum Path: Int32, Sendable { case portable = 0, avx2 = 1 }
+    public static let bestPath: Path = cquant_has_avx2() != 0 ? .avx2 : .portable
+
+    public let format: Format
+    public let rows: Int, cols: Int
+    public let bytes: UnsafeRawPointer
+    /// What keeps `bytes` alive (a mapped file).
+    let owner: AnyObject?
+    private var xsum: [Float]
+
+    /// `bytes` holds rows · cols / 32 blocks, row after row; `cols` is a multiple of 32.
+    public init(format: Format, rows: Int, cols: Int, bytes: UnsafeRawPointer, owner: AnyObject?) {
+        precondition(cols % 32 == 0 && rows > 0)
+        self.format = format; self.rows = rows; self.cols = cols; self.bytes = bytes; self.owner = owner
+        xsum = [Float](repeating: 0, count: cols / 32)
+    }
+
+    public var byteCount: Int { rows * cols / 32 * format.blockBytes }
+
+    /// y [rows] = W x, rows spread over the threads. Not reentrant (one scratch per matrix).
+    public func multiply(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, path: Path = QuantizedMatrix.bestPath) {
+        xsum.withUnsafeMutableBufferPointer { cquant_block_sums(x, Int32(cols), $0.baseAddress!) }
+        xsum.withUnsafeBufferPointer { s in
+            let sums = s.baseAddress!
+            Parallel.rows(rows, width: cols / 4) { range in
+                cquant_matvec(format.rawValue, bytes, Int32(cols), Int32(range.lowerBound), Int32(range.upperBound), x, sums,
+                              y + range.lowerBound, path.rawValue)
+            }
+        }
+    }
+}

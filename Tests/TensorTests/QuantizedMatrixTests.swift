@@ -1,0 +1,67 @@
+import CQuant
+import Foundation
+import Tensor
+import WeightIO
+import XCTest
+
+/// The decoding path's products from GGUF block formats, both loops (portable and, where the CPU
+/// has it, AVX2), against GGUFDequantize (bit-identical to gguf-py, tested in WeightIOTests)
+/// followed by a double-precision product.
+final class QuantizedMatrixTests: XCTestCase {
+    /// Random whole blocks of `format` for a [rows, cols] matrix: scales of either sign over four
+    /// decades, every quant value possible.
+    func randomBlocks(_ format: QuantizedMatrix.Format, rows: Int, cols: Int, seed: UInt64) -> [UInt8] {
+        var g = SplitMix64(seed: seed)
+        var out: [UInt8] = []
+        func f16(_ v: Float) -> [UInt8] { let b = Float16(v).bitPattern; return [UInt8(b & 0xff), UInt8(b >> 8)] }
+        for _ in 0..<(rows * cols / 32) {
+            let d = Float.random(in: 1e-4...1e-1, using: &g) * (Bool.random(using: &g) ? 1 : -1)
+            out += f16(d)
+            switch format {
+            case .q8_0: out += (0..<32).map { _ in UInt8.random(in: 0...255, using: &g) }
+            case .q4_0: out += (0..<16).map { _ in UInt8.random(in: 0...255, using: &g) }
+            case .q4_1:
+                out += f16(Float.random(in: -0.1...0.1, using: &g))
+                out += (0..<16).map { _ in UInt8.random(in: 0...255, using: &g) }
+            }
+        }
+        return out
+    }
+
+    func testEveryFormatAndPathMatchesDequantizeThenMultiply() throws {
+        let rows = 37, cols = 320
+        var paths: [QuantizedMatrix.Path] = [.portable]
+        if QuantizedMatrix.bestPath == .avx2 { paths.append(.avx2) }
+        let types: [QuantizedMatrix.Format: GGMLType] = [.q8_0: .Q8_0, .q4_0: .Q4_0, .q4_1: .Q4_1]
+        var g = SplitMix64(seed: 5)
+        let x = (0..<cols).map { _ in Float.random(in: -2...2, using: &g) }
+        for format in QuantizedMatrix.Format.allCases {
+            let bytes = randomBlocks(format, rows: rows, cols: cols, seed: UInt64(format.rawValue))
+            XCTAssertEqual(bytes.count, rows * cols / 32 * format.blockBytes)
+            var w = [Float](repeating: 0, count: rows * cols)
+            bytes.withUnsafeBytes { src in
+                w.withUnsafeMutableBufferPointer { GGUFDequantize.dequantize(src, type: types[format]!, into: $0) }
+            }
+            for path in paths {
+                var y = [Float](repeating: .nan, count: rows)
+                bytes.withUnsafeBytes { raw in
+                    let m = QuantizedMatrix(format: format, rows: rows, cols: cols, bytes: raw.baseAddress!, owner: nil)
+                    m.multiply(x, into: &y, path: path)
+                }
+                for r in 0..<rows {
+                    var exact = 0.0, scale = 0.0
+                    for c in 0..<cols { exact += Double(w[r * cols + c]) * Double(x[c]); scale += abs(Double(w[r * cols + c]) * Double(x[c])) }
+                    XCTAssertEqual(Double(y[r]), exact, accuracy: 2e-6 * scale + 1e-30, "\(format) \(path) row \(r)")
+                }
+            }
+        }
+    }
+
+    /// The portable half-to-float conversion, every one of the 65,536 bit patterns against Swift's Float16.
+    func testHalfToFloatEveryPattern() {
+        for bits in 0...UInt16.max {
+            let expected = Float(Float16(bitPattern: bits)), got = cquant_f16_to_f32(bits)
+            if expected.isNaN { XCTAssertTrue(got.isNaN, "\(bits)") } else { XCTAssertEqual(got.bitPattern, expected.bitPattern, "\(bits)") }
+        }
+    }
+}

@@ -76,10 +76,16 @@ public enum ArchitectureRegistry {
     /// `import-model PATH`: a GGUF file by its `general.architecture`, another single file by the
     /// architecture reading bare weight files (GPT-2), a folder by its config.json. `tokenizer`: the
     /// tokenizer folder for formats that carry none. Returns the lines to print.
-    public static func importModel(path: String, output: String, tokenizer: String) throws -> [String] {
+    public static func importModel(path: String, output: String, tokenizer: String, keepQuantized: Bool = false) throws -> [String] {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
             throw ArchitectureError.invalidFile(path, "no such file or folder")
+        }
+        // (A folder is never read as a file: FileHandle traps on one.)
+        let head = isDir.boolValue ? Data() : FileHandle(forReadingAtPath: path)?.readData(ofLength: 4) ?? Data()
+        let isGGUF = Array(head) == Array("GGUF".utf8)
+        if keepQuantized && !isGGUF {
+            throw ArchitectureError.invalidFile(path, "--keep-quantized keeps a GGUF file's quantized tensors: this is not a GGUF file")
         }
         if isDir.boolValue {
             let a = try architecture(folder: path)
@@ -88,14 +94,13 @@ public enum ArchitectureRegistry {
             }
             return try importFolder(path, output, tokenizer)
         }
-        let head = FileHandle(forReadingAtPath: path)?.readData(ofLength: 4) ?? Data()
-        if Array(head) == Array("GGUF".utf8) {
+        if isGGUF {
             let arch = try GGUFFile(path: path).string("general.architecture")
             guard let a = all.first(where: { $0.ggufArchitectures.contains(arch) }), let importGGUF = a.importGGUF else {
                 let known = all.flatMap(\.ggufArchitectures).map { "\"\($0)\"" }.joined(separator: " and ")
                 throw ArchitectureError.invalidFile(path, "general.architecture is \"\(arch)\"; this tool reads \(known) GGUF files")
             }
-            return try importGGUF(path, output)
+            return try importGGUF(path, output, keepQuantized)
         }
         guard let a = all.first(where: { $0.importsBareWeightFiles }), let importFolder = a.importFolder else {
             throw ArchitectureError.invalidFile(path, "neither a GGUF file nor a model folder")

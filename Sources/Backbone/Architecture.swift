@@ -25,9 +25,10 @@ public struct Architecture: Sendable {
     /// A single weights file that is not GGUF (`pytorch_model.bin`, `model.safetensors`) is read by
     /// the architecture that sets this (GPT-2's published files carry no config).
     public var importsBareWeightFiles: Bool
-    /// GGUF `general.architecture` values read by `importGGUF` (path, output) → the lines to print.
+    /// GGUF `general.architecture` values read by `importGGUF` (path, output, keep the quantized
+    /// tensors for decoding) → the lines to print.
     public var ggufArchitectures: [String]
-    public var importGGUF: (@Sendable (_ path: String, _ output: String) throws -> [String])?
+    public var importGGUF: (@Sendable (_ path: String, _ output: String, _ keepQuantized: Bool) throws -> [String])?
     /// `merge-lora`: the adapter folded into the weights (model, adapter, output) → one line.
     public var mergeAdapter: (@Sendable (_ model: String, _ adapter: String, _ output: String) throws -> String)?
 
@@ -38,7 +39,7 @@ public struct Architecture: Sendable {
                 initRandom: (@Sendable (String, UInt64, String, String) throws -> String)? = nil,
                 importFolder: (@Sendable (String, String, String) throws -> [String])? = nil,
                 importsBareWeightFiles: Bool = false,
-                ggufArchitectures: [String] = [], importGGUF: (@Sendable (String, String) throws -> [String])? = nil,
+                ggufArchitectures: [String] = [], importGGUF: (@Sendable (String, String, Bool) throws -> [String])? = nil,
                 mergeAdapter: (@Sendable (String, String, String) throws -> String)? = nil) {
         self.modelType = modelType; self.shape = shape; self.load = load
         self.adapterTargetNames = adapterTargetNames; self.presets = presets; self.initRandom = initRandom

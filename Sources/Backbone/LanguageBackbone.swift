@@ -58,6 +58,10 @@ public protocol LanguageBackbone: AnyObject {
     /// (causal attention: half the scores on average), the vocabulary head included when `head`:
     /// the throughput benchmarks' unit.
     func forwardFLOPs(sequenceLength t: Int, head: Bool) -> Double
+
+    /// Logits [rows, V] of hidden states through the output head (default: the F32 head,
+    /// `outputLogits`; a backbone with quantized weights decodes from them).
+    func logits(hidden: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>)
 }
 
 /// Why a backbone refused a request; the message names the value and what is allowed.
@@ -95,8 +99,12 @@ extension LanguageBackbone {
         }
     }
 
-    /// Logits [rows, V] of hidden states through the output head.
     public func logits(hidden: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
+        outputLogits(hidden: hidden, rows: rows, into: out)
+    }
+
+    /// Logits [rows, V] of hidden states through the F32 output head.
+    public func outputLogits(hidden: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
         if rows == 1 {
             BLAS.matrixTimesVector(m: vocabSize, k: width, a: outputHead, lda: width, x: hidden, y: out)
         } else {

@@ -19,7 +19,10 @@ extension LlamaModel {
                 let (params, _) = try LlamaCheckpoint.load(path: folder)
                 let tok = try BPETokenizer.load(folder: folder)
                 try check(tok, params.config, source: folder)
-                return (LlamaModel(params: params), tok)
+                let model = LlamaModel(params: params)
+                let kept = (folder as NSString).appendingPathComponent(LlamaQuantizedWeights.fileName)
+                if FileManager.default.fileExists(atPath: kept) { model.quantized = try LlamaQuantizedWeights(path: kept, params: params) }
+                return (model, tok)
             },
             adapterTargetNames: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
                                  "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
@@ -39,13 +42,27 @@ extension LlamaModel {
                 return summary(params, report, tok, output: output, started: started)
             },
             ggufArchitectures: [modelType],
-            importGGUF: { path, output in
+            importGGUF: { path, output, keepQuantized in
                 let started = Date()
                 let (params, report) = try LlamaCheckpoint.load(path: path)
                 let tok = try BPETokenizer(gguf: try GGUFFile(path: path))
                 try check(tok, params.config, source: path)
-                try LlamaCheckpoint.save(params, to: output, files: [("tokenizer.json", tok.tokenizerJSON())])
-                return summary(params, report, tok, output: output, started: started)
+                var files = [("tokenizer.json", tok.tokenizerJSON())]
+                var kept: LlamaQuantizedWeights? = nil
+                if keepQuantized {
+                    kept = try LlamaQuantizedWeights(path: path, params: params)
+                    guard !kept!.formats.isEmpty else {
+                        throw LlamaError.unsupported(file: path, problem: "--keep-quantized: no projection is stored as Q8_0, Q4_0 or Q4_1, the types decoding multiplies from")
+                    }
+                    files.append((LlamaQuantizedWeights.fileName, Array(try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped))))
+                }
+                try LlamaCheckpoint.save(params, to: output, files: files)
+                var lines = summary(params, report, tok, output: output, started: started)
+                if let kept {
+                    let total = kept.formats.values.reduce(0, +)
+                    lines.append("  kept for decoding: \(LlamaQuantizedWeights.fileName) (\(kept.formats.sorted { $0.key < $1.key }.map { "\($0.key) \(groupedDigits($0.value))" }.joined(separator: ", ")) weights of \(groupedDigits(total)) in products)")
+                }
+                return lines
             },
             mergeAdapter: { model, adapter, output in
                 let (params, _) = try LlamaCheckpoint.load(path: model)

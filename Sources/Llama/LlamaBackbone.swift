@@ -42,6 +42,16 @@ extension LlamaModel: LanguageBackbone {
         return dense + attention + (head ? 2 * C * Double(config.vocabSize) : 0)
     }
 
+    /// A decoding step's logits from the quantized head when kept, else the F32 head's.
+    public func logits(hidden: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
+        guard decoding, let quantized, rows <= LlamaModel.quantizedRows, quantized.matrix(.head, layer: 0) != nil else {
+            return outputLogits(hidden: hidden, rows: rows, into: out)
+        }
+        for r in 0..<rows {
+            _ = quantized.multiply(.head, layer: 0, config: config, x: hidden + r * config.hiddenSize, into: out + r * config.vocabSize)
+        }
+    }
+
     public func makeCache(slots: Int, maxLength: Int) -> KVCache {
         KVCache(layers: config.numHiddenLayers, width: config.keyValueWidth, slots: slots, maxLength: min(maxLength, config.maxPositionEmbeddings))
     }

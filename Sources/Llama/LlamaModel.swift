@@ -13,6 +13,10 @@ public final class LlamaModel: @unchecked Sendable {
     public let config: LlamaConfig
     public let params: LlamaParameters
     public var lora: LowRankAdapter?
+    /// The projections and head as the GGUF file stored them, for decoding steps (nil: F32 only).
+    public var quantized: LlamaQuantizedWeights?
+    /// The forward running is a step through a KV cache (only those use `quantized`).
+    var decoding = false
     /// Backbone tensors that get gradients (nil: the whole backbone is frozen).
     public var weightGradients: LlamaWeightGradients?
     let rotary: RotaryTable
@@ -82,6 +86,7 @@ public final class LlamaModel: @unchecked Sendable {
     public func forward(inputs: UnsafePointer<Float>, lengths: [Int], dropout: Bool = false, seed: UInt64 = 0,
                         forBackward: Bool = false, cache: KVCache? = nil, slots: [Int]? = nil) -> UnsafeMutablePointer<Float> {
         precondition(!(forBackward && cache != nil), "backward through a KV cache is not supported")
+        decoding = cache != nil
         let past = lengths.indices.map { s in cache.map { $0.lengths[slots![s]] } ?? 0 }
         for (s, n) in lengths.enumerated() {
             precondition(past[s] + n <= config.maxPositionEmbeddings,
@@ -124,6 +129,7 @@ public final class LlamaModel: @unchecked Sendable {
     /// layer `l` and may run on into the tensors stored after it (q, k, v or gate, up as one matrix).
     func product(_ w: LlamaTensor, bias: LlamaTensor?, layer l: Int, x: UnsafePointer<Float>, rows n: Int, inp: Int, out: Int,
                  y: UnsafeMutablePointer<Float>, ldy: Int) {
+        if quantizedProduct(w, bias: bias, layer: l, x: x, rows: n, inp: inp, out: out, y: y, ldy: ldy) { return }
         let weight = params.tensor(w, layer: l).baseAddress!
         var beta: Float = 0
         if let bias, bias.exists(config) {
@@ -136,6 +142,35 @@ public final class LlamaModel: @unchecked Sendable {
         } else {
             BLAS.gemm(transB: true, m: n, n: out, k: inp, a: x, lda: inp, b: weight, ldb: inp, beta: beta, c: y, ldc: ldy)
         }
+    }
+
+    /// Decoding steps (through a KV cache) of at most this many rows multiply with the quantized
+    /// weights when kept; training and evaluation (no cache) never do, nor a longer prefill.
+    public static let quantizedRows = 4
+
+    /// `product` from the quantized weights, for a step of at most `quantizedRows` rows when every
+    /// tensor of the (possibly fused) matrix was kept quantized; false otherwise.
+    func quantizedProduct(_ w: LlamaTensor, bias: LlamaTensor?, layer l: Int, x: UnsafePointer<Float>, rows n: Int, inp: Int, out: Int,
+                          y: UnsafeMutablePointer<Float>, ldy: Int) -> Bool {
+        guard decoding, let quantized, n <= Self.quantizedRows else { return false }
+        var parts: [(tensor: LlamaTensor, offset: Int)] = []
+        var t = w, covered = 0
+        while covered < out {
+            guard quantized.matrix(t, layer: l) != nil else { return false }
+            parts.append((t, covered))
+            covered += t.shape(config)[0]
+            guard let next = LlamaTensor(rawValue: t.rawValue + 1) else { break }
+            t = next
+        }
+        guard covered == out else { return false }
+        for r in 0..<n {
+            for p in parts { _ = quantized.multiply(p.tensor, layer: l, config: config, x: x + r * inp, into: y + r * ldy + p.offset) }
+        }
+        if let bias, bias.exists(config) {
+            let b = params.tensor(bias, layer: l).baseAddress!
+            for r in 0..<n { for i in 0..<out { y[r * ldy + i] += b[i] } }
+        }
+        return true
     }
 
     /// y += LoRA's path for projection `w`, when the adapter has it.

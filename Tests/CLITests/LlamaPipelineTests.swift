@@ -39,7 +39,18 @@ final class LlamaPipelineTests: XCTestCase {
             let g1 = try cli("generate", "--model", "\(kind)-gguf", "--prompt", "the cat", "--temperature", "0", "--max-new-tokens", "8", "--ids", "--threads", "1")
             let g2 = try cli("generate", "--model", "\(kind)-hf", "--prompt", "the cat", "--temperature", "0", "--max-new-tokens", "8", "--ids", "--threads", "1")
             XCTAssertEqual(g1.out, g2.out)
+            // --keep-quantized: the Q8_0 blocks kept for decoding, which then gives the tokens the
+            // F32 weights (those blocks dequantized) give.
+            let kept = try cli("import-model", fixtures + "/tiny-\(kind)/model-q8_0.gguf", "--output", "\(kind)-q8-kept", "--keep-quantized")
+            XCTAssertTrue(kept.out.contains("kept for decoding: quantized.gguf (Q8_0 "), kept.out)
+            XCTAssertTrue(FileManager.default.fileExists(atPath: work + "/\(kind)-q8-kept/quantized.gguf"))
+            let g3 = try cli("generate", "--model", "\(kind)-q8", "--prompt", "the cat", "--temperature", "0", "--max-new-tokens", "8", "--ids", "--threads", "1")
+            let g4 = try cli("generate", "--model", "\(kind)-q8-kept", "--prompt", "the cat", "--temperature", "0", "--max-new-tokens", "8", "--ids", "--threads", "1")
+            XCTAssertEqual(g3.out, g4.out)
         }
+        let notGGUF = try cli("import-model", work + "/llama-hf-src", "--output", "kept-hf", "--keep-quantized", expect: 1)
+        XCTAssertTrue(notGGUF.err.contains("--keep-quantized keeps a GGUF file's quantized tensors"), notGGUF.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: work + "/kept-hf"))
         // Not a model: named errors, nothing written.
         try "GGUFxxxx".write(toFile: work + "/bad.gguf", atomically: true, encoding: .utf8)
         let bad = try cli("import-model", "bad.gguf", "--output", "bad", expect: 1)

@@ -2,8 +2,9 @@ import CQuant
 
 /// A weight matrix [rows, cols] kept in one of ggml's block formats (as a GGUF file stores it), for
 /// the decoding path: a matrix-vector product reads 4.5 (Q4_0) to 8.5 (Q8_0) bits per weight
-/// instead of 32, and decoding runs at the memory's speed. The blocks are dequantized in registers
-/// (`Sources/CQuant`: a portable C loop and an AVX2 one, both tested against `GGUFDequantize`).
+/// instead of 32, and decoding runs at the memory's speed. As llama.cpp: the vector is quantized to
+/// 8 bits per block of 32 and meets each weight block in an integer dot product (`Sources/CQuant`: a
+/// portable C loop and an AVX2 one, both tested against `GGUFDequantize` and that rule).
 public final class QuantizedMatrix: @unchecked Sendable {
     /// ggml's type numbers.
     public enum Format: Int32, Sendable, CaseIterable {
@@ -19,26 +20,28 @@ public final class QuantizedMatrix: @unchecked Sendable {
     public let bytes: UnsafeRawPointer
     /// What keeps `bytes` alive (a mapped file).
     let owner: AnyObject?
-    private var xsum: [Float]
+    /// The vector quantized to 8 bits per block (scratch, reused).
+    private var qx: [Int8], scale: [Float], qsum: [Int32]
 
     /// `bytes` holds rows · cols / 32 blocks, row after row; `cols` is a multiple of 32.
     public init(format: Format, rows: Int, cols: Int, bytes: UnsafeRawPointer, owner: AnyObject?) {
         precondition(cols % 32 == 0 && rows > 0)
         self.format = format; self.rows = rows; self.cols = cols; self.bytes = bytes; self.owner = owner
-        xsum = [Float](repeating: 0, count: cols / 32)
+        qx = [Int8](repeating: 0, count: cols); scale = [Float](repeating: 0, count: cols / 32); qsum = [Int32](repeating: 0, count: cols / 32)
     }
 
     public var byteCount: Int { rows * cols / 32 * format.blockBytes }
 
-    /// y [rows] = W x, rows spread over the threads. Not reentrant (one scratch per matrix).
+    /// y [rows] = W x, with x quantized to 8 bits per block of 32 first (as llama.cpp), rows spread
+    /// over the threads. Not reentrant (one scratch per matrix).
     public func multiply(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, path: Path = QuantizedMatrix.bestPath) {
-        xsum.withUnsafeMutableBufferPointer { cquant_block_sums(x, Int32(cols), $0.baseAddress!) }
-        xsum.withUnsafeBufferPointer { s in
-            let sums = s.baseAddress!
+        cquant_quantize_vector(x, Int32(cols), &qx, &scale, &qsum)
+        qx.withUnsafeBufferPointer { q in scale.withUnsafeBufferPointer { s in qsum.withUnsafeBufferPointer { sum in
+            let (qp, sp, sump) = (q.baseAddress!, s.baseAddress!, sum.baseAddress!)
             Parallel.rows(rows, width: cols / 4) { range in
-                cquant_matvec(format.rawValue, bytes, Int32(cols), Int32(range.lowerBound), Int32(range.upperBound), x, sums,
+                cquant_matvec(format.rawValue, bytes, Int32(cols), Int32(range.lowerBound), Int32(range.upperBound), qp, sp, sump,
                               y + range.lowerBound, path.rawValue)
             }
-        }
+        } } }
     }
 }

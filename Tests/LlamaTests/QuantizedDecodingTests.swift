@@ -7,7 +7,7 @@ import XCTest
 @testable import Llama
 
 /// Decoding from the GGUF file's own blocks (`LlamaQuantizedWeights`) against the F32 weights those
-/// blocks dequantize to, on the tiny Q8_0 fixtures of both families (llama: q/k rows permuted by
+/// blocks dequantize to (the kernels themselves: TensorTests' QuantizedMatrixTests), on the tiny Q8_0 fixtures of both families (llama: q/k rows permuted by
 /// llama.cpp; qwen2: q/k/v biases).
 final class QuantizedDecodingTests: XCTestCase {
     func models(_ kind: String) throws -> (f32: LlamaModel, quantized: LlamaModel) {
@@ -18,8 +18,8 @@ final class QuantizedDecodingTests: XCTestCase {
         return (LlamaModel(params: params), q)
     }
 
-    /// Step by step through a KV cache: every step's logits within float rounding of the F32 path,
-    /// and greedy generation picks the same tokens.
+    /// Step by step through a KV cache: every step's logits within the vector quantization's error of
+    /// the F32 path, and greedy generation picks the same tokens.
     func testDecodingStepsMatchTheF32Weights() throws {
         for kind in ["llama", "qwen2"] {
             let (f32, quantized) = try models(kind)
@@ -45,7 +45,9 @@ final class QuantizedDecodingTests: XCTestCase {
                 }
                 for j in 0..<v { worst = max(worst, abs(la[j] - lb[j])); scale = max(scale, abs(la[j])) }
             }
-            XCTAssertLessThan(worst, 1e-4 * max(scale, 1), "\(kind): max |logit difference| over \(prompt.count + a[0].count) steps")
+            // The vector is quantized to 8 bits per block before each product (as llama.cpp): about
+            // 0.7% of the largest logit here; q/k rows left in llama.cpp's order would give 4%.
+            XCTAssertLessThan(worst, 2e-2 * max(scale, 1), "\(kind): max |logit difference| over \(prompt.count + a[0].count) steps")
         }
     }
 

@@ -28,13 +28,26 @@ final class QuantizedMatrixTests: XCTestCase {
         return out
     }
 
+    /// x quantized as the kernels must: per block of 32, d = max|x| / 127, q = round(x / d).
+    func quantized(_ x: [Float]) -> [Float] {
+        var out = x
+        for b in 0..<(x.count / 32) {
+            let block = x[(32 * b)..<(32 * b + 32)]
+            let d = block.map { abs($0) }.max()! / 127, inv: Float = d > 0 ? 1 / d : 0
+            for j in 0..<32 { out[32 * b + j] = Float(max(-127, min(127, (x[32 * b + j] * inv).rounded()))) * d }
+        }
+        return out
+    }
+
     func testEveryFormatAndPathMatchesDequantizeThenMultiply() throws {
         let rows = 37, cols = 320
         var paths: [QuantizedMatrix.Path] = [.portable]
         if QuantizedMatrix.bestPath == .avx2 { paths.append(.avx2) }
         let types: [QuantizedMatrix.Format: GGMLType] = [.q8_0: .Q8_0, .q4_0: .Q4_0, .q4_1: .Q4_1]
         var g = SplitMix64(seed: 5)
-        let x = (0..<cols).map { _ in Float.random(in: -2...2, using: &g) }
+        var x = (0..<cols).map { _ in Float.random(in: -2...2, using: &g) }
+        x[40] = 0; for j in 64..<96 { x[j] = 0 }  // a zero element and an all-zero block
+        let xq = quantized(x)
         for format in QuantizedMatrix.Format.allCases {
             let bytes = randomBlocks(format, rows: rows, cols: cols, seed: UInt64(format.rawValue))
             XCTAssertEqual(bytes.count, rows * cols / 32 * format.blockBytes)
@@ -49,9 +62,15 @@ final class QuantizedMatrixTests: XCTestCase {
                     m.multiply(x, into: &y, path: path)
                 }
                 for r in 0..<rows {
-                    var exact = 0.0, scale = 0.0
-                    for c in 0..<cols { exact += Double(w[r * cols + c]) * Double(x[c]); scale += abs(Double(w[r * cols + c]) * Double(x[c])) }
+                    var exact = 0.0, unquantized = 0.0, scale = 0.0
+                    for c in 0..<cols {
+                        exact += Double(w[r * cols + c]) * Double(xq[c])
+                        unquantized += Double(w[r * cols + c]) * Double(x[c])
+                        scale += abs(Double(w[r * cols + c]) * Double(x[c]))
+                    }
                     XCTAssertEqual(Double(y[r]), exact, accuracy: 2e-6 * scale + 1e-30, "\(format) \(path) row \(r)")
+                    // What quantizing the vector costs: within half a step of 1/127 of each block's largest.
+                    XCTAssertEqual(Double(y[r]), unquantized, accuracy: 0.5 / 127 * scale * 2, "\(format) \(path) row \(r)")
                 }
             }
         }

@@ -79,46 +79,18 @@ public final class LoRA: LowRankAdapter, @unchecked Sendable {
         "\(peftPrefix).\(layer).\(t.rawValue).lora_\(isA ? "A" : "B").weight"
     }
 
-    /// Reads an adapter folder (or its adapter_model.safetensors); every tensor must be present
-    /// with its shape, and no other tensor may be there.
+    /// Reads an adapter folder (or its adapter_model.safetensors) as every architecture does
+    /// (`LowRankAdapter.load`: every tensor present with its shape, no other tensor there), on
+    /// GPT-2's modules with Conv1D's fan-in-fan-out.
     public static func load(path: String, config: GPT2Config) throws -> LoRA {
         var isDir: ObjCBool = false
         _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
         let dir = isDir.boolValue ? path : (path as NSString).deletingLastPathComponent
-        let file = isDir.boolValue ? path + "/adapter_model.safetensors" : path
-        guard let data = FileManager.default.contents(atPath: dir + "/adapter_config.json"),
-              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let r = json["r"] as? Int, let alpha = (json["lora_alpha"] as? NSNumber)?.floatValue
-        else { throw GPT2Error.io(dir + "/adapter_config.json", "missing or without r / lora_alpha") }
-        let dropout = (json["lora_dropout"] as? NSNumber)?.floatValue ?? 0
-        let st = try SafeTensorsSource(path: file)
-        var targets = Set<LoRATarget>()
-        for h in st.tensorHeaders {
-            guard let t = LoRATarget.allCases.first(where: { h.name.contains(".\($0.rawValue).lora_") }) else {
-                throw GPT2Error.unusedTensor(file: file, tensor: h.name, shape: h.shape)
-            }
-            targets.insert(t)
-        }
-        let lora = LoRA(config: config, rank: r, alpha: alpha, dropout: dropout, targets: Array(targets))
-        var used = 0
-        for t in lora.targets {
-            let (i, o) = t.dims(config)
-            for l in 0..<config.nLayer {
-                for (isA, shape, dst) in [(true, [r, i], lora.a(t, l)), (false, [o, r], lora.b(t, l))] {
-                    let name = peftName(t, layer: l, isA: isA)
-                    guard let h = st.tensorHeaders.first(where: { $0.name == name }) else {
-                        throw GPT2Error.missingTensor(file: file, tensor: name, expectedShape: shape)
-                    }
-                    guard h.shape == shape else { throw GPT2Error.shapeMismatch(file: file, tensor: name, expected: shape, found: h.shape) }
-                    try st.read(name, into: UnsafeMutableBufferPointer(start: dst, count: shape[0] * shape[1]))
-                    used += 1
-                }
-            }
-        }
-        if used != st.tensorHeaders.count {
-            let h = st.tensorHeaders.first { h in !lora.targets.contains { t in (0..<config.nLayer).contains { peftName(t, layer: $0, isA: true) == h.name || peftName(t, layer: $0, isA: false) == h.name } } }!
-            throw GPT2Error.unusedTensor(file: file, tensor: h.name, shape: h.shape)
-        }
+        let read = try LowRankAdapter.load(path: dir, available: modules(config), layers: config.nLayer, prefix: peftPrefix, fanInFanOut: true)
+        let lora = LoRA(config: config, rank: read.rank, alpha: read.alpha, dropout: read.dropout,
+                        targets: read.modules.map { LoRATarget(rawValue: $0.name)! })
+        precondition(lora.modules == read.modules && lora.weights.count == read.weights.count)
+        lora.weights.pointer.update(from: UnsafeBufferPointer(read.weights.pointer))
         return lora
     }
 

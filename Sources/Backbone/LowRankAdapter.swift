@@ -104,6 +104,33 @@ open class LowRankAdapter: @unchecked Sendable {
         try folder.write(name("adapter_config.json"), bytes: Array(try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])))
     }
 
+    /// Module k's part of its projection's backward in `layer`, the same for every architecture:
+    /// dB [out, r] += s · dyᵀ t, dt [n, r] = s · dy B, dA [r, in] += dtᵀ dropout(x), dx += dropout(dt A);
+    /// `t` [n, r] is the forward's A·dropout(x), `dropoutSeed` the forward's stream for this site
+    /// (nil: no dropout), `scratch` room for n · in floats.
+    public func backward(module k: Int, layer l: Int, dy: UnsafePointer<Float>, ldy: Int, x: UnsafePointer<Float>, rows n: Int,
+                         t: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, dt: UnsafeMutablePointer<Float>,
+                         scratch: UnsafeMutablePointer<Float>, dropoutSeed: UInt64?) {
+        let r = rank, s = scaling, inp = modules[k].inp, out = modules[k].out
+        let p = dropoutSeed == nil ? 0 : dropout
+        BLAS.gemm(transA: true, m: out, n: r, k: n, alpha: s, a: dy, lda: ldy, b: t, ldb: r, beta: 1, c: b(k, l, grad: true), ldc: r)
+        BLAS.gemm(m: n, n: r, k: out, alpha: s, a: dy, lda: ldy, b: b(k, l), ldb: r, c: dt, ldc: r)
+        var xin = x
+        if p > 0 {
+            scratch.update(from: x, count: n * inp)
+            Dropout.apply(scratch, count: n * inp, p: p, seed: dropoutSeed!)
+            xin = UnsafePointer(scratch)
+        }
+        BLAS.gemm(transA: true, m: r, n: inp, k: n, a: dt, lda: r, b: xin, ldb: inp, beta: 1, c: a(k, l, grad: true), ldc: inp)
+        if p > 0 {
+            BLAS.gemm(m: n, n: inp, k: r, a: dt, lda: r, b: a(k, l), ldb: inp, c: scratch, ldc: inp)
+            Dropout.apply(scratch, count: n * inp, p: p, seed: dropoutSeed!)
+            axpy(1, scratch, dx, n * inp)
+        } else {
+            BLAS.gemm(m: n, n: inp, k: r, a: dt, lda: r, b: a(k, l), ldb: inp, beta: 1, c: dx, ldc: inp)
+        }
+    }
+
     /// Reads an adapter folder whose modules must be among `available` (the architecture's); every
     /// tensor must be present with its shape, and no other tensor may be there.
     public static func load(path dir: String, available: [AdapterModule], layers: Int, prefix: String, fanInFanOut: Bool = false) throws -> LowRankAdapter {

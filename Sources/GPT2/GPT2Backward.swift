@@ -92,28 +92,10 @@ extension GPT2Model {
         if let db = weightGradients?.gradient(b, layer: l) {
             addColumnSums(dy, rows: n, cols: out, into: db)
         }
-        guard let lora, let t = loraT, let last else { return }
-        let r = lora.rank, s = lora.scaling
-        let p = last.dropout ? lora.dropout : 0
+        guard let lora, let t = loraT, let last, let k = lora.index(target.rawValue) else { return }
         let site = 10 + LoRATarget.allCases.firstIndex(of: target)!
-        // dB [out, r] += s · dyᵀ t; dt [n, r] = s · dy B
-        BLAS.gemm(transA: true, m: out, n: r, k: n, alpha: s, a: dy, lda: out, b: t, ldb: r, beta: 1, c: lora.b(target, l, grad: true), ldc: r)
-        BLAS.gemm(m: n, n: r, k: out, alpha: s, a: dy, lda: out, b: lora.b(target, l), ldb: r, c: dloraT, ldc: r)
-        // dA [r, in] += dtᵀ dropout(x); dx += dropout(dt A)
-        var xin = x
-        let scratch = acts.pointer.baseAddress! + layout.loraScratch
-        if p > 0 {
-            scratch.update(from: x, count: n * inp)
-            Dropout.apply(scratch, count: n * inp, p: p, seed: seedFor(last.seed, layer: l, site: site))
-            xin = UnsafePointer(scratch)
-        }
-        BLAS.gemm(transA: true, m: r, n: inp, k: n, a: dloraT, lda: r, b: xin, ldb: inp, beta: 1, c: lora.a(target, l, grad: true), ldc: inp)
-        if p > 0 {
-            BLAS.gemm(m: n, n: inp, k: r, a: dloraT, lda: r, b: lora.a(target, l), ldb: inp, c: scratch, ldc: inp)
-            Dropout.apply(scratch, count: n * inp, p: p, seed: seedFor(last.seed, layer: l, site: site))
-            axpy(1, scratch, dx, n * inp)
-        } else {
-            BLAS.gemm(m: n, n: inp, k: r, a: dloraT, lda: r, b: lora.a(target, l), ldb: inp, beta: 1, c: dx, ldc: inp)
-        }
+        lora.backward(module: k, layer: l, dy: dy, ldy: out, x: x, rows: n, t: t, dx: dx, dt: dloraT,
+                      scratch: acts.pointer.baseAddress! + layout.loraScratch,
+                      dropoutSeed: last.dropout && lora.dropout > 0 ? seedFor(last.seed, layer: l, site: site) : nil)
     }
 }

@@ -116,26 +116,8 @@ extension LlamaModel {
             for r in 0..<n { axpy(1, dy + r * ldy, db, out) }
         }
         guard let lora, let k = lora.index(LlamaModel.module(w)), let last else { return }
-        let r = lora.rank, s = lora.scaling, t = a.loraT(k)
-        let p = last.dropout ? lora.dropout : 0
-        // dB [out, r] += s · dyᵀ t; dt [n, r] = s · dy B
-        BLAS.gemm(transA: true, m: out, n: r, k: n, alpha: s, a: dy, lda: ldy, b: t, ldb: r, beta: 1, c: lora.b(k, l, grad: true), ldc: r)
-        BLAS.gemm(m: n, n: r, k: out, alpha: s, a: dy, lda: ldy, b: lora.b(k, l), ldb: r, c: dloraT, ldc: r)
-        // dA [r, in] += dtᵀ dropout(x); dx += dropout(dt A)
-        var xin = x
-        let scratch = acts.pointer.baseAddress! + layout.loraScratch
-        if p > 0 {
-            scratch.update(from: x, count: n * inp)
-            Dropout.apply(scratch, count: n * inp, p: p, seed: seedFor(last.seed, layer: l, site: 10 + k))
-            xin = UnsafePointer(scratch)
-        }
-        BLAS.gemm(transA: true, m: r, n: inp, k: n, a: dloraT, lda: r, b: xin, ldb: inp, beta: 1, c: lora.a(k, l, grad: true), ldc: inp)
-        if p > 0 {
-            BLAS.gemm(m: n, n: inp, k: r, a: dloraT, lda: r, b: lora.a(k, l), ldb: inp, c: scratch, ldc: inp)
-            Dropout.apply(scratch, count: n * inp, p: p, seed: seedFor(last.seed, layer: l, site: 10 + k))
-            axpy(1, scratch, dx, n * inp)
-        } else {
-            BLAS.gemm(m: n, n: inp, k: r, a: dloraT, lda: r, b: lora.a(k, l), ldb: inp, beta: 1, c: dx, ldc: inp)
-        }
+        lora.backward(module: k, layer: l, dy: dy, ldy: ldy, x: x, rows: n, t: a.loraT(k), dx: dx, dt: dloraT,
+                      scratch: acts.pointer.baseAddress! + layout.loraScratch,
+                      dropoutSeed: last.dropout && lora.dropout > 0 ? seedFor(last.seed, layer: l, site: 10 + k) : nil)
     }
 }

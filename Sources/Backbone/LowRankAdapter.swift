@@ -104,6 +104,22 @@ open class LowRankAdapter: @unchecked Sendable {
         try folder.write(name("adapter_config.json"), bytes: Array(try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])))
     }
 
+    /// Module k's part of its projection's forward in `layer`: t [n, r] = dropout(x) Aᵀ (kept for
+    /// the backward), y [n, out] (row stride ldy) += s · t Bᵀ; `dropoutSeed` the stream for this
+    /// site (nil: no dropout), `scratch` room for n · in floats.
+    public func forward(module k: Int, layer l: Int, x: UnsafePointer<Float>, rows n: Int, t: UnsafeMutablePointer<Float>,
+                        y: UnsafeMutablePointer<Float>, ldy: Int, scratch: UnsafeMutablePointer<Float>, dropoutSeed: UInt64?) {
+        let r = rank, inp = modules[k].inp, out = modules[k].out
+        var xin = x
+        if let dropoutSeed, dropout > 0 {
+            scratch.update(from: x, count: n * inp)
+            Dropout.apply(scratch, count: n * inp, p: dropout, seed: dropoutSeed)
+            xin = UnsafePointer(scratch)
+        }
+        BLAS.gemm(transB: true, m: n, n: r, k: inp, a: xin, lda: inp, b: a(k, l), ldb: inp, c: t, ldc: r)
+        BLAS.gemm(transB: true, m: n, n: out, k: r, alpha: scaling, a: t, lda: r, b: b(k, l), ldb: r, beta: 1, c: y, ldc: ldy)
+    }
+
     /// Module k's part of its projection's backward in `layer`, the same for every architecture:
     /// dB [out, r] += s · dyᵀ t, dt [n, r] = s · dy B, dA [r, in] += dtᵀ dropout(x), dx += dropout(dt A);
     /// `t` [n, r] is the forward's A·dropout(x), `dropoutSeed` the forward's stream for this site

@@ -106,19 +106,10 @@ public final class GPT2Model: @unchecked Sendable {
         } else {
             BLAS.gemm(m: n, n: out, k: inp, a: x, lda: inp, b: params.tensor(w, layer: l).baseAddress!, ldb: out, beta: 1, c: y, ldc: out)
         }
-        guard let lora, lora.has(target), let t = loraT else { return }
-        let r = lora.rank
-        var xin = x
-        let p = dropout ? lora.dropout : 0
-        let scratch = acts.pointer.baseAddress! + layout.loraScratch
-        if p > 0 {
-            scratch.update(from: x, count: n * inp)
-            Dropout.apply(scratch, count: n * inp, p: p, seed: seedFor(seed, layer: l, site: 10 + LoRATarget.allCases.firstIndex(of: target)!))
-            xin = UnsafePointer(scratch)
-        }
-        // t [n, r] = x Aᵀ; y += s · t Bᵀ
-        BLAS.gemm(transB: true, m: n, n: r, k: inp, a: xin, lda: inp, b: lora.a(target, l), ldb: inp, c: t, ldc: r)
-        BLAS.gemm(transB: true, m: n, n: out, k: r, alpha: lora.scaling, a: t, lda: r, b: lora.b(target, l), ldb: r, beta: 1, c: y, ldc: out)
+        guard let lora, let t = loraT, let k = lora.index(target.rawValue) else { return }
+        let site = 10 + LoRATarget.allCases.firstIndex(of: target)!
+        lora.forward(module: k, layer: l, x: x, rows: n, t: t, y: y, ldy: out, scratch: acts.pointer.baseAddress! + layout.loraScratch,
+                     dropoutSeed: dropout ? seedFor(seed, layer: l, site: site) : nil)
     }
 
     func layerForward(_ l: Int, input x: UnsafePointer<Float>, lengths: [Int], past: [Int], dropout: Bool, seed: UInt64,

@@ -177,18 +177,8 @@ public final class LlamaModel: @unchecked Sendable {
     func loraAdd(_ w: LlamaTensor, layer l: Int, x: UnsafePointer<Float>, rows n: Int, inp: Int, out: Int,
                  y: UnsafeMutablePointer<Float>, ldy: Int, a: LlamaLayerActivations, dropout: Bool, seed: UInt64) {
         guard let lora, let k = lora.index(LlamaModel.module(w)) else { return }
-        let r = lora.rank, t = a.loraT(k)
-        var xin = x
-        let p = dropout ? lora.dropout : 0
-        if p > 0 {
-            let scratch = acts.pointer.baseAddress! + layout.loraScratch
-            scratch.update(from: x, count: n * inp)
-            Dropout.apply(scratch, count: n * inp, p: p, seed: seedFor(seed, layer: l, site: 10 + k))
-            xin = UnsafePointer(scratch)
-        }
-        // t [n, r] = x Aᵀ; y += s · t Bᵀ
-        BLAS.gemm(transB: true, m: n, n: r, k: inp, a: xin, lda: inp, b: lora.a(k, l), ldb: inp, c: t, ldc: r)
-        BLAS.gemm(transB: true, m: n, n: out, k: r, alpha: lora.scaling, a: t, lda: r, b: lora.b(k, l), ldb: r, beta: 1, c: y, ldc: ldy)
+        lora.forward(module: k, layer: l, x: x, rows: n, t: a.loraT(k), y: y, ldy: ldy, scratch: acts.pointer.baseAddress! + layout.loraScratch,
+                     dropoutSeed: dropout ? seedFor(seed, layer: l, site: 10 + k) : nil)
     }
 
     func layerForward(_ l: Int, input x: UnsafePointer<Float>, lengths: [Int], past: [Int], dropout: Bool, seed: UInt64,

@@ -102,3 +102,40 @@ public final class TensorGradients<T: ModelTensor>: @unchecked Sendable {
     /// Sets every gradient to zero (before a new accumulation).
     public func zero() { for e in entries { e.buffer.pointer.update(repeating: 0) } }
 }
+
+/// Where each tensor of an architecture lives in its one parameter buffer (llm.c's layout): every
+/// layer's copies of a tensor adjacent, or, for the tensors of a `group` (used by one product
+/// together, as Llama's q, k, v), side by side within each layer.
+public struct ParameterLayout<T: ModelTensor>: Sendable {
+    /// By `T.index`: where layer 0's copy starts, the distance to the next layer's, the size of one.
+    public let offsets: [Int], strides: [Int], sizes: [Int]
+    public let total: Int
+
+    public init(config: T.Config, groups: [[T]] = []) {
+        let cases = Array(T.allCases)
+        var sizes = [Int](repeating: 0, count: cases.count)
+        for t in cases where t.exists(config) { sizes[t.index] = t.shape(config).reduce(1, *) }
+        var offsets = [Int](repeating: 0, count: cases.count), strides = offsets
+        var total = 0
+        var placed = Set<T>()
+        for t in cases where !placed.contains(t) {
+            let group = groups.first { $0.contains(t) } ?? [t]
+            let width = group.reduce(0) { $0 + sizes[$1.index] }
+            var inner = 0
+            for m in group {
+                offsets[m.index] = total + inner
+                strides[m.index] = m.isPerLayer ? width : 0
+                inner += sizes[m.index]
+                placed.insert(m)
+            }
+            total += t.isPerLayer ? width * T.layers(config) : width
+        }
+        self.offsets = offsets; self.strides = strides; self.sizes = sizes; self.total = total
+    }
+
+    /// The start and size of tensor `t` in `layer` (layer ignored for a tensor of the whole model).
+    @inline(__always)
+    public func place(_ t: T, layer: Int) -> (start: Int, count: Int) {
+        (offsets[t.index] + layer * strides[t.index], sizes[t.index])
+    }
+}

@@ -77,23 +77,13 @@ public enum GPT2Tensor: Int, CaseIterable, Sendable {
 public final class GPT2Parameters: @unchecked Sendable {
     public let config: GPT2Config
     public let buffer: FloatBuffer
-    /// Start of each tensor kind (all layers of a per-layer kind are adjacent).
-    private let offsets: [Int]
-    private let layerSizes: [Int]
+    /// All layers of a per-layer tensor adjacent.
+    private let layout: ParameterLayout<GPT2Tensor>
 
     public init(config: GPT2Config) {
         self.config = config
-        var offsets: [Int] = [], sizes: [Int] = []
-        var total = 0
-        for t in GPT2Tensor.allCases {
-            let n = t.shape(config).reduce(1, *)
-            offsets.append(total)
-            sizes.append(n)
-            total += t.isPerLayer ? n * config.nLayer : n
-        }
-        self.offsets = offsets
-        layerSizes = sizes
-        buffer = FloatBuffer(count: total)
+        layout = ParameterLayout(config: config)
+        buffer = FloatBuffer(count: layout.total)
     }
 
     public var count: Int { buffer.count }
@@ -101,8 +91,8 @@ public final class GPT2Parameters: @unchecked Sendable {
     /// The tensor `t` of `layer` (layer ignored for wte, wpe, ln_f).
     @inline(__always)
     public func tensor(_ t: GPT2Tensor, layer: Int = 0) -> UnsafeMutableBufferPointer<Float> {
-        let n = layerSizes[t.rawValue]
-        return buffer.slice(offsets[t.rawValue] + (t.isPerLayer ? layer * n : 0), n)
+        let (start, count) = layout.place(t, layer: layer)
+        return buffer.slice(start, count)
     }
 
     /// Every tensor with its Hugging Face name (no prefix) and shape, in model order.

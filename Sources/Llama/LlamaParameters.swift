@@ -1,3 +1,4 @@
+import Backbone
 import Tensor
 
 /// The tensors of a Llama-family model in one contiguous buffer, shapes as Hugging Face stores them
@@ -104,36 +105,15 @@ public enum LlamaTensor: Int, CaseIterable, Sendable {
 public final class LlamaParameters: @unchecked Sendable {
     public let config: LlamaConfig
     public let buffer: FloatBuffer
-    /// Where layer 0's copy of each tensor starts, and the distance from one layer's copy to the next.
-    private let offsets: [Int]
-    private let strides: [Int]
-    private let layerSizes: [Int]
+    private let layout: ParameterLayout<LlamaTensor>
 
     /// Tensors stored side by side in each layer, in this order.
     static let groups: [[LlamaTensor]] = [[.q, .k, .v], [.qBias, .kBias, .vBias], [.gate, .up]]
 
     public init(config: LlamaConfig) {
         self.config = config
-        let size = LlamaTensor.allCases.map { $0.exists(config) ? $0.shape(config).reduce(1, *) : 0 }
-        var offsets = [Int](repeating: 0, count: size.count), strides = offsets
-        var total = 0
-        var placed = Set<LlamaTensor>()
-        for t in LlamaTensor.allCases where !placed.contains(t) {
-            let group = LlamaParameters.groups.first { $0.contains(t) } ?? [t]
-            let width = group.reduce(0) { $0 + size[$1.rawValue] }
-            var inner = 0
-            for m in group {
-                offsets[m.rawValue] = total + inner
-                strides[m.rawValue] = m.isPerLayer ? width : 0
-                inner += size[m.rawValue]
-                placed.insert(m)
-            }
-            total += t.isPerLayer ? width * config.numHiddenLayers : width
-        }
-        self.offsets = offsets
-        self.strides = strides
-        layerSizes = size
-        buffer = FloatBuffer(count: total)
+        layout = ParameterLayout(config: config, groups: LlamaParameters.groups)
+        buffer = FloatBuffer(count: layout.total)
     }
 
     public var count: Int { buffer.count }
@@ -143,7 +123,8 @@ public final class LlamaParameters: @unchecked Sendable {
     @inline(__always)
     public func tensor(_ t: LlamaTensor, layer: Int = 0) -> UnsafeMutableBufferPointer<Float> {
         if t == .head && config.tieWordEmbeddings { return tensor(.embed) }
-        return buffer.slice(offsets[t.rawValue] + layer * strides[t.rawValue], layerSizes[t.rawValue])
+        let (start, count) = layout.place(t, layer: layer)
+        return buffer.slice(start, count)
     }
 
     /// Every stored tensor with its Hugging Face name and shape, in model order.

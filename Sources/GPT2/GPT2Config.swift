@@ -120,35 +120,16 @@ public struct GPT2Config: Codable, Equatable, Sendable {
     }
 
     public static func load(path: String) throws -> GPT2Config {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw GPT2Error.io(path, "cannot read: \(error.localizedDescription)")
-        }
         let config: GPT2Config
-        do { config = try JSONDecoder().decode(GPT2Config.self, from: data) } catch {
-            throw GPT2Error.io(path, "invalid config: \(describe(error))")
+        switch ConfigFile.decode(GPT2Config.self, path: path) {
+        case let .success(c): config = c
+        case let .failure(problem): throw GPT2Error.io(path, problem.message)
         }
         do { try config.validate() } catch let GPT2Error.invalidConfig(m) { throw GPT2Error.io(path, m) }
         return config
     }
 
     /// Pretty-printed JSON with sorted keys, as Hugging Face writes it.
-    public func jsonData() -> Data {
-        let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return try! e.encode(self)
-    }
+    public func jsonData() -> Data { ConfigFile.encode(self) }
 }
 
-/// A one-line reason for a JSON decoding failure, naming the key path.
-func describe(_ error: Error) -> String {
-    guard let e = error as? DecodingError else { return "\(error)" }
-    func path(_ c: [CodingKey]) -> String { c.map(\.stringValue).joined(separator: ".") }
-    switch e {
-    case let .typeMismatch(_, c): return "\(path(c.codingPath)): \(c.debugDescription)"
-    case let .valueNotFound(_, c): return "\(path(c.codingPath)): \(c.debugDescription)"
-    case let .keyNotFound(k, c): return "\(path(c.codingPath + [k])): missing"
-    case let .dataCorrupted(c): return "\(path(c.codingPath)): \(c.debugDescription) \(c.underlyingError.map { "\($0)" } ?? "")"
-    @unknown default: return "\(e)"
-    }
-}

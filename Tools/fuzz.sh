@@ -13,7 +13,7 @@ name="${1:?usage: Tools/fuzz.sh NAME [SECONDS]}"; seconds="${2:-600}"; shift $((
 harnesses=$(ls Fuzz/Sources | grep '^Fuzz' | grep -v FuzzSupport)
 if [ "$name" = list ]; then echo "$harnesses"; exit 0; fi
 echo "$harnesses" | grep -qx "$name" || { echo "unknown harness $name; one of:"; echo "$harnesses"; exit 2; }
-bash Tools/install-deps.sh
+bash Tools/install/deps.sh
 swift build -c release --package-path Fuzz --scratch-path Fuzz/.build \
   -Xswiftc -sanitize=fuzzer,address -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld --product "$name" >&2
 bin="$(swift build -c release --package-path Fuzz --scratch-path Fuzz/.build --show-bin-path)/$name"

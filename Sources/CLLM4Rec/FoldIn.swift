@@ -7,7 +7,7 @@ import Tensor
 /// steps of the finetuning objective fit that one row (each step hides max(1, floor(0.2 n)) random
 /// items of the history and predicts them from the rest); nothing else changes.
 ///
-/// Defaults chosen by measurement (Tools/bench_foldin.sh: MovieLens-100K, 100 held-out users, random
+/// Defaults chosen by measurement (Tools/bench/foldin.sh: MovieLens-100K, 100 held-out users, random
 /// distilgpt2-shaped backbone, Recall@20 + Recall@40 + NDCG@100 as in model selection): 5 steps at
 /// lr 1e-2 scored 0.988, against 0.968 for the mean user (0 steps), 0.976 for 10 steps, 0.985 for
 /// 20, and 0.965 / 0.979 for 5 / 10 steps at lr 3e-2. The differences are near the noise of 100

@@ -11,7 +11,7 @@ import Glibc
 ///
 /// MPI is initialised only when the process was started by mpirun (Open MPI sets
 /// OMPI_COMM_WORLD_SIZE); otherwise the tool runs as one process without touching MPI. The library
-/// (libmpi) must be installed either way, as it is linked (`Tools/install-deps.sh`).
+/// (libmpi) must be installed either way, as it is linked (`Tools/install/deps.sh`).
 public final class MPICollective: Collective {
     public let rank: Int
     public let size: Int

@@ -27,7 +27,7 @@ struct ProductEntryPoints {
 /// is what training wants (frozen fwd+bwd 20x64: 404 tok/s against 354 with MKL's default 200 ms)
 /// and what decoding, ~200 small products per token, does not (28 against 38 tok/s); OpenBLAS's
 /// sgemv, whose threads spin for ~3 ms, decodes at 39-41 tok/s, level with MKL at any spin time
-/// (Intel Xeon 2.8 GHz, 2 threads, SmolLM2-135M, `bench_engine.py --also-env KMP_BLOCKTIME=...`).
+/// (Intel Xeon 2.8 GHz, 2 threads, SmolLM2-135M, `Tools/bench/engine.py --also-env KMP_BLOCKTIME=...`).
 ///
 /// Why MKL: on an Intel CPU with AVX-512, PyTorch's products are MKL's, and MKL's sgemm is faster
 /// than OpenBLAS's there (SmolLM2-135M shapes, 2 threads, Intel Xeon 2.8 GHz Ice Lake: 280-290
@@ -160,7 +160,7 @@ public struct ProductLibrary: @unchecked Sendable {
                         + "slower code than OpenBLAS; \(variable)=mkl uses it anyway")
             case .success(nil)?, nil:
                 return (.openblas, cpuIsIntel ? "MKL not found; on this Intel CPU it would run the products faster: "
-                                                + "bash Tools/install-mkl.sh" : "MKL not found")
+                                                + "bash Tools/install/mkl.sh" : "MKL not found")
             }
         case Kind.openblas.rawValue:
             return (.openblas, "\(variable)=openblas")
@@ -171,7 +171,7 @@ public struct ProductLibrary: @unchecked Sendable {
             case .success(nil)?, nil:
                 throw BLASError("\(variable)=mkl: MKL's libmkl_rt was not found (looked on the library path and in "
                                 + MKL.searchDirectories(environment: { environment($0) }).joined(separator: ", ")
-                                + "); install it with `bash Tools/install-mkl.sh`, or set \(MKL.pathVariable) to its libmkl_rt.so file")
+                                + "); install it with `bash Tools/install/mkl.sh`, or set \(MKL.pathVariable) to its libmkl_rt.so file")
             }
         default:
             throw BLASError("\(variable)=\(request ?? ""): not a product library; use auto, openblas or mkl")

@@ -96,7 +96,7 @@ func engineConfigurations(_ model: any LanguageBackbone) throws -> [EngineConfig
 
 /// Runs every configuration (`only`: one group), best of `repeats` after a warm-up; or, with
 /// `serve`, runs the configuration named on each line of standard input once and prints
-/// "seconds <s>" (a warm-up is the caller's first call): `Tools/bench_engine.py` alternates it with
+/// "seconds <s>" (a warm-up is the caller's first call): `Tools/bench/engine.py` alternates it with
 /// the PyTorch side run by run, so both see the same machine.
 func benchmarkEngine(modelDir: String, threads: Int, repeats: Int, only: String?, serve: Bool = false) throws {
     let blas = try ProductLibrary.load()

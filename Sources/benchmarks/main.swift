@@ -5,7 +5,7 @@ import Foundation
 let usage = """
     usage: benchmarks tokenizer TEXTFILE [--vocab DIR] [--runs N]
            benchmarks engine --model DIR [--threads N] [--repeats N] [--only forward|backward|generate] [--serve]
-               (--serve: runs the configuration named on each stdin line once, prints its seconds; Tools/bench_engine.py)
+               (--serve: runs the configuration named on each stdin line once, prints its seconds; Tools/bench/engine.py)
            benchmarks ease [--items 3000,6000] [--users 20000] [--per-user 30] [--threads N]
            benchmarks gemm [--rows 512] [--threads N]   (SmolLM2-135M's product shapes, both weight layouts)
            mpirun -np N benchmarks allreduce [--repeats 20]   (gradient-table sizes: MovieLens-100K/1M, Amazon Beauty; width 768)

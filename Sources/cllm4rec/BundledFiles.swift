@@ -7,7 +7,7 @@ import Foundation
 /// directory, as given. When nothing is there, the same relative path is looked up next to the
 /// executable and in its parent folders (a binary built in `.build/release/` finds the checkout's
 /// `Models/gpt2`), and finally in `<prefix>/share/cllm4rec/` for an installed binary in
-/// `<prefix>/bin/` (`Tools/install.sh`).
+/// `<prefix>/bin/` (`Tools/install/prefix.sh`).
 enum BundledFiles {
     /// The folder of the running executable, symbolic links resolved.
     static var executableFolder: String? {

@@ -11,7 +11,7 @@ struct EngineOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
         "Threads for matrix products (default: all cores).",
         discussion: """
-            On an Intel CPU where Intel's MKL is installed (`bash Tools/install-mkl.sh` puts it in \
+            On an Intel CPU where Intel's MKL is installed (`bash Tools/install/mkl.sh` puts it in \
             ~/.local/lib) MKL runs the products, else OpenBLAS; set CLLM4REC_BLAS to `openblas` or `mkl` \
             to choose, and CLLM4REC_MKL to MKL's libmkl_rt.so file (or its folder) when it is elsewhere, \
             e.g. after `pip install mkl intel-openmp` into a Python environment. \

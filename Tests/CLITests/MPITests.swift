@@ -8,7 +8,7 @@ final class MPITests: XCTestCase {
     var work = ""
 
     override func setUpWithError() throws {
-        guard let mpirun = MPITests.mpirun else { throw XCTSkip("mpirun not found (Tools/install-deps.sh installs openmpi-bin)") }
+        guard let mpirun = MPITests.mpirun else { throw XCTSkip("mpirun not found (Tools/install/deps.sh installs openmpi-bin)") }
         _ = mpirun
         work = temporaryFolder(self, "mpi")
     }

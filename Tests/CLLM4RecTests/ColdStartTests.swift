@@ -8,7 +8,7 @@ import XCTest
 @testable import CLLM4Rec
 
 /// The cold-start evaluation's pieces against independent references: numpy
-/// (`Tools/reference_cold_start.py`) for TF-IDF kNN and the ridge map, transformers for the text
+/// (`Tools/fixtures/reference_cold_start.py`) for TF-IDF kNN and the ridge map, transformers for the text
 /// embeddings.
 final class ColdStartTests: XCTestCase {
     let texts: [String?] = ["Toy Story (1995). Genres: Animation, Children's, Comedy.",

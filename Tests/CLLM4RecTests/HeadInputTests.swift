@@ -6,7 +6,7 @@ import XCTest
 @testable import CLLM4Rec
 
 /// The standardized head input against PyTorch (head-input.safetensors, written by
-/// Tools/make_cllm4rec_fixtures.py), its storage, and the collapse diagnostic against values
+/// Tools/fixtures/cllm4rec.py), its storage, and the collapse diagnostic against values
 /// worked out by hand.
 final class HeadInputTests: XCTestCase {
     func standardization(_ ref: SafeTensorsFile, _ prefix: String = "") throws -> HeadInputStandardization {

@@ -10,7 +10,7 @@ import XCTest
 let testsRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().path
 
 /// The tiny GPT-2 with I = 3 users and J = 5 items whose tables come from heads.safetensors
-/// (written by Tools/make_cllm4rec_fixtures.py).
+/// (written by Tools/fixtures/cllm4rec.py).
 func headFixture() throws -> (RecModel, SafeTensorsFile) {
     let file = try SafeTensorsFile(path: testsRoot + "/CLLM4RecTests/Fixtures/heads.safetensors")
     let backbone = GPT2Model(params: try GPT2Checkpoint.load(path: testsRoot + "/GPT2Tests/Fixtures/tiny-gpt2/hf").0)

@@ -6,7 +6,7 @@ import XCTest
 import Backbone
 @testable import GPT2
 
-/// The fixtures folder next to this file (made by Tools/make_gpt2_fixtures.py).
+/// The fixtures folder next to this file (made by Tools/fixtures/gpt2.py).
 let tinyGPT2 = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/tiny-gpt2").path
 
 final class CheckpointImportTests: XCTestCase {

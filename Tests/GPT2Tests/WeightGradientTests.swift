@@ -10,7 +10,7 @@ import Backbone
 /// and the name patterns that choose them.
 final class WeightGradientTests: XCTestCase {
     /// Every tensor trainable: each gradient equals PyTorch autograd's on the reference batch
-    /// (weight_gradients.safetensors, written by Tools/make_gpt2_fixtures.py).
+    /// (weight_gradients.safetensors, written by Tools/fixtures/gpt2.py).
     func testEveryTensorGradientMatchesPyTorchAutograd() throws {
         let ref = try Reference(), model = try tinyModel()
         let expected = try SafeTensorsFile(path: tinyGPT2 + "/weight_gradients.safetensors")

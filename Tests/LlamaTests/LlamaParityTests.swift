@@ -8,7 +8,7 @@ import XCTest
 
 let llamaFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").path
 
-/// Inputs and Hugging Face outputs recorded by Tools/make_llama_fixtures.py for one tiny model.
+/// Inputs and Hugging Face outputs recorded by Tools/fixtures/llama.py for one tiny model.
 struct LlamaReference {
     let folder: String
     let file: SafeTensorsFile

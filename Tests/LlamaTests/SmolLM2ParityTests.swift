@@ -7,14 +7,14 @@ import XCTest
 @testable import Llama
 
 /// The real SmolLM2-135M-Instruct (imported from its GGUF) against transformers loading the same
-/// GGUF (Tools/parity_smollm2.py). Needs the weights, so it runs only where they are:
+/// GGUF (Tools/fixtures/parity_smollm2.py). Needs the weights, so it runs only where they are:
 ///
 ///     CLLM4REC_SMOLLM2=Models/smollm2-135m CLLM4REC_SMOLLM2_REFERENCE=/tmp/smolref swift test --filter SmolLM2Parity
 final class SmolLM2ParityTests: XCTestCase {
     func load() throws -> (LlamaModel, BPETokenizer, SafeTensorsFile, [String: Any]) {
         let env = ProcessInfo.processInfo.environment
         guard let model = env["CLLM4REC_SMOLLM2"], let ref = env["CLLM4REC_SMOLLM2_REFERENCE"] else {
-            throw XCTSkip("set CLLM4REC_SMOLLM2 (an imported model folder) and CLLM4REC_SMOLLM2_REFERENCE (Tools/parity_smollm2.py's output)")
+            throw XCTSkip("set CLLM4REC_SMOLLM2 (an imported model folder) and CLLM4REC_SMOLLM2_REFERENCE (Tools/fixtures/parity_smollm2.py's output)")
         }
         let m = LlamaModel(params: try LlamaCheckpoint.load(path: model).0)
         let tok = try BPETokenizer.load(folder: model)

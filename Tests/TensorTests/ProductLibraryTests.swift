@@ -17,7 +17,7 @@ final class ProductLibraryTests: XCTestCase {
         XCTAssertTrue(c.reason.contains("not Intel's") && c.reason.contains("CLLM4REC_BLAS=mkl"), c.reason)
         c = try ProductLibrary.choose(request: "", mkl: .success(nil), cpuIsIntel: true)
         XCTAssertEqual(c.kind, .openblas)
-        XCTAssertEqual(c.reason, "MKL not found; on this Intel CPU it would run the products faster: bash Tools/install-mkl.sh")
+        XCTAssertEqual(c.reason, "MKL not found; on this Intel CPU it would run the products faster: bash Tools/install/mkl.sh")
         c = try ProductLibrary.choose(request: "", mkl: .success(nil), cpuIsIntel: false)
         XCTAssertEqual(c.reason, "MKL not found")
     }
@@ -32,7 +32,7 @@ final class ProductLibraryTests: XCTestCase {
         XCTAssertThrowsError(try ProductLibrary.choose(request: "mkl", mkl: .success(nil), cpuIsIntel: true)) { error in
             let text = "\(error)"
             XCTAssertTrue(text.hasPrefix("CLLM4REC_BLAS=mkl: MKL's libmkl_rt was not found"), text)
-            XCTAssertTrue(text.contains("Tools/install-mkl.sh") && text.contains("CLLM4REC_MKL"), text)
+            XCTAssertTrue(text.contains("Tools/install/mkl.sh") && text.contains("CLLM4REC_MKL"), text)
         }
         XCTAssertThrowsError(try ProductLibrary.choose(request: "atlas", mkl: nil, cpuIsIntel: true)) { error in
             XCTAssertEqual("\(error)", "CLLM4REC_BLAS=atlas: not a product library; use auto, openblas or mkl")
@@ -152,7 +152,7 @@ final class ProductLibraryTests: XCTestCase {
 
     /// Everything MKL-specific on the library actually loaded; skipped where MKL is not installed (CI).
     func testMKLWhenInstalled() throws {
-        guard let path = try MKL.locate(explicitPath: nil) else { throw XCTSkip("MKL is not installed (bash Tools/install-mkl.sh)") }
+        guard let path = try MKL.locate(explicitPath: nil) else { throw XCTSkip("MKL is not installed (bash Tools/install/mkl.sh)") }
         let mkl = try MKL.open(path: path)
         let description = try mkl.configure()
         XCTAssertTrue(description.hasPrefix("MKL 20"), description)

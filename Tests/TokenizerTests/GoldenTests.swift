@@ -14,7 +14,7 @@ func hexBytes(_ s: String) -> [UInt8] {
 }
 
 final class GoldenTests: XCTestCase {
-    /// Every case of goldens.jsonl (made by Tools/make_tokenizer_goldens.py with Hugging Face).
+    /// Every case of goldens.jsonl (made by Tools/fixtures/tokenizer_goldens.py with Hugging Face).
     func testMatchesHuggingFaceOnCommittedCorpus() throws {
         let text = try String(contentsOfFile: repoRoot + "/Tests/TokenizerTests/Fixtures/goldens.jsonl", encoding: .utf8)
         var encodes = 0, decodes = 0

@@ -5,7 +5,7 @@ import XCTest
 @testable import Tokenizer
 
 /// Llama 3's and Qwen2's pre-tokenizer regex (Split + ByteLevel, Qwen2 with NFC), on tokenizers
-/// trained by Tools/make_regex_tokenizer_fixtures.py, against Hugging Face's encodings.
+/// trained by Tools/fixtures/regex_tokenizer.py, against Hugging Face's encodings.
 final class RegexPreTokenizerTests: XCTestCase {
     func goldens(_ style: String) throws -> [(String, [Int])] {
         let text = try String(contentsOfFile: repoRoot + "/Tests/TokenizerTests/Fixtures/\(style)/goldens.jsonl", encoding: .utf8)

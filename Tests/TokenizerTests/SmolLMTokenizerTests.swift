@@ -6,7 +6,7 @@ import XCTest
 
 let smollmFixtures = repoRoot + "/Tests/TokenizerTests/Fixtures/smollm-style"
 
-/// The SmolLM-style tokenizer of Tools/make_smollm_tokenizer_fixtures.py, read from its
+/// The SmolLM-style tokenizer of Tools/fixtures/smollm_tokenizer.py, read from its
 /// tokenizer.json and from its GGUF form, against Hugging Face's encodings.
 final class SmolLMTokenizerTests: XCTestCase {
     func cases() throws -> [(text: String, ids: [Int], ggufIds: [Int])] {

@@ -211,7 +211,7 @@ final class GGUFValidationTests: XCTestCase {
     }
 }
 
-/// The fixture written by gguf-py (Tools/make_gguf_fixtures.py): every metadata type, and every
+/// The fixture written by gguf-py (Tools/fixtures/gguf.py): every metadata type, and every
 /// dequantizable tensor type, bit-identical to `gguf.quants.dequantize`.
 final class GGUFFixtureTests: XCTestCase {
     func testMetadataOfEveryType() throws {

@@ -41,7 +41,8 @@ void cquant_quantize_vector(const float *x, int cols, signed char *qx, float *sc
         float d = amax / 127, inv = d > 0 ? 1 / d : 0;
         int s = 0;
         for (int j = 0; j < 32; j++) {
-            int q = (int)lroundf(x[32 * b + j] * inv);
+            // Nearest, ties to even (as llama.cpp's AVX2 quantizer): lrintf is one cvtss2si.
+            int q = (int)lrintf(x[32 * b + j] * inv);
             q = q > 127 ? 127 : q < -127 ? -127 : q;
             qx[32 * b + j] = (signed char)q;
             s += q;

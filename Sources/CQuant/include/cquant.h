@@ -3,7 +3,7 @@
 
 // Matrix-vector products straight from ggml's block formats (the decoding path's weights as a GGUF
 // file stores them), as llama.cpp computes them: the vector is quantized once to 8 bits per block
-// of 32 (cquant_quantize_vector: scale = max|x| / 127, q = round(x / scale)), and each weight block
+// of 32 (cquant_quantize_vector: scale = max|x| / 127, q = x / scale rounded to nearest, ties to even), and each weight block
 // meets it in an integer dot product. Row-major matrix of `cols` columns (a multiple of 32), each
 // row `cols / 32` blocks:
 //   Q8_0: f16 d, 32 int8 q            w = d * q

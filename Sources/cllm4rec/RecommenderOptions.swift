@@ -78,7 +78,7 @@ struct TrainingFlags: ParsableArguments {
         if let adapterLr { try FlagRules.positive(adapterLr, "--adapter-lr") }
         let targets = loraTargets.isEmpty ? [] : loraTargets.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         for t in targets where !ArchitectureRegistry.adapterTargetNames.contains(t) {
-            throw ValidationError("--lora-targets: unknown projection \"\(t)\" (GPT-2: c_attn, attn.c_proj, c_fc, mlp.c_proj, c_proj; Llama, Qwen2: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj)")
+            throw ValidationError("--lora-targets: unknown projection \"\(t)\" (known: \(ArchitectureRegistry.adapterTargetNames.joined(separator: ", ")); each backbone takes its own)")
         }
     }
 

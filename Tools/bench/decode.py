@@ -9,7 +9,7 @@ prompts of 64 tokens.
 Speed: greedy generation of --new-tokens after a 16-token prompt, batch 1, prompt included on both
 sides; each side run alternately (ABBA) --pairs times after a warm-up, median tokens/s. The engine
 runs in its own process (`benchmarks engine --serve --only generate`); llama.cpp in this one, its
-logits read after every step (`logits_all=False`, argmax of the last row). Needs llama-cpp-python,
+greedy through its own sampler (`Llama.generate`, temperature 0). Needs llama-cpp-python,
 numpy; the release build of this package (`swift build -c release`).
 """
 import argparse, os, statistics, subprocess, sys, tempfile, time
@@ -69,13 +69,12 @@ def main():
     prompt = list(np.random.default_rng(9).integers(0, llm.n_vocab(), 16))
 
     def llama_generate(tokens, n):
-        llm.reset()
-        llm.eval(tokens)
+        # Greedy through llama.cpp's own sampler (temperature 0, no repetition penalty).
         out = []
-        for _ in range(n):
-            t = int(np.argmax(llm.scores[llm.n_tokens - 1]))
-            out.append(t)
-            llm.eval([t])
+        for t in llm.generate(tokens, temp=0.0, top_k=1, repeat_penalty=1.0, reset=True):
+            out.append(int(t))
+            if len(out) == n:
+                break
         return out
 
     name = "greedy generate 1x(16+128)"

@@ -57,8 +57,12 @@ final class QuantizedMatrixTests: XCTestCase {
             bytes.withUnsafeBytes { src in
                 w.withUnsafeMutableBufferPointer { GGUFDequantize.dequantize(src, type: types[format]!, into: $0) }
             }
-            for path in paths {
+            // Each loop, whole and with its rows spread over the threads.
+            for (path, spread) in paths.flatMap({ p in [(p, false), (p, true)] }) {
                 var y = [Float](repeating: .nan, count: rows)
+                let saved = QuantizedMatrix.parallelWeights
+                QuantizedMatrix.parallelWeights = spread ? 0 : Int.max
+                defer { QuantizedMatrix.parallelWeights = saved }
                 bytes.withUnsafeBytes { raw in
                     let m = QuantizedMatrix(format: format, rows: rows, cols: cols, bytes: raw.baseAddress!, owner: nil)
                     m.multiply(x, into: &y, path: path)

@@ -189,6 +189,10 @@ def main():
     for label, var, value in also_env:
         engines.append(Engine(f"swift {label}", swift_argv, dict(env, **{var: value})))
     names = [n for n in TOKENS if not a.only or n in a.only]
+    # The PyTorch side has LoRA only with peft installed (it says so and skips them): so does this.
+    import importlib.util
+    if importlib.util.find_spec("peft") is None:
+        names = [n for n in names if "LoRA" not in n]
     print(f"\n{a.threads} threads, {a.pairs} alternating runs per engine and configuration, {a.pause} s between runs"
           + (", both engines on AVX2 code (--isa avx2)" if a.isa == "avx2" else ""))
     rows = []

@@ -124,6 +124,6 @@ struct Finetune: ParsableCommand {
         o.target = target
         if let headInput { o.headInput = headInput }
         flags.apply(to: &o)
-        try runStage(.finetune, path: recommender, options: o, flags: flags, extendTo: extendTo, recipe: RecipeChoices(headInput: headInput))
+        try runStage(.finetune, path: recommender, options: o, flags: flags, extendTo: extendTo, open: OpenChoices(headInput: headInput, loraRank: flags.loraRank))
     }
 }

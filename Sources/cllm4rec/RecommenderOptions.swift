@@ -90,23 +90,18 @@ struct TrainingFlags: ParsableArguments {
     }
 }
 
-/// The finetuning choices a user did not make, filled from the backbone family's recipe.
-struct RecipeChoices {
-    var headInput: HeadInputKind?
-}
-
 /// Runs a stage with its trainer, reporting how it ended; under mpirun, on every process.
-func runStage(_ stage: Stage, path: String, options: TrainingOptions, flags: TrainingFlags, extendTo: Int? = nil, recipe: RecipeChoices? = nil) throws {
+func runStage(_ stage: Stage, path: String, options: TrainingOptions, flags: TrainingFlags, extendTo: Int? = nil, open: OpenChoices? = nil) throws {
     try flags.engine.apply()
-    try Processes.run { try runStage(stage, path: path, options: options, flags: flags, extendTo: extendTo, recipe: recipe, processes: $0) }
+    try Processes.run { try runStage(stage, path: path, options: options, flags: flags, extendTo: extendTo, open: open, processes: $0) }
 }
 
-func runStage(_ stage: Stage, path: String, options: TrainingOptions, flags: TrainingFlags, extendTo: Int? = nil, recipe: RecipeChoices? = nil,
+func runStage(_ stage: Stage, path: String, options: TrainingOptions, flags: TrainingFlags, extendTo: Int? = nil, open: OpenChoices? = nil,
               processes: any Collective) throws {
     let rec = try LoadedRecommender(path: path, applyAdapter: false)
     let folder = rec.folder
     let setup = try rec.prepareStage(stage, options: options, resume: flags.resume,
-                                     open: recipe.map { OpenChoices(headInput: $0.headInput, loraRank: flags.loraRank) }, extendTo: extendTo)
+                                     open: open, extendTo: extendTo)
     for note in setup.notes { print(note) }
     let effective = setup.options
     let trainer = try Trainer(stage: stage, options: effective, model: rec.model, corpora: rec.corpora, dataset: rec.dataset,

@@ -48,7 +48,8 @@ extension LlamaModel: LanguageBackbone {
             return outputLogits(hidden: hidden, rows: rows, into: out)
         }
         for r in 0..<rows {
-            _ = quantized.multiply(.head, layer: 0, config: config, x: hidden + r * config.hiddenSize, into: out + r * config.vocabSize)
+            _ = quantized.multiply(.head, layer: 0, config: config, x: QuantizedVector(hidden + r * config.hiddenSize, count: config.hiddenSize),
+                                   into: out + r * config.vocabSize)
         }
     }
 

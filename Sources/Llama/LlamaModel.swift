@@ -164,7 +164,8 @@ public final class LlamaModel: @unchecked Sendable {
         }
         guard covered == out else { return false }
         for r in 0..<n {
-            for p in parts { _ = quantized.multiply(p.tensor, layer: l, config: config, x: x + r * inp, into: y + r * ldy + p.offset) }
+            let xq = QuantizedVector(x + r * inp, count: inp)  // once for q, k, v (or gate, up)
+            for p in parts { _ = quantized.multiply(p.tensor, layer: l, config: config, x: xq, into: y + r * ldy + p.offset) }
         }
         if let bias, bias.exists(config) {
             let b = params.tensor(bias, layer: l).baseAddress!

@@ -61,9 +61,9 @@ public final class LlamaQuantizedWeights: @unchecked Sendable {
     /// The quantized matrix of projection `t` in `layer` (`.head` for the output head), if kept.
     func matrix(_ t: LlamaTensor, layer: Int) -> QuantizedMatrix? { matrices[Self.key(t, t == .head ? 0 : layer)] }
 
-    /// y [rows of t] = W_t x, q and k rows put back in Hugging Face's order; false when `t` has no
-    /// quantized matrix.
-    func multiply(_ t: LlamaTensor, layer: Int, config: LlamaConfig, x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>) -> Bool {
+    /// y [rows of t] = W_t x (x quantized once by the caller for every matrix that reads it), q and
+    /// k rows put back in Hugging Face's order; false when `t` has no quantized matrix.
+    func multiply(_ t: LlamaTensor, layer: Int, config: LlamaConfig, x: QuantizedVector, into y: UnsafeMutablePointer<Float>) -> Bool {
         guard let m = matrix(t, layer: layer) else { return false }
         m.multiply(x, into: y)
         if permutedQK && (t == .q || t == .k) {

@@ -20,14 +20,11 @@ public final class QuantizedMatrix: @unchecked Sendable {
     public let bytes: UnsafeRawPointer
     /// What keeps `bytes` alive (a mapped file).
     let owner: AnyObject?
-    /// The vector quantized to 8 bits per block (scratch, reused).
-    private var qx: [Int8], scale: [Float], qsum: [Int32]
 
     /// `bytes` holds rows · cols / 32 blocks, row after row; `cols` is a multiple of 32.
     public init(format: Format, rows: Int, cols: Int, bytes: UnsafeRawPointer, owner: AnyObject?) {
         precondition(cols % 32 == 0 && rows > 0)
         self.format = format; self.rows = rows; self.cols = cols; self.bytes = bytes; self.owner = owner
-        qx = [Int8](repeating: 0, count: cols); scale = [Float](repeating: 0, count: cols / 32); qsum = [Int32](repeating: 0, count: cols / 32)
     }
 
     public var byteCount: Int { rows * cols / 32 * format.blockBytes }
@@ -36,10 +33,15 @@ public final class QuantizedMatrix: @unchecked Sendable {
     nonisolated(unsafe) public static var parallelWeights = 1 << 20
 
     /// y [rows] = W x, with x quantized to 8 bits per block of 32 first (as llama.cpp), rows spread
-    /// over the threads. Not reentrant (one scratch per matrix).
+    /// over the threads.
     public func multiply(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, path: Path = QuantizedMatrix.bestPath) {
-        cquant_quantize_vector(x, Int32(cols), &qx, &scale, &qsum)
-        qx.withUnsafeBufferPointer { q in scale.withUnsafeBufferPointer { s in qsum.withUnsafeBufferPointer { sum in
+        multiply(QuantizedVector(x, count: cols), into: y, path: path)
+    }
+
+    /// y [rows] = W x for a vector quantized once (the matrices that read the same input: q, k, v).
+    public func multiply(_ x: QuantizedVector, into y: UnsafeMutablePointer<Float>, path: Path = QuantizedMatrix.bestPath) {
+        precondition(x.qx.count == cols, "a vector of \(x.qx.count) for \(cols) columns")
+        x.qx.withUnsafeBufferPointer { q in x.scale.withUnsafeBufferPointer { s in x.qsum.withUnsafeBufferPointer { sum in
             let (qp, sp, sump) = (q.baseAddress!, s.baseAddress!, sum.baseAddress!)
             // Split over the threads only from a million weights on (SmolLM2: the head alone): a
             // projection's product is ~20 µs, and a dispatch per product cost more than it saved
@@ -49,5 +51,19 @@ public final class QuantizedMatrix: @unchecked Sendable {
                               y + range.lowerBound, path.rawValue)
             }
         } } }
+    }
+}
+
+/// A vector quantized to 8 bits per block of 32 (`cquant_quantize_vector`): the form every
+/// quantized product takes its input in.
+public struct QuantizedVector {
+    let qx: [Int8], scale: [Float], qsum: [Int32]
+
+    public init(_ x: UnsafePointer<Float>, count: Int) {
+        precondition(count % 32 == 0)
+        var qx = [Int8](repeating: 0, count: count), scale = [Float](repeating: 0, count: count / 32)
+        var qsum = [Int32](repeating: 0, count: count / 32)
+        cquant_quantize_vector(x, Int32(count), &qx, &scale, &qsum)
+        self.qx = qx; self.scale = scale; self.qsum = qsum
     }
 }

@@ -25,6 +25,7 @@ extension Trainer {
         if let h = e.headInput {
             tensors.append((IDEmbeddings.headInputMeanName, FloatTensor(shape: [e.width], values: h.mean)))
             tensors.append((IDEmbeddings.headInputScaleName, FloatTensor(shape: [e.width], values: h.scale)))
+            if let w = h.whitening { tensors.append((IDEmbeddings.headInputWhiteningName, FloatTensor(shape: [e.width, e.width], values: w))) }
         }
         for (key, a) in adams {
             add("adam.m.\(key)", a.m.pointer.baseAddress!, [a.count])
@@ -119,8 +120,14 @@ extension Trainer {
                 return nil
             }
         }
-        var headMean: [Float]? = nil, headScale: [Float]? = nil
+        var headMean: [Float]? = nil, headScale: [Float]? = nil, headWhitening: [Float]? = nil
         for h in file.tensorHeaders {
+            if h.name == IDEmbeddings.headInputWhiteningName {
+                var v = [Float](repeating: 0, count: e.width * e.width)
+                try v.withUnsafeMutableBufferPointer { try into(h.name, e.width * e.width, $0.baseAddress!) }
+                headWhitening = v
+                continue
+            }
             if h.name == IDEmbeddings.headInputMeanName || h.name == IDEmbeddings.headInputScaleName {
                 var v = [Float](repeating: 0, count: e.width)
                 try v.withUnsafeMutableBufferPointer { try into(h.name, e.width, $0.baseAddress!) }
@@ -130,7 +137,7 @@ extension Trainer {
             guard let (count, p) = try target(h.name) else { throw bad(h.name, "is not part of a cllm4rec checkpoint") }
             try into(h.name, count, p)
         }
-        do { e.headInput = try HeadInputStandardization.stored(mean: headMean, scale: headScale) } catch {
+        do { e.headInput = try HeadInputStandardization.stored(mean: headMean, scale: headScale, whitening: headWhitening) } catch {
             throw CLLM4RecError.invalidFile(path, error.description)
         }
         for key in state.adamSteps.keys {

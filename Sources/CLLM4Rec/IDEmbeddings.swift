@@ -16,8 +16,9 @@ public final class IDEmbeddings: @unchecked Sendable {
     /// recommendation copy, whose item rows were learned against it.
     public var headInput: HeadInputStandardization? = nil
 
-    /// Tensor names of `headInput` in `embeddings.safetensors`, each of shape [width].
-    static let headInputMeanName = "head_input.mean", headInputScaleName = "head_input.scale"
+    /// Tensor names of `headInput` in `embeddings.safetensors`: mean and scale of shape [width],
+    /// the whitening matrix (when whitened) [width, width].
+    static let headInputMeanName = "head_input.mean", headInputScaleName = "head_input.scale", headInputWhiteningName = "head_input.whitening"
 
     public init(users: Int, items: Int, width: Int, copies: [Copy] = [.collaborative, .content]) {
         self.users = users; self.items = items; self.width = width
@@ -56,9 +57,12 @@ public final class IDEmbeddings: @unchecked Sendable {
         guard let h = headInput else { return try SafeTensorsWriter.write(entries, metadata: ["format": "cllm4rec"], to: path) }
         try h.mean.withUnsafeBufferPointer { mean in
             try h.scale.withUnsafeBufferPointer { scale in
-                entries.append(.init(name: IDEmbeddings.headInputMeanName, shape: [width], values: mean))
-                entries.append(.init(name: IDEmbeddings.headInputScaleName, shape: [width], values: scale))
-                try SafeTensorsWriter.write(entries, metadata: ["format": "cllm4rec"], to: path)
+                try (h.whitening ?? []).withUnsafeBufferPointer { whitening in
+                    entries.append(.init(name: IDEmbeddings.headInputMeanName, shape: [width], values: mean))
+                    entries.append(.init(name: IDEmbeddings.headInputScaleName, shape: [width], values: scale))
+                    if h.whitening != nil { entries.append(.init(name: IDEmbeddings.headInputWhiteningName, shape: [width, width], values: whitening)) }
+                    try SafeTensorsWriter.write(entries, metadata: ["format": "cllm4rec"], to: path)
+                }
             }
         }
     }
@@ -67,8 +71,15 @@ public final class IDEmbeddings: @unchecked Sendable {
     public static func load(path: String, users: Int, items: Int, width: Int) throws -> IDEmbeddings {
         let file = try SafeTensorsSource(path: path)
         let e = IDEmbeddings(users: users, items: items, width: width, copies: [])
-        var headMean: [Float]? = nil, headScale: [Float]? = nil
+        var headMean: [Float]? = nil, headScale: [Float]? = nil, headWhitening: [Float]? = nil
         for h in file.tensorHeaders {
+            if h.name == headInputWhiteningName {
+                guard h.shape == [width, width] else { throw CLLM4RecError.invalidFile(path, "tensor \"\(h.name)\" has shape \(h.shape), expected [\(width), \(width)]") }
+                var v = [Float](repeating: 0, count: width * width)
+                try v.withUnsafeMutableBufferPointer { try file.read(h.name, into: $0) }
+                headWhitening = v
+                continue
+            }
             if h.name == headInputMeanName || h.name == headInputScaleName {
                 guard h.shape == [width] else { throw CLLM4RecError.invalidFile(path, "tensor \"\(h.name)\" has shape \(h.shape), expected [\(width)]") }
                 var v = [Float](repeating: 0, count: width)
@@ -90,7 +101,7 @@ public final class IDEmbeddings: @unchecked Sendable {
                 throw CLLM4RecError.invalidFile(path, "tensor \"\(name(c, isUser: isUser))\" is missing")
             }
         }
-        do { e.headInput = try HeadInputStandardization.stored(mean: headMean, scale: headScale) } catch {
+        do { e.headInput = try HeadInputStandardization.stored(mean: headMean, scale: headScale, whitening: headWhitening) } catch {
             throw CLLM4RecError.invalidFile(path, error.description)
         }
         return e

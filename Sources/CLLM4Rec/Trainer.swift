@@ -220,7 +220,7 @@ public final class Trainer {
         state.processes = collective.size
         try agreeOnStart()
         installInterruptHandler()
-        if state.stage == .finetune && state.globalStep == 0 { prepareHeadInput() }  // a new run, not a resumed one
+        if state.stage == .finetune && state.globalStep == 0 { try prepareHeadInput() }  // a new run, not a resumed one
         var stepsThisRun = 0
         let totalPhases = schedule.count
         while state.phase < totalPhases {
@@ -278,35 +278,42 @@ public final class Trainer {
         return .finished
     }
 
-    /// The head input of a new finetuning run (`HeadInputKind`): raw drops any standardization;
-    /// standardized keeps the one a recommendation copy was already finetuned with, or measures it
-    /// on the first `TrainingOptions.headInputPrompts` prompts of a training plan (no dropout, no gradient). Under
-    /// mpirun process 0 measures and every process takes its numbers, so all hold the same bits.
-    func prepareHeadInput() {
+    /// The head input of a new finetuning run (`HeadInputKind`): raw drops any conditioning;
+    /// standardized and whitened keep the one a recommendation copy was already finetuned with (of
+    /// the same kind), or measure it on the first prompts of a training plan (no dropout, no gradient):
+    /// `TrainingOptions.headInputPrompts` for the per-channel statistics,
+    /// `TrainingOptions.whiteningPrompts` for the correlation matrix. Under mpirun process 0
+    /// measures and every process takes its numbers, so all hold the same bits.
+    func prepareHeadInput() throws {
         let e = model.embeddings
-        switch state.options.headInput {
-        case .raw: e.headInput = nil
-        case .standardized:
-            guard e.headInput == nil else {
-                if collective.isRoot { progress.note("head input: standardized, as this recommendation copy was finetuned before") }
-                return
+        let kind = state.options.headInput
+        guard kind != .raw else { e.headInput = nil; return }
+        if let kept = e.headInput {
+            guard kept.kind == kind else {
+                throw CLLM4RecError.invalidArgument("--head-input \(kind.rawValue): this recommendation copy was finetuned with a \(kept.kind.rawValue) head input; its item rows belong to it (start from the pretrained folder to change it)")
             }
-            let started = Date()
-            var prompts: [[Int]] = []
-            for case let .rec(p, _) in plan(.recommendation, seed: state.options.seed ^ 0x4845_4144) { prompts += p }
-            prompts = Array(prompts.prefix(TrainingOptions.headInputPrompts))
-            var values = [Float](repeating: 0, count: 2 * model.width)
-            if collective.isRoot {
-                let m = model.measureHeadInput(prompts: prompts, copy: .recommendation)
-                values = m.mean + m.scale
-            }
-            values.withUnsafeMutableBufferPointer { collective.sum($0.baseAddress!, count: $0.count) }
-            e.headInput = HeadInputStandardization(mean: Array(values[..<model.width]), scale: Array(values[model.width...]))
-            if collective.isRoot {
-                let s = e.headInput!.scale.sorted()
-                progress.note(String(format: "head input: standardized with the mean and scale of h over %d training prompts (%.1f s); scale median %.3g, max %.3g",
-                                     prompts.count, Date().timeIntervalSince(started), s[s.count / 2], s.last ?? 0))
-            }
+            if collective.isRoot { progress.note("head input: \(kind.rawValue), as this recommendation copy was finetuned before") }
+            return
+        }
+        let started = Date()
+        let wanted = kind == .whitened ? TrainingOptions.whiteningPrompts : TrainingOptions.headInputPrompts
+        var prompts: [[Int]] = []
+        for case let .rec(p, _) in plan(.recommendation, seed: state.options.seed ^ 0x4845_4144) { prompts += p }
+        prompts = Array(prompts.prefix(wanted))
+        let w = model.width
+        var values = [Float](repeating: 0, count: 2 * w + (kind == .whitened ? w * w : 0))
+        if collective.isRoot {
+            let m = kind == .whitened ? try model.measureWhitenedHeadInput(prompts: prompts, copy: .recommendation)
+                                      : model.measureHeadInput(prompts: prompts, copy: .recommendation)
+            values = m.mean + m.scale + (m.whitening ?? [])
+        }
+        values.withUnsafeMutableBufferPointer { collective.sum($0.baseAddress!, count: $0.count) }
+        e.headInput = HeadInputStandardization(mean: Array(values[..<w]), scale: Array(values[w..<(2 * w)]),
+                                               whitening: kind == .whitened ? Array(values[(2 * w)...]) : nil)
+        if collective.isRoot {
+            let s = e.headInput!.scale.sorted()
+            progress.note(String(format: "head input: %@ with the statistics of h over %d training prompts (%.1f s); scale median %.3g, max %.3g",
+                                 kind.rawValue, prompts.count, Date().timeIntervalSince(started), s[s.count / 2], s.last ?? 0))
         }
     }
 

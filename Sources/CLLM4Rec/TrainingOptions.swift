@@ -48,6 +48,10 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     /// epoch's plan; 256 give each channel's mean to about 1/16 of its spread). A constant, not a
     /// field: a field would be a key that checkpoints written before it lack.
     public static let headInputPrompts = 256
+    /// Finetuning: training prompts a whitened head input's correlation matrix is measured on (up
+    /// to; fewer when an epoch has fewer). More than a wide backbone's channels (576 for SmolLM2),
+    /// so the matrix is estimated, not only its top directions.
+    public static let whiteningPrompts = 2048
 
     /// Finetuning's learning rate when none is given: the reference code's 1e-4 (pretraining keeps
     /// `learningRate`'s 1e-3).

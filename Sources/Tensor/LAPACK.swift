@@ -30,4 +30,27 @@ public enum LAPACK {
             try invertSPD(p.baseAddress!, n: n)
         }
     }
+
+    /// The eigenvalues (ascending) and eigenvectors of the symmetric matrix `a` [n, n] (`dsyev`):
+    /// on return `a[j * n ..< (j + 1) * n]` holds the unit eigenvector of eigenvalue j.
+    ///
+    ///     var a = [2.0, 1, 1, 2]; try LAPACK.symmetricEigen(&a, n: 2)   // [1, 3]; rows ±[0.707, -0.707], ±[0.707, 0.707]
+    @discardableResult
+    public static func symmetricEigen(_ a: inout [Double], n: Int) throws(BLASError) -> [Double] {
+        precondition(a.count == n * n, "symmetricEigen needs an n x n array")
+        guard n > 0 else { return [] }
+        guard let syev = OpenBLAS.entryPoints.dsyev else { throw BLASError("the OpenBLAS library that was opened has no LAPACK (dsyev_)") }
+        guard n <= 46_340 else { throw BLASError("matrix of order \(n) is too large for LAPACK's 32-bit indices") }
+        var order = Int32(n), info: Int32 = 0, query = Int32(-1), size = 0.0
+        var values = [Double](repeating: 0, count: n)
+        // Column-major "L" reads the row-major upper triangle: the same symmetric matrix.
+        a.withUnsafeMutableBufferPointer { syev("V", "L", &order, $0.baseAddress!, &order, &values, &size, &query, &info, 1, 1) }
+        var work = [Double](repeating: 0, count: max(1, Int(size)))
+        var length = Int32(work.count)
+        a.withUnsafeMutableBufferPointer { syev("V", "L", &order, $0.baseAddress!, &order, &values, &work, &length, &info, 1, 1) }
+        guard info == 0 else {
+            throw BLASError(info > 0 ? "dsyev: \(info) off-diagonal elements did not converge" : "dsyev: argument \(-info) is invalid")
+        }
+        return values
+    }
 }

@@ -15,6 +15,10 @@ public struct OpenBLAS: @unchecked Sendable {
     /// length of the uplo string that gfortran passes last.
     typealias DPOTRx = @convention(c) (UnsafePointer<CChar>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Double>?,
                                        UnsafePointer<Int32>?, UnsafeMutablePointer<Int32>?, Int) -> Void
+    /// `dsyev_`: jobz, uplo, n, a, lda, w, work, lwork, info, and the hidden lengths of jobz and uplo.
+    typealias DSYEV = @convention(c) (UnsafePointer<CChar>?, UnsafePointer<CChar>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Double>?,
+                                      UnsafePointer<Int32>?, UnsafeMutablePointer<Double>?, UnsafeMutablePointer<Double>?,
+                                      UnsafePointer<Int32>?, UnsafeMutablePointer<Int32>?, Int, Int) -> Void
 
     /// Environment variable naming the OpenBLAS kernel set this program asks for (`SkylakeX`,
     /// `Haswell`, `Zen`, ...), or `openblas` to leave the choice to OpenBLAS and `OPENBLAS_CORETYPE`.
@@ -27,6 +31,7 @@ public struct OpenBLAS: @unchecked Sendable {
         /// LAPACK, when the library carries it (Debian's OpenBLAS does).
         let dpotrf: DPOTRx?
         let dpotri: DPOTRx?
+        let dsyev: DSYEV?
     }
     let entries: EntryPoints
     /// `shared`'s entry points, resolved once.
@@ -149,7 +154,8 @@ public struct OpenBLAS: @unchecked Sendable {
                     setThreads: try symbol("openblas_set_num_threads", as: ProductEntryPoints.SetThreads.self),
                     getThreads: try symbol("openblas_get_num_threads", as: ProductEntryPoints.GetThreads.self)),
                 dpotrf: dlsym(handle, "dpotrf_").map { unsafeBitCast($0, to: DPOTRx.self) },
-                dpotri: dlsym(handle, "dpotri_").map { unsafeBitCast($0, to: DPOTRx.self) }),
+                dpotri: dlsym(handle, "dpotri_").map { unsafeBitCast($0, to: DPOTRx.self) },
+                dsyev: dlsym(handle, "dsyev_").map { unsafeBitCast($0, to: DSYEV.self) }),
             coreName: running, threadTimeout: timeout.map(Int.init),
             config: config().map { String(cString: $0).trimmingTrailingSpaces } ?? "OpenBLAS", reason: reason)
     }

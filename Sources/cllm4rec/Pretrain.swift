@@ -85,7 +85,7 @@ struct Finetune: ParsableCommand {
     var validateEvery: Int = TrainingOptions().validateEvery
 
     @Option(help: ArgumentHelp(
-        "What the item head sees: raw (the paper: h, the final hidden state) or standardized ((h - mean) / scale per channel). Default: raw, but standardized for a llama-family backbone (the measured recipe).",
+        "What the item head sees: raw (the paper: h, the final hidden state), standardized ((h - mean) / scale per channel) or whitened (standardized, then decorrelated). Default: raw, but standardized for a llama-family backbone (the measured recipe).",
         discussion: """
             standardized measures each channel's mean and scale of h on 256 training prompts at the start \
             of finetuning and keeps them fixed; they are stored with the recommendation embeddings and \
@@ -95,7 +95,10 @@ struct Finetune: ParsableCommand {
             Measured on MovieLens-100K with SmolLM2-135M (docs/what-the-llm-adds.md): standardized with \
             --lora-rank 8 beat raw on validation, on the pretrained backbone and on its random twin; \
             standardized alone did not. So finetuning a llama-family backbone defaults to both (the \
-            log says so); --head-input raw --lora-rank 0 is the paper's recipe.
+            log says so); --head-input raw --lora-rank 0 is the paper's recipe. whitened also multiplies \
+            the standardized h by W = (0.9 R + 0.1 I)^(-1/2), R the channels' correlation matrix over up to \
+            2048 training prompts, so that every direction in which users differ counts, not only every \
+            channel (stored as head_input.whitening, [width, width]).
             """))
     var headInput: HeadInputKind?
 

@@ -60,6 +60,56 @@ final class HeadInputTests: XCTestCase {
         XCTAssertEqual(constant.scale[1], Float(1 + 1e-5).squareRoot(), accuracy: 1e-6)
     }
 
+    /// The whitened head, f(h) = ((h − mean) / scale) W with W symmetric: scores, loss and gradients
+    /// (through W and the scale into the backbone) equal PyTorch autograd's
+    /// (head-input-whitened.safetensors).
+    func testWhitenedHeadMatchesTorch() throws {
+        let (model, heads) = try headFixture()
+        let ref = try SafeTensorsFile(path: testsRoot + "/CLLM4RecTests/Fixtures/head-input-whitened.safetensors")
+        model.embeddings.headInput = HeadInputStandardization(mean: try ref.floats("mean").values, scale: try ref.floats("scale").values,
+                                                              whitening: try ref.floats("whitening").values)
+        XCTAssertEqual(model.embeddings.headInput?.kind, .whitened)
+        let raw = try JSONSerialization.jsonObject(with: Data(heads.metadata!["recommendation"]!.utf8)) as! [[[Int]]]
+        let g = IDGradients(model: model)
+        let r = model.recommendationStep(prompts: raw.map { $0[0] }, targets: raw.map { $0[1] }, copy: .recommendation, other: .content,
+                                         lambda: 0.5, dropout: false, seed: 0, grads: g)
+        XCTAssertEqual(r.lossSum / Double(r.predictions), Double(try ref.floats("loss").values[0]), accuracy: 1e-4)
+        assertClose(Array(g.users.pointer), try ref.floats("grad.user").values, 1e-4, "user gradient")
+        assertClose(Array(g.items.pointer), try ref.floats("grad.item").values, 1e-4, "item gradient")
+        assertClose(model.scores(prompts: raw.map { $0[0] }, copy: .recommendation), try ref.floats("scores").values, 1e-5, "scores")
+        // Without W (the same mean and scale, standardized only) the loss is another.
+        model.embeddings.headInput?.whitening = nil
+        let plain = model.recommendationStep(prompts: raw.map { $0[0] }, targets: raw.map { $0[1] }, copy: .recommendation, other: nil,
+                                             lambda: 0, dropout: false, seed: 0, grads: nil)
+        XCTAssertGreaterThan(abs(plain.lossSum / Double(plain.predictions) - Double(try ref.floats("loss").values[0])), 0.1)
+    }
+
+    /// The measured whitening of 40 correlated rows is torch's float64 (0.9 R + 0.1 I)^(−1/2) (eigh),
+    /// and it whitens: the shrunk correlation of the output is the identity.
+    func testMeasuredWhiteningMatchesTorch() throws {
+        let ref = try SafeTensorsFile(path: testsRoot + "/CLLM4RecTests/Fixtures/head-input-whitened.safetensors")
+        let x = try ref.floats("measured.x")
+        let (rows, c) = (x.shape[0], x.shape[1])
+        let m = try x.values.withUnsafeBufferPointer { (p) throws(BLASError) in
+            try HeadInputStandardization.measuredWhitened(p.baseAddress!, rows: rows, width: c)
+        }
+        assertClose(m.mean, try ref.floats("measured.mean").values, 1e-5, "mean")
+        assertClose(m.scale, try ref.floats("measured.scale").values, 1e-4, "scale")
+        assertClose(m.whitening!, try ref.floats("measured.whitening").values, 1e-4, "whitening")
+        // W R_α W = I for R_α the shrunk correlation of the standardized rows.
+        var z = x.values
+        z.withUnsafeMutableBufferPointer { HeadInputStandardization(mean: m.mean, scale: m.scale).apply($0.baseAddress!, count: rows) }
+        var y = x.values
+        y.withUnsafeMutableBufferPointer { m.apply($0.baseAddress!, count: rows) }
+        for (a, b) in [(0, 0), (0, 1), (3, 7), (c - 1, c - 1)] {
+            // (W R_α W)[a, b] = 0.9 yᵀy / n + 0.1 (W W)[a, b]
+            var yy = 0.0, ww = 0.0
+            for r in 0..<rows { yy += Double(y[r * c + a]) * Double(y[r * c + b]) }
+            for k in 0..<c { ww += Double(m.whitening![a * c + k]) * Double(m.whitening![k * c + b]) }
+            XCTAssertEqual(0.9 * yy / Double(rows) + 0.1 * ww, a == b ? 1 : 0, accuracy: 1e-3, "[\(a), \(b)]")
+        }
+    }
+
     /// `embeddings.safetensors` carries the standardization with the tables; a file with one of the
     /// pair, a wrong shape or a zero scale is refused with the tensor named.
     func testStoredWithTheEmbeddings() throws {
@@ -89,6 +139,21 @@ final class HeadInputTests: XCTestCase {
                     "expected [4]")
         try refused([("head_input.mean", FloatTensor(shape: [4], values: [0, 0, 0, 0])), ("head_input.scale", FloatTensor(shape: [4], values: [1, 0, 1, 1]))],
                     "non-positive")
+        // The whitening matrix: kept with the pair; refused alone, of a wrong shape or asymmetric.
+        let pair: [(String, FloatTensor)] = [("head_input.mean", FloatTensor(shape: [4], values: [0, 0, 0, 0])),
+                                             ("head_input.scale", FloatTensor(shape: [4], values: [1, 1, 1, 1]))]
+        var w = [Float](repeating: 0, count: 16)
+        for k in 0..<4 { w[k * 5] = 2 }
+        w[1] = 0.5; w[4] = 0.5
+        e.headInput = HeadInputStandardization(mean: [1, -2, 3, 0.5], scale: [0.5, 1, 2, 4], whitening: w)
+        try e.save(to: path)
+        XCTAssertEqual(try IDEmbeddings.load(path: path, users: 2, items: 3, width: 4).headInput, e.headInput)
+        XCTAssertEqual(try IDEmbeddings.load(path: path, users: 2, items: 3, width: 4).headInput?.kind, .whitened)
+        try refused([("head_input.whitening", FloatTensor(shape: [4, 4], values: w))], "both are missing")
+        try refused(pair + [("head_input.whitening", FloatTensor(shape: [16], values: w))], "expected [4, 4]")
+        var asymmetric = w
+        asymmetric[1] = 0.25
+        try refused(pair + [("head_input.whitening", FloatTensor(shape: [4, 4], values: asymmetric))], "not symmetric (element [0, 1])")
     }
 
     /// Overlap with the most-popular top of the unseen items, by hand.

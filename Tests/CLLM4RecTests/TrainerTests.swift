@@ -111,6 +111,44 @@ class TrainerTests: XCTestCase {
         }
     }
 
+    /// A whitened finetuning run measures W once, keeps it through a checkpoint (a resumed run ends
+    /// bit for bit where the straight one does) and stores it with the embeddings; finetuning that
+    /// copy again with another conditioning is refused, with the flag named.
+    func testWhitenedHeadInputSurvivesResume() throws {
+        let (d, c, _) = try tinySetup()
+        var o = options()
+        o.headInput = .whitened
+        let straight = try freshModel(d, c)
+        let f1 = tempFolder()
+        let t1 = try Trainer(stage: .finetune, options: o, model: straight, corpora: c, dataset: d, folder: f1, resume: false)
+        t1.log = { _ in }
+        XCTAssertEqual(try t1.run(), .finished)
+        let w = try XCTUnwrap(straight.embeddings.headInput?.whitening)
+        XCTAssertEqual(w.count, 32 * 32)
+        XCTAssertFalse(w.allSatisfy { $0 == 0 })
+
+        let f2 = tempFolder()
+        var model = try freshModel(d, c)
+        let t2 = try Trainer(stage: .finetune, options: o, model: model, corpora: c, dataset: d, folder: f2, resume: false)
+        t2.log = { _ in }
+        t2.stopAfterSteps = 5
+        XCTAssertEqual(try t2.run(), .interrupted)
+        model = try freshModel(d, c)
+        let t3 = try Trainer(stage: .finetune, options: o, model: model, corpora: c, dataset: d, folder: f2, resume: true)
+        t3.log = { _ in }
+        XCTAssertEqual(try t3.run(), .finished)
+        XCTAssertEqual(model.embeddings.headInput, straight.embeddings.headInput)
+        XCTAssertEqual(table(model, .recommendation), table(straight, .recommendation))
+        let stored = try IDEmbeddings.load(path: f2.file("embeddings.safetensors"), users: d.users.count, items: d.items.count, width: 32)
+        XCTAssertEqual(stored.headInput, straight.embeddings.headInput)
+
+        var other = o
+        other.headInput = .standardized
+        let t4 = try Trainer(stage: .finetune, options: other, model: model, corpora: c, dataset: d, folder: tempFolder(), resume: false)
+        t4.log = { _ in }
+        XCTAssertThrowsError(try t4.run()) { XCTAssertTrue("\($0)".contains("--head-input standardized"), "\($0)") }
+    }
+
     func testTrainingLowersTheLosses() throws {
         let (d, c, _) = try tinySetup()
         let model = try freshModel(d, c)

@@ -1,4 +1,5 @@
 import Tensor
+import Foundation
 
 extension LanguageBackbone {
     /// Continues each prompt with a KV cache: the prompts are run once (packed), then every step
@@ -74,5 +75,31 @@ extension LanguageBackbone {
             choose(hidden, rows: Array(0..<active.count))
         }
         return outputs
+    }
+}
+
+extension LanguageBackbone {
+    /// Mean next-token cross-entropy of `tokens` the way decoding sees them: one token per step
+    /// through a KV cache, each step's logits from `logits(hidden:)` (so a backbone that keeps
+    /// quantized weights for decoding is measured on those). Every token but the first is predicted.
+    public func decodingLoss(_ tokens: [Int]) -> (loss: Double, count: Int) {
+        precondition(tokens.count <= contextLength, "\(tokens.count) tokens exceed the context of \(contextLength)")
+        guard tokens.count >= 2 else { return (0, 0) }
+        let c = width, v = vocabSize
+        let cache = makeCache(slots: 1, maxLength: tokens.count)
+        var input = [Float](repeating: 0, count: c), logits = [Float](repeating: 0, count: v)
+        var total = 0.0
+        for i in 0..<(tokens.count - 1) {
+            input.withUnsafeMutableBufferPointer { embedTokens([tokens[i]], into: $0.baseAddress!) }
+            let hidden = input.withUnsafeBufferPointer {
+                forward(inputs: $0.baseAddress!, lengths: [1], dropout: false, seed: 0, forBackward: false, cache: cache, slots: [0])
+            }
+            logits.withUnsafeMutableBufferPointer { self.logits(hidden: hidden, rows: 1, into: $0.baseAddress!) }
+            let top = logits.max()!
+            var z = 0.0
+            for x in logits { z += Double(expf(x - top)) }
+            total += Double(top) + log(z) - Double(logits[tokens[i + 1]])
+        }
+        return (total / Double(tokens.count - 1), tokens.count - 1)
     }
 }

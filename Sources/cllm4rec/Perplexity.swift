@@ -10,7 +10,10 @@ struct Perplexity: ParsableCommand {
         discussion: """
             The file's tokens are cut into consecutive windows of the model's context (n_positions, max_position_embeddings); \
             within each window every token but the first is predicted from the ones before it. The last \
-            line reads `loss=<nats per token> ppl=<exp(loss)> tokens=<predicted tokens>`.
+            line reads `loss=<nats per token> ppl=<exp(loss)> tokens=<predicted tokens>`. With --decode \
+            each window runs one token at a time through a KV cache, the path generate and reviews take: \
+            a model folder holding quantized.gguf (import-model --keep-quantized) is then measured on its \
+            quantized weights, which is how its numerics are compared with llama.cpp's.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -21,6 +24,9 @@ struct Perplexity: ParsableCommand {
 
     @Option(help: "Window length in tokens (>= 2; default and most: the model's context).")
     var window: Int?
+
+    @Flag(help: "Run one token per step through a KV cache (the decoding path, quantized weights when the folder keeps them) instead of one forward pass per window.")
+    var decode = false
 
     func validate() throws { try FlagRules.atLeast(2, window, "--window") }
 
@@ -41,7 +47,7 @@ struct Perplexity: ParsableCommand {
             let piece = Array(ids[start..<min(ids.count, start + w)])
             start += w
             if piece.count < 2 { continue }
-            let (loss, n, _) = model.nextTokenLoss([piece], dropout: false, seed: 0, gradient: false)
+            let (loss, n) = decode ? model.decodingLoss(piece) : { let r = model.nextTokenLoss([piece], dropout: false, seed: 0, gradient: false); return (r.loss, r.count) }()
             total += loss * Double(n)
             count += n
         }

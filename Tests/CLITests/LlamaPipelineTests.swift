@@ -47,6 +47,13 @@ final class LlamaPipelineTests: XCTestCase {
             let g3 = try cli("generate", "--model", "\(kind)-q8", "--prompt", "the cat", "--temperature", "0", "--max-new-tokens", "8", "--ids", "--threads", "1")
             let g4 = try cli("generate", "--model", "\(kind)-q8-kept", "--prompt", "the cat", "--temperature", "0", "--max-new-tokens", "8", "--ids", "--threads", "1")
             XCTAssertEqual(g3.out, g4.out)
+            // perplexity --decode: on the F32 weights the packed forward's loss; on the kept blocks another.
+            let loss: (String) -> Double = { Double($0.split(separator: " ")[0].dropFirst(5))! }
+            let d = try cli("perplexity", "--model", "\(kind)-q8", "text.txt", "--threads", "1", "--decode")
+            XCTAssertEqual(loss(d.out), loss(q.out), accuracy: 1e-5 * loss(q.out), d.out)
+            let dk = try cli("perplexity", "--model", "\(kind)-q8-kept", "text.txt", "--threads", "1", "--decode")
+            XCTAssertNotEqual(dk.out, d.out, "--decode multiplies with the kept Q8_0 blocks")
+            XCTAssertEqual(loss(dk.out), loss(q.out), accuracy: 1e-2 * loss(q.out), dk.out)
         }
         let notGGUF = try cli("import-model", work + "/llama-hf-src", "--output", "kept-hf", "--keep-quantized", expect: 1)
         XCTAssertTrue(notGGUF.err.contains("--keep-quantized keeps a GGUF file's quantized tensors"), notGGUF.err)

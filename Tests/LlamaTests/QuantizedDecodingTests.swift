@@ -51,6 +51,22 @@ final class QuantizedDecodingTests: XCTestCase {
         }
     }
 
+    /// `decodingLoss` (one token per step through the cache, `perplexity --decode`) on the F32 weights
+    /// is the packed forward's `nextTokenLoss`; on the quantized blocks it is near it, not equal
+    /// (the blocks are used).
+    func testDecodingLossIsTheNextTokenLoss() throws {
+        for kind in ["llama", "qwen2"] {
+            let (f32, quantized) = try models(kind)
+            let tokens = try LlamaReference(kind).sequences()[0]
+            let packed = f32.nextTokenLoss([tokens]), stepped = f32.decodingLoss(tokens), blocks = quantized.decodingLoss(tokens)
+            XCTAssertEqual(stepped.count, tokens.count - 1)
+            XCTAssertEqual(packed.count, stepped.count)
+            XCTAssertEqual(stepped.loss, packed.loss, accuracy: 1e-5 * packed.loss, kind)
+            XCTAssertEqual(blocks.loss, packed.loss, accuracy: 1e-2 * packed.loss, kind)
+            XCTAssertNotEqual(blocks.loss, stepped.loss, kind)
+        }
+    }
+
     /// Projections, heads: every tensor the fixture quantized (all but norms).
     func expectedProjectionWeights(_ c: LlamaConfig) -> Int {
         let C = c.hiddenSize, F = c.intermediateSize, Q = c.queryWidth, K = c.keyValueWidth

@@ -28,9 +28,7 @@ else
   echo "   (no real weights on this machine; run Tools/fetch/gpt2.py where the Hugging Face Hub is reachable)"
 fi
 
-data="${CLLM4REC_ML100K:-}"
-[ -n "$data" ] || { [ -f ../shared/data/ml-100k/ml-100k.inter ] && data=../shared/data/ml-100k; } || true
-if [ -z "$data" ]; then data=Data/ml-100k; bash Tools/fetch/movielens.sh "$data"; fi
+data=$(bash Tools/fetch/movielens.sh --path)
 echo "== dataset: $data"
 
 rec=Runs/ml-100k-demo

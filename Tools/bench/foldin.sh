@@ -15,9 +15,7 @@ swift build -c release --product cllm4rec >/dev/null
 bin="$(swift build -c release --show-bin-path)/cllm4rec"
 model=Models/random-$CONFIG
 [ -f "$model/model.safetensors" ] || "$bin" init-gpt2 --config "$CONFIG" --seed 1 --output "$model" >/dev/null
-data="${CLLM4REC_ML100K:-}"
-[ -n "$data" ] || { [ -f ../shared/data/ml-100k/ml-100k.inter ] && data=../shared/data/ml-100k; } || true
-[ -n "$data" ] || { data=Data/ml-100k; bash Tools/fetch/movielens.sh "$data"; }
+data=$(bash Tools/fetch/movielens.sh --path)
 echo "backbone $model (random), data $data, $HELDOUT held-out users, finetune $EPOCHS epochs at lr $LR, λ $LAMBDA, $THREADS threads"
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), OpenBLAS kernels chosen by cllm4rec (see the training log)"
 if [ ! -f "$RUN/training-finetune.json" ]; then

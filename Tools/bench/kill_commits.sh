@@ -13,9 +13,7 @@ TRIALS=${1:-50}
 command -v strace >/dev/null || { echo "strace is missing: apt-get install -y strace" >&2; exit 1; }
 swift build -c release --product cllm4rec >/dev/null
 bin="$(swift build -c release --show-bin-path)/cllm4rec"
-data="${CLLM4REC_ML100K:-}"
-[ -n "$data" ] || { [ -f ../shared/data/ml-100k/ml-100k.inter ] && data=../shared/data/ml-100k; } || true
-[ -n "$data" ] || { data=Data/ml-100k; bash Tools/fetch/movielens.sh "$data"; }
+data=$(bash Tools/fetch/movielens.sh --path)
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 "$bin" init-gpt2 --config tiny --seed 1 --output "$work/model" >/dev/null
 "$bin" extend-vocab "$data" --model "$work/model" --output "$work/rec" >/dev/null

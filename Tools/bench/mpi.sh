@@ -13,9 +13,7 @@ swift build -c release --product cllm4rec >/dev/null
 bin="$(swift build -c release --show-bin-path)/cllm4rec"
 model=Models/random-small
 [ -f "$model/model.safetensors" ] || "$bin" init-gpt2 --config small --seed 1 --output "$model" >/dev/null
-data="${CLLM4REC_ML100K:-}"
-[ -n "$data" ] || { [ -f ../shared/data/ml-100k/ml-100k.inter ] && data=../shared/data/ml-100k; } || true
-[ -n "$data" ] || { data=Data/ml-100k; bash Tools/fetch/movielens.sh "$data"; }
+data=$(bash Tools/fetch/movielens.sh --path)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 mpi=(mpirun --oversubscribe --bind-to none -np "$NP" --mca btl self,tcp --mca btl_tcp_if_include lo)
 for config in single mpi; do

@@ -22,9 +22,7 @@ if [ -n "${MODEL:-}" ]; then model="$MODEL"; elif [ -f Models/gpt2/model.safeten
   model=Models/random-small
   [ -f "$model/model.safetensors" ] || "$bin" init-gpt2 --config small --seed 1 --output "$model" >/dev/null
 fi
-data="${CLLM4REC_ML100K:-}"
-[ -n "$data" ] || { [ -f ../shared/data/ml-100k/ml-100k.inter ] && data=../shared/data/ml-100k; } || true
-[ -n "$data" ] || { data=Data/ml-100k; bash Tools/fetch/movielens.sh "$data"; }
+data=$(bash Tools/fetch/movielens.sh --path)
 echo "backbone $model, data $data, run $RUN, $THREADS threads"
 echo "schedule: pretrain $WARMUP warm-up + $ROUNDS rounds; finetune $EPOCHS epochs at lr $LR, λ $LAMBDA, content every $CONTENT_EVERY, validation every $VALIDATE_EVERY"
 rm -rf "$RUN"

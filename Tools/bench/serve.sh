@@ -21,9 +21,7 @@ DURATION=${DURATION:-30}; THREADS=${THREADS:-2}; PORT=${PORT:-18080}; EXAMPLES=$
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
 swift build -c release --product cllm4rec >/dev/null
 bin="$(swift build -c release --show-bin-path)/cllm4rec"
-data="${CLLM4REC_ML100K:-}"
-[ -n "$data" ] || { [ -f ../shared/data/ml-100k/ml-100k.inter ] && data=../shared/data/ml-100k; } || true
-[ -n "$data" ] || { data=Data/ml-100k; bash Tools/fetch/movielens.sh "$data"; }
+data=$(bash Tools/fetch/movielens.sh --path)
 work=$(mktemp -d)
 server=""
 cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }

@@ -33,9 +33,7 @@ if [ -z "$bin" ]; then
   swift build -c release --product cllm4rec >/dev/null
   mkdir -p "$OUT"; cp "$(swift build -c release --show-bin-path)/cllm4rec" "$OUT/cllm4rec"; bin="$OUT/cllm4rec"
 fi
-data="${CLLM4REC_ML100K:-}"
-[ -n "$data" ] || { [ -f ../shared/data/ml-100k/ml-100k.inter ] && data=../shared/data/ml-100k; } || true
-[ -n "$data" ] || { data=Data/ml-100k; bash Tools/fetch/movielens.sh "$data"; }
+data=$(bash Tools/fetch/movielens.sh --path)
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $THREADS threads; split $SPLIT"
 
 IFS=: read -r backbone init warmup plambda <<< "$1"; shift

@@ -35,6 +35,7 @@ extension Trainer {
         if trainsLoRA, let lora = model.backbone.adapter {
             add("lora.weights", lora.weights.pointer.baseAddress!, [lora.weights.count])
             add("lora.grad", lora.gradients.pointer.baseAddress!, [lora.gradients.count])
+            if let b = bestAdapter { tensors.append(("best.lora", FloatTensor(shape: [b.count], values: b))) }
         }
         try FileManager.default.createDirectory(atPath: checkpointDir, withIntermediateDirectories: true)
         let enc = JSONEncoder()
@@ -128,6 +129,13 @@ extension Trainer {
                 headWhitening = v
                 continue
             }
+            if h.name == "best.lora" {
+                guard trainsLoRA, let lora = model.backbone.adapter else { throw bad(h.name, "is LoRA state, but this run trains no adapter") }
+                var v = [Float](repeating: 0, count: lora.weights.count)
+                try v.withUnsafeMutableBufferPointer { try into(h.name, lora.weights.count, $0.baseAddress!) }
+                bestAdapter = v
+                continue
+            }
             if h.name == IDEmbeddings.headInputMeanName || h.name == IDEmbeddings.headInputScaleName {
                 var v = [Float](repeating: 0, count: e.width)
                 try v.withUnsafeMutableBufferPointer { try into(h.name, e.width, $0.baseAddress!) }
@@ -177,7 +185,13 @@ extension Trainer {
         if let v = state.lastValidation { summary["last_validation"] = v.values }
         let data = try JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys])
         try staged.write("training-\(state.stage.rawValue).json", bytes: Array(data))
-        if trainsLoRA, let lora = model.backbone.adapter { try lora.save(into: staged, under: "adapter") }
+        if trainsLoRA, let lora = model.backbone.adapter {
+            // The best epoch's adapter, with the best epoch's rows; the live weights stay as trained.
+            let live = Array(lora.weights.pointer)
+            if let b = bestAdapter { _ = lora.weights.pointer.update(fromContentsOf: b) }
+            defer { _ = lora.weights.pointer.update(fromContentsOf: live) }
+            try lora.save(into: staged, under: "adapter")
+        }
         try staged.commit()
     }
 }

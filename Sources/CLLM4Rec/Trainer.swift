@@ -58,6 +58,9 @@ public final class Trainer {
     var grads: [IDEmbeddings.Copy: IDGradients] = [:]
     /// The best tables so far (pretrain: collaborative + content; finetune: recommendation).
     var best: IDEmbeddings
+    /// Finetuning with a trained adapter: its weights at the best validated epoch, which go with
+    /// `best`'s recommendation rows (rows learned against one adapter are not the model with another).
+    var bestAdapter: [Float]? = nil
     let progress = ProgressReporter()
     /// For tests: stop as if interrupted after this many micro-batches of this run.
     public var stopAfterSteps: Int? = nil
@@ -393,6 +396,7 @@ public final class Trainer {
                 // The content copy of the best epoch goes with it (reviews of the kept model).
                 best.copy(from: model.embeddings, .recommendation)
                 best.copy(from: model.embeddings, .content)
+                if trainsLoRA, let lora = model.backbone.adapter { bestAdapter = Array(lora.weights.pointer) }
                 summary += " (best)"
             }
         case (.pretrain, _):

@@ -170,6 +170,40 @@ final class FidelityTests: XCTestCase {
         XCTAssertNotEqual(still.rows, one.rows, "the rows trained against another adapter")
     }
 
+    /// With a trained adapter the folder keeps the adapter of the best validated epoch next to that
+    /// epoch's rows (rows learned against one adapter are not the model with another): written by
+    /// `writeResults`, carried through a checkpoint, and the live weights left as trained.
+    func testTheBestEpochKeepsItsAdapter() throws {
+        var o = helper.options()
+        o.epochs = 2; o.validateEvery = 1; o.contentEvery = 0; o.loraRank = 4
+        let (d, c, _) = try tinySetup()
+        let f = tempFolder()
+        let model = try helper.freshModel(d, c)
+        let lora = try withNonZeroAdapter(model)
+        let t = try Trainer(stage: .finetune, options: o, model: model, corpora: c, dataset: d, folder: f, resume: false)
+        t.log = { _ in }
+        XCTAssertEqual(try t.run(), .finished)
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: f.file("training-finetune.json")))) as! [String: Any]
+        let bestEpoch = try XCTUnwrap(summary["best_epoch"] as? Int)
+        let kept = try XCTUnwrap(t.bestAdapter)
+        if bestEpoch == 2 { XCTAssertEqual(kept, Array(lora.weights.pointer)) }
+        XCTAssertEqual(Array(try model.backbone.loadAdapter(path: f.file("adapter")).weights.pointer), kept)
+
+        // A best epoch before the last: its adapter is written, the live one is untouched.
+        let live = Array(lora.weights.pointer)
+        let earlier = live.map { $0 + 0.25 }
+        t.bestAdapter = earlier
+        try t.writeResults()
+        XCTAssertEqual(Array(try model.backbone.loadAdapter(path: f.file("adapter")).weights.pointer), earlier)
+        XCTAssertEqual(Array(lora.weights.pointer), live)
+        // Through a checkpoint: a resumed run still knows it.
+        try t.saveCheckpoint()
+        let again = try helper.freshModel(d, c)
+        _ = try withNonZeroAdapter(again)
+        let resumed = try Trainer(stage: .finetune, options: o, model: again, corpora: c, dataset: d, folder: f, resume: true)
+        XCTAssertEqual(resumed.bestAdapter, earlier)
+    }
+
     // MARK: corrupt checkpoints
 
     /// Writes a checkpoint of a stopped run, lets `edit` change its tensors, and resumes from it.

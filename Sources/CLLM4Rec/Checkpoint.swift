@@ -26,6 +26,12 @@ extension Trainer {
             tensors.append((IDEmbeddings.headInputMeanName, FloatTensor(shape: [e.width], values: h.mean)))
             tensors.append((IDEmbeddings.headInputScaleName, FloatTensor(shape: [e.width], values: h.scale)))
             if let w = h.whitening { tensors.append((IDEmbeddings.headInputWhiteningName, FloatTensor(shape: [e.width, e.width], values: w))) }
+            if let p = h.projection {
+                tensors.append((IDEmbeddings.headInputDownName, FloatTensor(shape: [p.rank, e.width], values: p.downValues)))
+                tensors.append((IDEmbeddings.headInputUpName, FloatTensor(shape: [e.width, p.rank], values: p.upValues)))
+                add("grad.head_input", p.gradients.pointer.baseAddress!, [p.gradients.count])
+                if let b = bestHeadProjection { tensors.append(("best.head_input", FloatTensor(shape: [b.count], values: b))) }
+            }
         }
         for (key, a) in adams {
             add("adam.m.\(key)", a.m.pointer.baseAddress!, [a.count])
@@ -105,6 +111,12 @@ extension Trainer {
                 if key == "lora" {
                     guard trainsLoRA, let lora = model.backbone.adapter else { throw bad(name, "is LoRA state, but this run trains no adapter") }
                     count = lora.weights.count
+                } else if key == Trainer.headInputAdamKey {
+                    // The head input is read after the loop: its size comes from the file's tensors.
+                    guard let d = file.tensorHeaders.first(where: { $0.name == IDEmbeddings.headInputDownName }) else {
+                        throw bad(name, "is the state of a learned head input, but the checkpoint has none")
+                    }
+                    count = 2 * d.count
                 } else {
                     let k = key.split(separator: ".").map(String.init)
                     guard k.count == 2, ["user", "item"].contains(k[0]), IDEmbeddings.Copy(rawValue: k[1]) != nil else { return nil }
@@ -122,7 +134,20 @@ extension Trainer {
             }
         }
         var headMean: [Float]? = nil, headScale: [Float]? = nil, headWhitening: [Float]? = nil
+        var headDown: [Float]? = nil, headUp: [Float]? = nil, headRank = 0, headGradient: [Float]? = nil
         for h in file.tensorHeaders {
+            if [IDEmbeddings.headInputDownName, IDEmbeddings.headInputUpName, "grad.head_input", "best.head_input"].contains(h.name) {
+                guard h.count > 0, h.count % e.width == 0 else { throw bad(h.name, "has \(h.count) values, not a multiple of the width \(e.width)") }
+                var v = [Float](repeating: 0, count: h.count)
+                try v.withUnsafeMutableBufferPointer { try into(h.name, h.count, $0.baseAddress!) }
+                switch h.name {
+                case IDEmbeddings.headInputDownName: headDown = v; headRank = h.count / e.width
+                case IDEmbeddings.headInputUpName: headUp = v
+                case "grad.head_input": headGradient = v
+                default: bestHeadProjection = v
+                }
+                continue
+            }
             if h.name == IDEmbeddings.headInputWhiteningName {
                 var v = [Float](repeating: 0, count: e.width * e.width)
                 try v.withUnsafeMutableBufferPointer { try into(h.name, e.width * e.width, $0.baseAddress!) }
@@ -145,8 +170,19 @@ extension Trainer {
             guard let (count, p) = try target(h.name) else { throw bad(h.name, "is not part of a cllm4rec checkpoint") }
             try into(h.name, count, p)
         }
-        do { e.headInput = try HeadInputStandardization.stored(mean: headMean, scale: headScale, whitening: headWhitening) } catch {
+        do {
+            e.headInput = try HeadInputStandardization.stored(mean: headMean, scale: headScale, whitening: headWhitening,
+                                                              projection: (headDown, headUp, headRank))
+        } catch {
             throw CLLM4RecError.invalidFile(path, error.description)
+        }
+        if let p = e.headInput?.projection {
+            for (name, v) in [("grad.head_input", headGradient), ("best.head_input", bestHeadProjection)] where v != nil && v!.count != p.weights.count {
+                throw bad(name, "has \(v!.count) values; the head input's projection has \(p.weights.count)")
+            }
+            if let g = headGradient { p.gradients.pointer.baseAddress!.update(from: g, count: g.count) }
+        } else if headGradient != nil || bestHeadProjection != nil {
+            throw bad(headGradient != nil ? "grad.head_input" : "best.head_input", "belongs to a learned head input, but the checkpoint has none")
         }
         for key in state.adamSteps.keys {
             for moment in ["m", "v"] where !file.tensorHeaders.contains(where: { $0.name == "adam.\(moment).\(key)" }) {
@@ -167,7 +203,9 @@ extension Trainer {
         for c in IDEmbeddings.Copy.allCases where e.has(c) {
             out.copy(from: best.has(c) ? best : e, c)
         }
-        out.headInput = e.headInput  // fixed for the whole run: the best epoch's too
+        // Fixed for the whole run (the best epoch's too), except a learned projection: the best epoch's.
+        out.headInput = e.headInput?.snapshot()
+        if let b = bestHeadProjection, let p = out.headInput?.projection { p.weights.pointer.baseAddress!.update(from: b, count: b.count) }
         let staged = try StagedFolder(folder.path)
         staged.recordsGeneration = true  // readers load the folder as one commit
         try out.save(to: staged.path("embeddings.safetensors"))

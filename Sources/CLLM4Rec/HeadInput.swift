@@ -10,6 +10,8 @@ import Tensor
 ///   correlation matrix over the training prompts (α = `whiteningShrinkage`), measured and fixed
 ///   like the standardization. Every direction in which users differ gets unit variance, not only
 ///   every channel.
+/// - learned: f(h) = z + U (D z) with z the standardized h and a rank-32 correction trained with the
+///   item head (`HeadInputProjection`), starting at zero.
 ///
 /// Why standardize: a pretrained LLM's final hidden state is dominated by a direction every prompt
 /// shares and by a few outlier channels (SmolLM2-135M: |h| ≈ 46, about 86% of |h|² common to all
@@ -26,7 +28,7 @@ import Tensor
 /// Why fixed, not refreshed each epoch or kept as a running estimate: the item rows are learned in
 /// the standardized coordinates; moving the coordinates under them would change every score between
 /// epochs without any gradient asking for it, and a finished model would depend on when it stopped.
-public enum HeadInputKind: String, Codable, Sendable, CaseIterable { case raw, standardized, whitened }
+public enum HeadInputKind: String, Codable, Sendable, CaseIterable { case raw, standardized, whitened, learned }
 
 /// The per-channel mean and scale of a standardized head input (`head_input.mean`,
 /// `head_input.scale` in `embeddings.safetensors`, shape [width]), and for a whitened one the
@@ -36,26 +38,48 @@ public struct HeadInputStandardization: Sendable, Equatable {
     public var scale: [Float]
     /// W, row-major and symmetric, applied to the standardized h; nil: standardized only.
     public var whitening: [Float]?
+    /// The learned correction applied last (a `learned` head input); trained, so a reference: copy
+    /// it (`snapshot`) to keep an epoch's values.
+    public var projection: HeadInputProjection?
 
-    public init(mean: [Float], scale: [Float], whitening: [Float]? = nil) {
+    public init(mean: [Float], scale: [Float], whitening: [Float]? = nil, projection: HeadInputProjection? = nil) {
         precondition(mean.count == scale.count, "mean and scale must have the same width")
         precondition(whitening.map { $0.count == mean.count * mean.count } ?? true, "whitening must be [width, width]")
-        self.mean = mean; self.scale = scale; self.whitening = whitening
+        precondition(projection.map { $0.width == mean.count } ?? true, "projection must have the head input's width")
+        self.mean = mean; self.scale = scale; self.whitening = whitening; self.projection = projection
     }
 
-    public var kind: HeadInputKind { whitening == nil ? .standardized : .whitened }
+    public var kind: HeadInputKind { projection != nil ? .learned : whitening == nil ? .standardized : .whitened }
+
+    /// The same conditioning with its own copy of the learned weights.
+    public func snapshot() -> HeadInputStandardization {
+        HeadInputStandardization(mean: mean, scale: scale, whitening: whitening, projection: projection?.copy())
+    }
 
     /// Why a stored pair of tensors gives no standardization (the caller names the file).
     struct StoredPairError: Error, CustomStringConvertible { var description: String }
 
     /// The standardization of a file's `head_input.mean` and `head_input.scale` (`embeddings.safetensors`,
     /// a checkpoint): nil when neither is there; an error when one is missing or a value is unusable.
-    static func stored(mean: [Float]?, scale: [Float]?, whitening: [Float]? = nil) throws(StoredPairError) -> HeadInputStandardization? {
+    static func stored(mean: [Float]?, scale: [Float]?, whitening: [Float]? = nil,
+                       projection: (down: [Float]?, up: [Float]?, rank: Int) = (nil, nil, 0)) throws(StoredPairError) -> HeadInputStandardization? {
         let names = (IDEmbeddings.headInputMeanName, IDEmbeddings.headInputScaleName)
+        let (downName, upName) = (IDEmbeddings.headInputDownName, IDEmbeddings.headInputUpName)
+        var learned: HeadInputProjection? = nil
+        switch (projection.down, projection.up) {
+        case (nil, nil): break
+        case let (down?, up?):
+            guard down.allSatisfy(\.isFinite), up.allSatisfy(\.isFinite) else {
+                throw StoredPairError(description: "tensor \"\(downName)\" or \"\(upName)\" holds a non-finite value")
+            }
+            learned = HeadInputProjection(down: down, up: up, rank: projection.rank, width: down.count / max(projection.rank, 1))
+        default:
+            throw StoredPairError(description: "tensors \"\(downName)\" and \"\(upName)\" go together; one is missing")
+        }
         switch (mean, scale) {
         case (nil, nil):
-            guard whitening == nil else {
-                throw StoredPairError(description: "tensor \"\(IDEmbeddings.headInputWhiteningName)\" needs \"\(names.0)\" and \"\(names.1)\"; both are missing")
+            if whitening != nil || learned != nil {
+                throw StoredPairError(description: "tensor \"\(whitening != nil ? IDEmbeddings.headInputWhiteningName : downName)\" needs \"\(names.0)\" and \"\(names.1)\"; both are missing")
             }
             return nil
         case let (mean?, scale?):
@@ -71,7 +95,7 @@ public struct HeadInputStandardization: Sendable, Equatable {
                     throw StoredPairError(description: "tensor \"\(IDEmbeddings.headInputWhiteningName)\" is not symmetric (element [\(r), \(c)])")
                 } }
             }
-            return HeadInputStandardization(mean: mean, scale: scale, whitening: whitening)
+            return HeadInputStandardization(mean: mean, scale: scale, whitening: whitening, projection: learned)
         default:
             throw StoredPairError(description: "tensors \"\(names.0)\" and \"\(names.1)\" go together; one is missing")
         }
@@ -143,8 +167,8 @@ public struct HeadInputStandardization: Sendable, Equatable {
         return HeadInputStandardization(mean: s.mean, scale: s.scale, whitening: wf)
     }
 
-    /// f(h) in place on rows [count, width].
-    public func apply(_ rows: UnsafeMutablePointer<Float>, count: Int) {
+    /// f(h) in place on rows [count, width]; `keepForBackward` when `backward` follows (training).
+    public func apply(_ rows: UnsafeMutablePointer<Float>, count: Int, keepForBackward: Bool = false) {
         let c = mean.count
         mean.withUnsafeBufferPointer { m in
             scale.withUnsafeBufferPointer { s in
@@ -155,6 +179,7 @@ public struct HeadInputStandardization: Sendable, Equatable {
             }
         }
         multiplyByWhitening(rows, count: count)
+        projection?.forward(rows, count: count, keep: keepForBackward)
     }
 
     /// rows ← rows · W (= W · row for each row: W is symmetric); nothing when standardized only.
@@ -169,9 +194,10 @@ public struct HeadInputStandardization: Sendable, Equatable {
         }
     }
 
-    /// d(loss)/dh from d(loss)/df(h), in place: through W (its own transpose), then divided by the
-    /// scale, channel by channel.
+    /// d(loss)/dh from d(loss)/df(h), in place: through the learned correction (adding to its
+    /// gradients), through W (its own transpose), then divided by the scale, channel by channel.
     public func backward(_ dRows: UnsafeMutablePointer<Float>, count: Int) {
+        projection?.backward(dRows, count: count)
         multiplyByWhitening(dRows, count: count)
         let c = scale.count
         scale.withUnsafeBufferPointer { s in

@@ -19,6 +19,8 @@ public final class IDEmbeddings: @unchecked Sendable {
     /// Tensor names of `headInput` in `embeddings.safetensors`: mean and scale of shape [width],
     /// the whitening matrix (when whitened) [width, width].
     static let headInputMeanName = "head_input.mean", headInputScaleName = "head_input.scale", headInputWhiteningName = "head_input.whitening"
+    /// A learned head input's D [rank, width] and U [width, rank].
+    static let headInputDownName = "head_input.down", headInputUpName = "head_input.up"
 
     public init(users: Int, items: Int, width: Int, copies: [Copy] = [.collaborative, .content]) {
         self.users = users; self.items = items; self.width = width
@@ -58,10 +60,19 @@ public final class IDEmbeddings: @unchecked Sendable {
         try h.mean.withUnsafeBufferPointer { mean in
             try h.scale.withUnsafeBufferPointer { scale in
                 try (h.whitening ?? []).withUnsafeBufferPointer { whitening in
-                    entries.append(.init(name: IDEmbeddings.headInputMeanName, shape: [width], values: mean))
-                    entries.append(.init(name: IDEmbeddings.headInputScaleName, shape: [width], values: scale))
-                    if h.whitening != nil { entries.append(.init(name: IDEmbeddings.headInputWhiteningName, shape: [width, width], values: whitening)) }
-                    try SafeTensorsWriter.write(entries, metadata: ["format": "cllm4rec"], to: path)
+                    let (down, up) = (h.projection?.downValues ?? [], h.projection?.upValues ?? [])
+                    try down.withUnsafeBufferPointer { down in
+                        try up.withUnsafeBufferPointer { up in
+                            entries.append(.init(name: IDEmbeddings.headInputMeanName, shape: [width], values: mean))
+                            entries.append(.init(name: IDEmbeddings.headInputScaleName, shape: [width], values: scale))
+                            if h.whitening != nil { entries.append(.init(name: IDEmbeddings.headInputWhiteningName, shape: [width, width], values: whitening)) }
+                            if let p = h.projection {
+                                entries.append(.init(name: IDEmbeddings.headInputDownName, shape: [p.rank, width], values: down))
+                                entries.append(.init(name: IDEmbeddings.headInputUpName, shape: [width, p.rank], values: up))
+                            }
+                            try SafeTensorsWriter.write(entries, metadata: ["format": "cllm4rec"], to: path)
+                        }
+                    }
                 }
             }
         }
@@ -72,7 +83,18 @@ public final class IDEmbeddings: @unchecked Sendable {
         let file = try SafeTensorsSource(path: path)
         let e = IDEmbeddings(users: users, items: items, width: width, copies: [])
         var headMean: [Float]? = nil, headScale: [Float]? = nil, headWhitening: [Float]? = nil
+        var down: [Float]? = nil, up: [Float]? = nil, downRank = 0, upRank = 0
         for h in file.tensorHeaders {
+            if h.name == headInputDownName || h.name == headInputUpName {
+                let isDown = h.name == headInputDownName
+                guard h.shape.count == 2, (isDown ? h.shape[1] : h.shape[0]) == width, h.count > 0 else {
+                    throw CLLM4RecError.invalidFile(path, "tensor \"\(h.name)\" has shape \(h.shape), expected \(isDown ? "[rank, \(width)]" : "[\(width), rank]")")
+                }
+                var v = [Float](repeating: 0, count: h.count)
+                try v.withUnsafeMutableBufferPointer { try file.read(h.name, into: $0) }
+                if isDown { down = v; downRank = h.shape[0] } else { up = v; upRank = h.shape[1] }
+                continue
+            }
             if h.name == headInputWhiteningName {
                 guard h.shape == [width, width] else { throw CLLM4RecError.invalidFile(path, "tensor \"\(h.name)\" has shape \(h.shape), expected [\(width), \(width)]") }
                 var v = [Float](repeating: 0, count: width * width)
@@ -101,7 +123,10 @@ public final class IDEmbeddings: @unchecked Sendable {
                 throw CLLM4RecError.invalidFile(path, "tensor \"\(name(c, isUser: isUser))\" is missing")
             }
         }
-        do { e.headInput = try HeadInputStandardization.stored(mean: headMean, scale: headScale, whitening: headWhitening) } catch {
+        if down != nil, up != nil, downRank != upRank {
+            throw CLLM4RecError.invalidFile(path, "tensors \"\(headInputDownName)\" (rank \(downRank)) and \"\(headInputUpName)\" (rank \(upRank)) differ in rank")
+        }
+        do { e.headInput = try HeadInputStandardization.stored(mean: headMean, scale: headScale, whitening: headWhitening, projection: (down, up, downRank)) } catch {
             throw CLLM4RecError.invalidFile(path, error.description)
         }
         return e

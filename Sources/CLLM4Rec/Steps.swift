@@ -115,7 +115,7 @@ extension RecModel {
         let v = embeddings.item(copy)
         let conditioning = copy == .recommendation ? headInput : nil
         let head: RowHead = { h, _, dRows in
-            conditioning?.apply(h, count: b)  // h is the gathered rows' scratch: f(h) in place
+            conditioning?.apply(h, count: b, keepForBackward: dRows != nil)  // h is the gathered rows' scratch: f(h) in place
             let s = self.backbone.rowLossBuffers.logits(b * j).baseAddress!  // [b, J]
             BLAS.gemm(transB: true, m: b, n: j, k: c, a: h, lda: c, b: v, ldb: c, c: s, ldc: j)
             var total = 0.0

@@ -61,6 +61,10 @@ public final class Trainer {
     /// Finetuning with a trained adapter: its weights at the best validated epoch, which go with
     /// `best`'s recommendation rows (rows learned against one adapter are not the model with another).
     var bestAdapter: [Float]? = nil
+    /// A learned head input's weights at the best validated epoch (they go with its rows too).
+    var bestHeadProjection: [Float]? = nil
+    /// The Adam state of a learned head input (`adam.m.head_input` in checkpoints).
+    static let headInputAdamKey = "head_input"
     let progress = ProgressReporter()
     /// For tests: stop as if interrupted after this many micro-batches of this run.
     public var stopAfterSteps: Int? = nil
@@ -311,8 +315,15 @@ public final class Trainer {
             values = m.mean + m.scale + (m.whitening ?? [])
         }
         values.withUnsafeMutableBufferPointer { collective.sum($0.baseAddress!, count: $0.count) }
+        var projection: HeadInputProjection? = nil
+        if kind == .learned {
+            // Every process draws the same start from the run's seed.
+            projection = HeadInputProjection(rank: HeadInputProjection.defaultRank, width: w)
+            var g = SplitMix64(seed: state.options.seed ^ 0x5052_4F4A)
+            projection!.initialize(using: &g)
+        }
         e.headInput = HeadInputStandardization(mean: Array(values[..<w]), scale: Array(values[w..<(2 * w)]),
-                                               whitening: kind == .whitened ? Array(values[(2 * w)...]) : nil)
+                                               whitening: kind == .whitened ? Array(values[(2 * w)...]) : nil, projection: projection)
         if collective.isRoot {
             let s = e.headInput!.scale.sorted()
             progress.note(String(format: "head input: %@ with the statistics of h over %d training prompts (%.1f s); scale median %.3g, max %.3g",
@@ -339,6 +350,12 @@ public final class Trainer {
         }
         adam("user.\(copy.rawValue)", count: e.users * e.width).update(e.user(copy), grad: g.users.pointer.baseAddress!, lr: lr, gradScale: s)
         adam("item.\(copy.rawValue)", count: e.items * e.width).update(e.item(copy), grad: g.items.pointer.baseAddress!, lr: lr, gradScale: s)
+        if copy == .recommendation, let p = e.headInput?.projection {
+            if collective.isDistributed { collective.sum(p.gradients.pointer.baseAddress!, count: p.gradients.count) }
+            adam(Trainer.headInputAdamKey, count: p.weights.count).update(p.weights.pointer.baseAddress!, grad: p.gradients.pointer.baseAddress!,
+                                                                          lr: lr, gradScale: s)
+            p.gradients.pointer.update(repeating: 0)
+        }
         if trainsLoRA, let lora = model.backbone.adapter {
             adam("lora", count: lora.weights.count).update(lora.weights.pointer.baseAddress!, grad: lora.gradients.pointer.baseAddress!,
                                                            lr: state.options.adapterLearningRate ?? lr, gradScale: s)
@@ -397,6 +414,7 @@ public final class Trainer {
                 best.copy(from: model.embeddings, .recommendation)
                 best.copy(from: model.embeddings, .content)
                 if trainsLoRA, let lora = model.backbone.adapter { bestAdapter = Array(lora.weights.pointer) }
+                if let p = model.embeddings.headInput?.projection { bestHeadProjection = Array(p.weights.pointer) }
                 summary += " (best)"
             }
         case (.pretrain, _):

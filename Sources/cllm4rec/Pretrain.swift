@@ -85,7 +85,7 @@ struct Finetune: ParsableCommand {
     var validateEvery: Int = TrainingOptions().validateEvery
 
     @Option(help: ArgumentHelp(
-        "What the item head sees: raw (the paper: h, the final hidden state), standardized ((h - mean) / scale per channel) or whitened (standardized, then decorrelated). Default: raw, but standardized for a llama-family backbone (the measured recipe).",
+        "What the item head sees: raw (the paper: h, the final hidden state), standardized ((h - mean) / scale per channel), whitened (standardized, then decorrelated) or learned (standardized, plus a trained low-rank correction). Default: raw, but standardized for a llama-family backbone (the measured recipe).",
         discussion: """
             standardized measures each channel's mean and scale of h on 256 training prompts at the start \
             of finetuning and keeps them fixed; they are stored with the recommendation embeddings and \
@@ -98,7 +98,9 @@ struct Finetune: ParsableCommand {
             log says so); --head-input raw --lora-rank 0 is the paper's recipe. whitened also multiplies \
             the standardized h by W = (0.9 R + 0.1 I)^(-1/2), R the channels' correlation matrix over up to \
             2048 training prompts, so that every direction in which users differ counts, not only every \
-            channel (stored as head_input.whitening, [width, width]).
+            channel (stored as head_input.whitening, [width, width]). learned adds z + U (D z) to the \
+            standardized z, D [32, width] and U [width, 32] trained with the item rows (U starts at zero; \
+            stored as head_input.down and head_input.up, the best validated epoch's).
             """))
     var headInput: HeadInputKind?
 

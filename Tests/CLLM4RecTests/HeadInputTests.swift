@@ -84,6 +84,33 @@ final class HeadInputTests: XCTestCase {
         XCTAssertGreaterThan(abs(plain.lossSum / Double(plain.predictions) - Double(try ref.floats("loss").values[0])), 0.1)
     }
 
+    /// The learned head, f(h) = z + (z Dᵀ) Uᵀ on the standardized z: scores, loss, and the gradients of
+    /// the rows, of D and of U equal PyTorch autograd's (head-input-learned.safetensors).
+    func testLearnedHeadMatchesTorch() throws {
+        let (model, heads) = try headFixture()
+        let ref = try SafeTensorsFile(path: testsRoot + "/CLLM4RecTests/Fixtures/head-input-learned.safetensors")
+        let projection = HeadInputProjection(down: try ref.floats("down").values, up: try ref.floats("up").values, rank: 4, width: 32)
+        model.embeddings.headInput = HeadInputStandardization(mean: try ref.floats("mean").values, scale: try ref.floats("scale").values,
+                                                              projection: projection)
+        XCTAssertEqual(model.embeddings.headInput?.kind, .learned)
+        let raw = try JSONSerialization.jsonObject(with: Data(heads.metadata!["recommendation"]!.utf8)) as! [[[Int]]]
+        let g = IDGradients(model: model)
+        let r = model.recommendationStep(prompts: raw.map { $0[0] }, targets: raw.map { $0[1] }, copy: .recommendation, other: .content,
+                                         lambda: 0.5, dropout: false, seed: 0, grads: g)
+        XCTAssertEqual(r.lossSum / Double(r.predictions), Double(try ref.floats("loss").values[0]), accuracy: 1e-4)
+        assertClose(Array(g.users.pointer), try ref.floats("grad.user").values, 1e-4, "user gradient")
+        assertClose(Array(g.items.pointer), try ref.floats("grad.item").values, 1e-4, "item gradient")
+        assertClose(Array(projection.gradients.pointer[0..<(4 * 32)]), try ref.floats("grad.down").values, 1e-4, "D gradient")
+        assertClose(Array(projection.gradients.pointer[(4 * 32)...]), try ref.floats("grad.up").values, 1e-4, "U gradient")
+        assertClose(model.scores(prompts: raw.map { $0[0] }, copy: .recommendation), try ref.floats("scores").values, 1e-5, "scores")
+        // Scoring neither keeps nor adds gradients; a snapshot is a copy, not the trained weights.
+        XCTAssertTrue(projection.keptInput.isEmpty)
+        let copy = model.embeddings.headInput!.snapshot()
+        XCTAssertEqual(copy, model.embeddings.headInput)
+        projection.weights[0] += 1
+        XCTAssertNotEqual(copy, model.embeddings.headInput)
+    }
+
     /// The measured whitening of 40 correlated rows is torch's float64 (0.9 R + 0.1 I)^(−1/2) (eigh),
     /// and it whitens: the shrunk correlation of the output is the identity.
     func testMeasuredWhiteningMatchesTorch() throws {
@@ -154,6 +181,19 @@ final class HeadInputTests: XCTestCase {
         var asymmetric = w
         asymmetric[1] = 0.25
         try refused(pair + [("head_input.whitening", FloatTensor(shape: [4, 4], values: asymmetric))], "not symmetric (element [0, 1])")
+        // A learned projection: kept with the pair; refused alone, one of two, of a wrong width or rank.
+        let p = HeadInputProjection(down: (0..<8).map { Float($0) / 8 }, up: (0..<8).map { -Float($0) / 4 }, rank: 2, width: 4)
+        e.headInput = HeadInputStandardization(mean: [1, -2, 3, 0.5], scale: [0.5, 1, 2, 4], projection: p)
+        try e.save(to: path)
+        let loaded = try IDEmbeddings.load(path: path, users: 2, items: 3, width: 4).headInput
+        XCTAssertEqual(loaded, e.headInput)
+        XCTAssertEqual(loaded?.kind, .learned)
+        XCTAssertEqual(loaded?.projection?.rank, 2)
+        let down = ("head_input.down", FloatTensor(shape: [2, 4], values: p.downValues)), up = ("head_input.up", FloatTensor(shape: [4, 2], values: p.upValues))
+        try refused([down, up], "both are missing")
+        try refused(pair + [down], "go together")
+        try refused(pair + [down, ("head_input.up", FloatTensor(shape: [2, 4], values: p.upValues))], "expected [4, rank]")
+        try refused(pair + [down, ("head_input.up", FloatTensor(shape: [4, 1], values: [0, 0, 0, 0]))], "differ in rank")
     }
 
     /// Overlap with the most-popular top of the unseen items, by hand.

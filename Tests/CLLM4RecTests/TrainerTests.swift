@@ -149,6 +149,38 @@ class TrainerTests: XCTestCase {
         XCTAssertThrowsError(try t4.run()) { XCTAssertTrue("\($0)".contains("--head-input standardized"), "\($0)") }
     }
 
+    /// A learned head input trains its projection with the rows (U leaves zero), through a
+    /// checkpoint bit for bit (weights, gradients, Adam state), and the folder keeps the best epoch's.
+    func testLearnedHeadInputTrainsAndSurvivesResume() throws {
+        let (d, c, _) = try tinySetup()
+        var o = options()
+        o.headInput = .learned
+        let straight = try freshModel(d, c)
+        let f1 = tempFolder()
+        let t1 = try Trainer(stage: .finetune, options: o, model: straight, corpora: c, dataset: d, folder: f1, resume: false)
+        t1.log = { _ in }
+        XCTAssertEqual(try t1.run(), .finished)
+        let p = try XCTUnwrap(straight.embeddings.headInput?.projection)
+        XCTAssertEqual(p.rank, HeadInputProjection.defaultRank)
+        XCTAssertFalse(p.upValues.allSatisfy { $0 == 0 }, "U trained")
+        let stored = try IDEmbeddings.load(path: f1.file("embeddings.safetensors"), users: d.users.count, items: d.items.count, width: 32)
+        XCTAssertEqual(stored.headInput?.projection?.weights.pointer.elementsEqual(try XCTUnwrap(t1.bestHeadProjection)), true)
+
+        let f2 = tempFolder()
+        var model = try freshModel(d, c)
+        let t2 = try Trainer(stage: .finetune, options: o, model: model, corpora: c, dataset: d, folder: f2, resume: false)
+        t2.log = { _ in }
+        t2.stopAfterSteps = 5
+        XCTAssertEqual(try t2.run(), .interrupted)
+        model = try freshModel(d, c)
+        let t3 = try Trainer(stage: .finetune, options: o, model: model, corpora: c, dataset: d, folder: f2, resume: true)
+        t3.log = { _ in }
+        XCTAssertEqual(try t3.run(), .finished)
+        XCTAssertEqual(model.embeddings.headInput, straight.embeddings.headInput)
+        XCTAssertEqual(table(model, .recommendation), table(straight, .recommendation))
+        XCTAssertEqual(t3.bestHeadProjection, t1.bestHeadProjection)
+    }
+
     func testTrainingLowersTheLosses() throws {
         let (d, c, _) = try tinySetup()
         let model = try freshModel(d, c)

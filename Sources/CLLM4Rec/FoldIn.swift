@@ -39,7 +39,7 @@ extension RecModel {
         e.user(.recommendation).update(from: embeddings.user(.recommendation), count: users * width)
         e.item(.recommendation).update(from: embeddings.item(.recommendation), count: items * width)
         for (k, r) in rows.enumerated() { (e.user(.recommendation) + (users + k) * width).update(from: r, count: width) }
-        e.headInput = embeddings.headInput
+        e.headInput = embeddings.headInput?.snapshot()  // fold-in's backward must not touch a learned projection being served
         return RecModel(backbone: backbone, embeddings: e)
     }
 

@@ -7,8 +7,8 @@ import Tensor
 /// conditioning (standardized, whitened) can only weigh them once, before any training.
 ///
 /// `weights` holds D then U (rank·width each); `gradients` the same layout, accumulated over a
-/// step's micro-batches. One forward and its backward at a time (the trainer's step): the forward
-/// keeps z and D z for the backward when asked to.
+/// step's micro-batches. A training forward (`keep`) and its backward run one at a time on an object
+/// (the trainer's step; fold-in works on its own `copy`); scoring forwards only read it.
 public final class HeadInputProjection: @unchecked Sendable, Equatable {
     /// Rank of the learned correction: a tenth of SmolLM2's width or less, and above the 5-17
     /// effective directions of its head input during finetuning.
@@ -67,7 +67,7 @@ public final class HeadInputProjection: @unchecked Sendable, Equatable {
                 BLAS.gemm(transB: true, m: count, n: width, k: rank, a: tp.baseAddress!, lda: rank, b: up, ldb: rank, beta: 1, c: rows, ldc: width)
             }
         }
-        if keep { keptInput = z; keptDown = t } else { keptInput = []; keptDown = [] }
+        if keep { keptInput = z; keptDown = t }  // scoring writes nothing here: concurrent scorers may share this object
     }
 
     /// From d(loss)/df [count, width] of the last kept forward: adds dU = dfᵀ t and dD = (df U)ᵀ z to

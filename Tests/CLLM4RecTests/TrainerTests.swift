@@ -165,6 +165,12 @@ class TrainerTests: XCTestCase {
         XCTAssertFalse(p.upValues.allSatisfy { $0 == 0 }, "U trained")
         let stored = try IDEmbeddings.load(path: f1.file("embeddings.safetensors"), users: d.users.count, items: d.items.count, width: 32)
         XCTAssertEqual(stored.headInput?.projection?.weights.pointer.elementsEqual(try XCTUnwrap(t1.bestHeadProjection)), true)
+        // Fold-in backpropagates through the projection of its own copy, never the served one's.
+        let gradientsBefore = Array(p.gradients.pointer), weightsBefore = Array(p.weights.pointer)
+        _ = straight.foldIn(history: [0, 1, 2], corpora: c, options: FoldInOptions(), seed: 3)
+        XCTAssertEqual(Array(p.gradients.pointer), gradientsBefore)
+        XCTAssertEqual(Array(p.weights.pointer), weightsBefore)
+        XCTAssertTrue(p.keptInput.isEmpty)
 
         let f2 = tempFolder()
         var model = try freshModel(d, c)

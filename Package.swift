@@ -103,15 +103,18 @@ let package = Package(
             swiftSettings: checked),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CQuant", "WeightIO"]),
         .testTarget(name: "RecDataTests", dependencies: ["RecData", "Tokenizer", "WeightIO"], exclude: ["Fixtures"]),
-        .testTarget(name: "CLLM4RecTests", dependencies: ["CLLM4Rec", "Architectures", "Backbone", "GPT2", "RecData", "Tensor", "Tokenizer", "WeightIO"], exclude: ["Fixtures"]),
+        .testTarget(name: "CLLM4RecTests", dependencies: ["CLLM4Rec", "Architectures", "Backbone", "GPT2", "RecData", "Tensor", "Tokenizer", "WeightIO", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "WeightIOTests", dependencies: ["WeightIO"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "WeightIO"], exclude: ["Fixtures"]),
         .testTarget(name: "LlamaTests", dependencies: ["Llama", "Backbone", "WeightIO", "Tensor", "Tokenizer"], exclude: ["Fixtures"]),
         .testTarget(name: "GPT2Tests", dependencies: ["GPT2", "Backbone", "WeightIO", "Tensor"], exclude: ["Fixtures"]),
+        // The fixtures several test targets share, by name (each stays in its own target's Fixtures).
+        .target(name: "TestSupport", dependencies: ["Backbone", "GPT2", "Llama"], path: "Tests/TestSupport"),
+        .testTarget(name: "BackboneTests", dependencies: ["Backbone", "Tensor", "TestSupport"]),
         // Runs the built command-line tool end to end (the dependency makes SwiftPM build it first).
         // (and the server in process: its answers are compared with the tool's).
         .testTarget(name: "CLITests", dependencies: [
-            "cllm4rec", "Serving", "CLLM4Rec", "Backbone", "WeightIO", "RecData", .product(name: "Logging", package: "swift-log"),
+            "cllm4rec", "Serving", "CLLM4Rec", "Backbone", "WeightIO", "RecData", "TestSupport", .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "NIOPosix", package: "swift-nio"),
         ]),
     ]

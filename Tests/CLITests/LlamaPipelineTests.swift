@@ -1,11 +1,12 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// The Llama family through the whole tool: import from GGUF and from a Hugging Face folder, a
 /// random model from init-model, and the recommender pipeline on it.
 final class LlamaPipelineTests: XCTestCase {
     var work = ""
-    let fixtures = CLI.repo + "/Tests/LlamaTests/Fixtures"
+    let fixtures = TestFixtures.folder(of: "LlamaTests")
 
     override func setUp() { work = temporaryFolder(self, "llama-pipeline") }
 
@@ -69,7 +70,7 @@ final class LlamaPipelineTests: XCTestCase {
     /// recipe (standardized head input, a rank-8 adapter on q_proj/v_proj) and says so; the
     /// paper's recipe is the two flags away; a GPT-2 backbone keeps the paper's.
     func testFinetuneDefaultsFollowTheFamilyRecipe() throws {
-        let tok = CLI.repo + "/Tests/TokenizerTests/Fixtures/smollm-style"
+        let tok = TestFixtures.smollmTokenizer
         try cli("init-model", "--config", "tiny-llama", "--tokenizer", tok, "--seed", "2", "--output", "model")
         try writeTinyDataset(to: work + "/data")
         try cli("extend-vocab", "data", "--model", "model", "--output", "rec", "--kcore", "0")
@@ -111,7 +112,7 @@ final class LlamaPipelineTests: XCTestCase {
     /// init-model → extend-vocab → pretrain → finetune (with LoRA on the Llama projections) →
     /// evaluate → generate, on a random tiny Llama with the SmolLM-style tokenizer.
     func testRecommenderOnARandomLlama() throws {
-        let tok = CLI.repo + "/Tests/TokenizerTests/Fixtures/smollm-style"
+        let tok = TestFixtures.smollmTokenizer
         let made = try cli("init-model", "--config", "tiny-llama", "--tokenizer", tok, "--seed", "2", "--output", "model")
         XCTAssertTrue(made.out.contains("random llama tiny-llama"), made.out)
         try writeTinyDataset(to: work + "/data")

@@ -3,6 +3,7 @@ import Backbone
 import GPT2
 import RecData
 import Tensor
+import TestSupport
 import XCTest
 
 @testable import CLLM4Rec
@@ -85,7 +86,7 @@ final class ColdStartTests: XCTestCase {
     /// Mean final hidden states of packed texts equal transformers' `GPT2Model(ids).last_hidden_state.mean(0)`
     /// for each text alone (tiny GPT-2 fixture; first 4 channels and the norm printed by transformers).
     func testTextEmbeddingsMatchTransformers() throws {
-        let backbone = GPT2Model(params: try GPT2Checkpoint.load(path: testsRoot + "/GPT2Tests/Fixtures/tiny-gpt2/hf").0)
+        let backbone = GPT2Model(params: try GPT2Checkpoint.load(path: TestFixtures.tinyGPT2).0)
         let want: [(first: [Float], norm: Float)] = [([1.160756, -1.266384, -0.445791, 1.480441], 4.967897),
                                                     ([0, 0, 0, 0], 0),
                                                     ([0.460227, -0.872705, 0.593076, 1.013932], 5.19394),

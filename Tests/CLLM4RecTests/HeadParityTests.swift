@@ -3,6 +3,7 @@ import Backbone
 import GPT2
 import Tensor
 import WeightIO
+import TestSupport
 import XCTest
 
 @testable import CLLM4Rec
@@ -13,7 +14,7 @@ let testsRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().dele
 /// (written by Tools/fixtures/cllm4rec.py).
 func headFixture() throws -> (RecModel, SafeTensorsFile) {
     let file = try SafeTensorsFile(path: testsRoot + "/CLLM4RecTests/Fixtures/heads.safetensors")
-    let backbone = GPT2Model(params: try GPT2Checkpoint.load(path: testsRoot + "/GPT2Tests/Fixtures/tiny-gpt2/hf").0)
+    let backbone = GPT2Model(params: try GPT2Checkpoint.load(path: TestFixtures.tinyGPT2).0)
     let e = IDEmbeddings(users: 3, items: 5, width: 32, copies: IDEmbeddings.Copy.allCases)
     for c in IDEmbeddings.Copy.allCases {
         try file.withFloats("user.\(c.rawValue)") { e.user(c).update(from: $0.baseAddress!, count: 3 * 32) }

@@ -4,6 +4,7 @@ import GPT2
 import RecData
 import Tensor
 import Tokenizer
+import TestSupport
 import XCTest
 
 @testable import CLLM4Rec
@@ -43,7 +44,7 @@ func tinyRawDataset() -> RawDataset {
 
 /// The tiny GPT-2 fixture with fresh embeddings (width 32) for `tinySetup`'s dataset.
 func tinyRecModel(_ d: PreparedDataset, _ c: Corpora) throws -> RecModel {
-    let backbone = GPT2Model(params: try GPT2Checkpoint.load(path: testsRoot + "/GPT2Tests/Fixtures/tiny-gpt2/hf").0)
+    let backbone = GPT2Model(params: try GPT2Checkpoint.load(path: TestFixtures.tinyGPT2).0)
     let (e, _) = initialEmbeddings(users: d.users.count, items: d.items.count, width: 32, seed: 1, textMean: nil, corpora: c)
     return RecModel(backbone: backbone, embeddings: e)
 }

@@ -108,13 +108,15 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "WeightIO"], exclude: ["Fixtures"]),
         .testTarget(name: "LlamaTests", dependencies: ["Llama", "Backbone", "WeightIO", "Tensor", "Tokenizer"], exclude: ["Fixtures"]),
         .testTarget(name: "GPT2Tests", dependencies: ["GPT2", "Backbone", "WeightIO", "Tensor"], exclude: ["Fixtures"]),
-        // The fixtures several test targets share, by name (each stays in its own target's Fixtures).
+        // The fixtures several test targets share, by name (each stays in its own target's Fixtures),
+        // and the harness that runs the built tool.
         .target(name: "TestSupport", dependencies: ["Backbone", "GPT2", "Llama"], path: "Tests/TestSupport"),
         .testTarget(name: "BackboneTests", dependencies: ["Backbone", "Tensor", "TestSupport"]),
         // Runs the built command-line tool end to end (the dependency makes SwiftPM build it first).
-        // (and the server in process: its answers are compared with the tool's).
-        .testTarget(name: "CLITests", dependencies: [
-            "cllm4rec", "Serving", "CLLM4Rec", "Backbone", "WeightIO", "RecData", "TestSupport", .product(name: "Logging", package: "swift-log"),
+        .testTarget(name: "CLITests", dependencies: ["cllm4rec", "CLLM4Rec", "Backbone", "WeightIO", "RecData", "TestSupport"]),
+        // The server in process and as `cllm4rec serve`: its answers are compared with the tool's.
+        .testTarget(name: "ServingTests", dependencies: [
+            "cllm4rec", "Serving", "CLLM4Rec", "Backbone", "TestSupport", .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "NIOPosix", package: "swift-nio"),
         ]),
     ]

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// Every numeric flag outside its range is refused before any work starts: exit code 64, a message

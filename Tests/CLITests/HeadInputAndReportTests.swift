@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `finetune --head-input`, the collapse diagnostic in `evaluate` and `metrics.jsonl`, and `report`
@@ -30,7 +31,7 @@ final class HeadInputAndReportTests: XCTestCase {
         _ = cli("extend-vocab", "data", "--model", "model", "--output", "rec", "--kcore", "0")
         _ = cli("pretrain", "rec", "--warmup-epochs", "1", "--rounds", "1", "--batch", "4", "--accumulate", "1", "--threads", "1", "--lambda", "0.1")
         let r = cli("finetune", "rec", "--epochs", "3", "--batch", "4", "--accumulate", "1", "--lr", "1e-2", "--threads", "1", "--head-input", "standardized")
-        precondition(r.out.contains("head input: standardized with the mean and scale of h over"), r.out)
+        precondition(r.out.contains("head input: standardized with the statistics of h over"), r.out)
         return dir
     }()
 
@@ -62,9 +63,14 @@ final class HeadInputAndReportTests: XCTestCase {
         // A second finetune keeps the standardization its recommendation copy was trained with; raw drops it.
         let again = try cli("finetune", "rec", "--epochs", "1", "--batch", "4", "--accumulate", "1", "--threads", "1", "--head-input", "standardized")
         XCTAssertTrue(again.out.contains("as this recommendation copy was finetuned before"), again.out)
+        // Another conditioning on the same recommendation copy is refused before any training: its rows belong to the first.
+        let before = try snapshot(work + "/rec")
+        let mismatch = try cli("finetune", "rec", "--epochs", "1", "--batch", "4", "--accumulate", "1", "--threads", "1", "--head-input", "whitened", expect: 1)
+        XCTAssertTrue(mismatch.err.contains("--head-input whitened") && mismatch.err.contains("standardized head input"), mismatch.err)
+        XCTAssertEqual(try snapshot(work + "/rec"), before)
         try cli("finetune", "rec", "--epochs", "1", "--batch", "4", "--accumulate", "1", "--threads", "1", "--head-input", "raw")
         XCTAssertFalse(try headerNames(work + "/rec/embeddings.safetensors").contains("head_input.mean"))
-        let bad = try cli("finetune", "rec", "--epochs", "1", "--head-input", "whitened", expect: 64)
+        let bad = try cli("finetune", "rec", "--epochs", "1", "--head-input", "rotated", expect: 64)
         XCTAssertTrue(bad.err.contains("--head-input"), bad.err)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `mpirun -np 2` on loopback against one process: N processes with `--accumulate A` compute what

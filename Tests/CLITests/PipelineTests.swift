@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// The whole tool, run as a user runs it, on a tiny dataset and a tiny random backbone, from a

@@ -2,6 +2,7 @@ import Backbone
 import CLLM4Rec
 import Foundation
 @testable import Serving
+import TestSupport
 import XCTest
 
 #if canImport(Glibc)

@@ -1,5 +1,6 @@
 import CLLM4Rec
 import Foundation
+import TestSupport
 import XCTest
 
 /// `cllm4rec add-items`: new items enter a trained folder without changing anything the old items

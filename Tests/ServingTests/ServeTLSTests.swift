@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import Serving
+import TestSupport
 import XCTest
 
 #if canImport(Glibc)

@@ -2,6 +2,7 @@ import CLLM4Rec
 import Foundation
 import Logging
 import Serving
+import TestSupport
 import XCTest
 
 #if canImport(FoundationNetworking)

@@ -3,15 +3,16 @@ import XCTest
 
 /// Runs the built `cllm4rec` binary (SwiftPM builds it for this test target) in a chosen working
 /// directory and captures its exit status and output.
-struct CLI {
-    struct Result {
-        var status: Int32
-        var out: String
-        var err: String
-        var all: String { out + err }
+public struct CLI {
+    public struct Result {
+        public var status: Int32
+        public var out: String
+        public var err: String
+        public var all: String { out + err }
+        public init(status: Int32, out: String, err: String) { self.status = status; self.out = out; self.err = err }
     }
 
-    static let binary: String = {
+    public static let binary: String = {
         var candidates: [URL] = []
         let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         candidates.append(exe.deletingLastPathComponent())
@@ -25,10 +26,10 @@ struct CLI {
     }()
 
     /// The repository root (for the shipped Models/gpt2 tokenizer files).
-    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    public static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
     @discardableResult
-    static func run(_ args: [String], in cwd: String, environment: [String: String] = [:]) throws -> Result {
+    public static func run(_ args: [String], in cwd: String, environment: [String: String] = [:]) throws -> Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = args
@@ -53,14 +54,14 @@ struct CLI {
 }
 
 /// A temporary folder that lives as long as the test process (for fixtures shared by a class).
-func temporaryFolderPath(_ name: String) -> String {
+public func temporaryFolderPath(_ name: String) -> String {
     let p = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID())").path
     try! FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
     return p
 }
 
 /// Names, sizes and modification dates of every file below `dir`: a refused command must leave it equal.
-func snapshot(_ dir: String) throws -> [String: String] {
+public func snapshot(_ dir: String) throws -> [String: String] {
     var out: [String: String] = [:]
     let fm = FileManager.default
     for case let name as String in fm.enumerator(atPath: dir)! {
@@ -71,7 +72,7 @@ func snapshot(_ dir: String) throws -> [String: String] {
 }
 
 /// A temporary working folder, removed after the test.
-func temporaryFolder(_ test: XCTestCase, _ name: String = "cli") -> String {
+public func temporaryFolder(_ test: XCTestCase, _ name: String = "cli") -> String {
     let p = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID())").path
     try! FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
     test.addTeardownBlock { try? FileManager.default.removeItem(atPath: p) }
@@ -80,7 +81,7 @@ func temporaryFolder(_ test: XCTestCase, _ name: String = "cli") -> String {
 
 /// A small RecBole dataset: 12 users, 10 items, 7 interactions each (one rated 2, dropped by the
 /// rating filter), with titles and user profiles.
-func writeTinyDataset(to dir: String, name: String = "tiny") throws {
+public func writeTinyDataset(to dir: String, name: String = "tiny") throws {
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     var inter = "user_id:token\titem_id:token\trating:float\ttimestamp:float\n"
     var t = 880_000_000

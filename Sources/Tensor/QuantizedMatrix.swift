@@ -29,7 +29,21 @@ public final class QuantizedMatrix: @unchecked Sendable {
 
     public var byteCount: Int { rows * cols / 32 * format.blockBytes }
 
-    /// Products of at least this many weights are spread over the threads.
+    /// How a product is spread over `Parallel.threads`.
+    public enum Threading: Sendable {
+        /// The persistent pool of `cquant_matvec_pool`: helpers that spin between products (for
+        /// `spinMicroseconds`) take their share as soon as it is posted; products from `poolWeights`.
+        case pool
+        /// `Parallel.rows` (a dispatch per product, a few microseconds): products from `parallelWeights`.
+        case dispatch
+    }
+    nonisolated(unsafe) public static var threading = Threading.pool
+    /// With `.pool`: products of at least this many weights are shared (SmolLM2: every projection).
+    nonisolated(unsafe) public static var poolWeights = 1 << 16
+    /// With `.pool`: how long a helper spins after a product before it sleeps. A decoding step's
+    /// products come tens of microseconds apart; a step (one token) takes ~15 ms at 2 threads.
+    nonisolated(unsafe) public static var spinMicroseconds: Int32 = 2000
+    /// With `.dispatch`: products of at least this many weights are spread over the threads.
     nonisolated(unsafe) public static var parallelWeights = 1 << 20
 
     /// y [rows] = W x, with x quantized to 8 bits per block of 32 first (as llama.cpp), rows spread
@@ -43,9 +57,14 @@ public final class QuantizedMatrix: @unchecked Sendable {
         precondition(x.qx.count == cols, "a vector of \(x.qx.count) for \(cols) columns")
         x.qx.withUnsafeBufferPointer { q in x.scale.withUnsafeBufferPointer { s in x.qsum.withUnsafeBufferPointer { sum in
             let (qp, sp, sump) = (q.baseAddress!, s.baseAddress!, sum.baseAddress!)
-            // Split over the threads only from a million weights on (SmolLM2: the head alone): a
-            // projection's product is ~20 µs, and a dispatch per product cost more than it saved
-            // (2 threads decoded 54 tokens/s against 74 with one; measured, Zen 3).
+            if QuantizedMatrix.threading == .pool, Parallel.threads > 1, rows * cols >= QuantizedMatrix.poolWeights {
+                cquant_matvec_pool(Int32(Parallel.threads), QuantizedMatrix.spinMicroseconds, 8, format.rawValue, bytes, Int32(cols), Int32(rows),
+                                   qp, sp, sump, y, path.rawValue)
+                return
+            }
+            // A dispatch per product: only from a million weights on (SmolLM2: the head alone), since
+            // a projection's product is ~20 µs and the dispatch cost more than it saved (2 threads
+            // decoded 54 tokens/s against 74 with one; measured, Zen 3).
             Parallel.rows(rows, width: cols, minimumElements: QuantizedMatrix.parallelWeights) { range in
                 cquant_matvec(format.rawValue, bytes, Int32(cols), Int32(range.lowerBound), Int32(range.upperBound), qp, sp, sump,
                               y + range.lowerBound, path.rawValue)

@@ -85,6 +85,36 @@ final class QuantizedMatrixTests: XCTestCase {
         }
     }
 
+    /// The pool's products equal one thread's to the bit (each row is one thread's dot product), for
+    /// more threads than row blocks, repeated products, and helpers woken from sleep (no spinning).
+    func testThePoolEqualsOneThread() throws {
+        let savedThreads = Parallel.threads, savedSpin = QuantizedMatrix.spinMicroseconds, savedMinimum = QuantizedMatrix.poolWeights
+        defer { Parallel.threads = savedThreads; QuantizedMatrix.spinMicroseconds = savedSpin; QuantizedMatrix.poolWeights = savedMinimum }
+        QuantizedMatrix.poolWeights = 0
+        var g = SplitMix64(seed: 9)
+        for (rows, cols) in [(37, 320), (5, 64), (300, 96)] {
+            let x = (0..<cols).map { _ in Float.random(in: -2...2, using: &g) }
+            for format in QuantizedMatrix.Format.allCases {
+                let bytes = randomBlocks(format, rows: rows, cols: cols, seed: UInt64(rows * 10) + UInt64(format.rawValue))
+                bytes.withUnsafeBytes { raw in
+                    let m = QuantizedMatrix(format: format, rows: rows, cols: cols, bytes: raw.baseAddress!, owner: nil)
+                    Parallel.threads = 1
+                    var one = [Float](repeating: .nan, count: rows)
+                    m.multiply(x, into: &one)
+                    for (threads, spin) in [(2, 2000), (3, 0), (5, 50), (2, 0)] {
+                        Parallel.threads = threads; QuantizedMatrix.spinMicroseconds = Int32(spin)
+                        for round in 0..<20 {
+                            var y = [Float](repeating: .nan, count: rows)
+                            m.multiply(x, into: &y)
+                            XCTAssertEqual(y, one, "\(format) \(rows)x\(cols), \(threads) threads, spin \(spin) µs, round \(round)")
+                            if spin == 0 && round % 5 == 0 { usleep(2000) }  // the helpers fall asleep between some products
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// The portable half-to-float conversion, every one of the 65,536 bit patterns against Swift's Float16.
     func testHalfToFloatEveryPattern() {
         for bits in 0...UInt16.max {

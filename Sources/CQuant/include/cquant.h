@@ -24,4 +24,13 @@ void cquant_quantize_vector(const float *x, int cols, signed char *qx, float *sc
 void cquant_matvec(int format, const void *w, int cols, int row_begin, int row_end,
                    const signed char *qx, const float *scale, const int *qsum, float *y, int path);
 
+// cquant_matvec over `threads` threads (the caller and threads - 1 helpers of a pool that persists
+// between calls): each takes a contiguous share of the rows, ends aligned to `align` rows. Between
+// products a helper spins for about `spin_us` microseconds before it sleeps, so the products of one
+// decoding step (tens of microseconds apart) reach a running thread instead of a sleeping one, as
+// llama.cpp's threads do. Not reentrant: one caller at a time (the pool is shared by the process,
+// and a call from a second thread while one runs waits for it). threads <= 1 runs here alone.
+void cquant_matvec_pool(int threads, int spin_us, int align, int format, const void *w, int cols, int rows,
+                        const signed char *qx, const float *scale, const int *qsum, float *y, int path);
+
 #endif

@@ -20,21 +20,33 @@ final class HeadInputTests: XCTestCase {
         XCTAssertLessThan(worst / scaleMax, tolerance, "\(what): max error \(worst) of max \(scaleMax)", file: file, line: line)
     }
 
-    /// Scores f(h) · V_recᵀ, the loss, and the user and item gradients (through f's division by the
-    /// scale into the backbone, and the head's own) equal PyTorch autograd's for the same formula.
-    func testStandardizedHeadMatchesTorch() throws {
+    /// One recommendation step (λ 0.5 toward the content copy) of the head fixture with the head
+    /// input `condition` makes from `fixture`: its loss, row gradients and scores against PyTorch's
+    /// (`loss`, `grad.user`, `grad.item`, `scores`). Returns what the caller checks further.
+    func assertStepMatchesTorch(_ fixture: String, lossTolerance: Double = 1e-4,
+                                _ condition: (SafeTensorsFile) throws -> HeadInputStandardization,
+                                file: StaticString = #filePath, line: UInt = #line)
+        throws -> (model: RecModel, heads: SafeTensorsFile, ref: SafeTensorsFile, prompts: [[[Int]]], step: StepResult)
+    {
         let (model, heads) = try headFixture()
-        let ref = try SafeTensorsFile(path: testsRoot + "/CLLM4RecTests/Fixtures/head-input.safetensors")
-        model.embeddings.headInput = try standardization(ref)
+        let ref = try SafeTensorsFile(path: testsRoot + "/CLLM4RecTests/Fixtures/" + fixture)
+        model.embeddings.headInput = try condition(ref)
         let raw = try JSONSerialization.jsonObject(with: Data(heads.metadata!["recommendation"]!.utf8)) as! [[[Int]]]
         let g = IDGradients(model: model)
         let r = model.recommendationStep(prompts: raw.map { $0[0] }, targets: raw.map { $0[1] }, copy: .recommendation, other: .content,
                                          lambda: 0.5, dropout: false, seed: 0, grads: g)
-        XCTAssertEqual(r.lossSum / Double(r.predictions), Double(try ref.floats("loss").values[0]), accuracy: 1e-5)
-        XCTAssertEqual(r.regularization, Double(try ref.floats("mr").values[0]), accuracy: 1e-4)
-        assertClose(Array(g.users.pointer), try ref.floats("grad.user").values, 1e-4, "user gradient")
-        assertClose(Array(g.items.pointer), try ref.floats("grad.item").values, 1e-4, "item gradient")
-        assertClose(model.scores(prompts: raw.map { $0[0] }, copy: .recommendation), try ref.floats("scores").values, 1e-5, "scores")
+        XCTAssertEqual(r.lossSum / Double(r.predictions), Double(try ref.floats("loss").values[0]), accuracy: lossTolerance, file: file, line: line)
+        XCTAssertEqual(r.regularization, Double(try ref.floats("mr").values[0]), accuracy: 1e-4, file: file, line: line)
+        assertClose(Array(g.users.pointer), try ref.floats("grad.user").values, 1e-4, "user gradient", file: file, line: line)
+        assertClose(Array(g.items.pointer), try ref.floats("grad.item").values, 1e-4, "item gradient", file: file, line: line)
+        assertClose(model.scores(prompts: raw.map { $0[0] }, copy: .recommendation), try ref.floats("scores").values, 1e-5, "scores", file: file, line: line)
+        return (model, heads, ref, raw, r)
+    }
+
+    /// Scores f(h) · V_recᵀ, the loss, and the user and item gradients (through f's division by the
+    /// scale into the backbone, and the head's own) equal PyTorch autograd's for the same formula.
+    func testStandardizedHeadMatchesTorch() throws {
+        let (model, heads, _, raw, r) = try assertStepMatchesTorch("head-input.safetensors", lossTolerance: 1e-5) { try standardization($0) }
         // The raw head differs: the fixture's mean and scale are far from the identity.
         let rawLoss = Double(try heads.floats("recommendation.loss").values[0])
         XCTAssertGreaterThan(abs(r.lossSum / Double(r.predictions) - rawLoss), 0.1)
@@ -64,19 +76,10 @@ final class HeadInputTests: XCTestCase {
     /// (through W and the scale into the backbone) equal PyTorch autograd's
     /// (head-input-whitened.safetensors).
     func testWhitenedHeadMatchesTorch() throws {
-        let (model, heads) = try headFixture()
-        let ref = try SafeTensorsFile(path: testsRoot + "/CLLM4RecTests/Fixtures/head-input-whitened.safetensors")
-        model.embeddings.headInput = HeadInputStandardization(mean: try ref.floats("mean").values, scale: try ref.floats("scale").values,
-                                                              whitening: try ref.floats("whitening").values)
+        let (model, _, ref, raw, _) = try assertStepMatchesTorch("head-input-whitened.safetensors") {
+            HeadInputStandardization(mean: try $0.floats("mean").values, scale: try $0.floats("scale").values, whitening: try $0.floats("whitening").values)
+        }
         XCTAssertEqual(model.embeddings.headInput?.kind, .whitened)
-        let raw = try JSONSerialization.jsonObject(with: Data(heads.metadata!["recommendation"]!.utf8)) as! [[[Int]]]
-        let g = IDGradients(model: model)
-        let r = model.recommendationStep(prompts: raw.map { $0[0] }, targets: raw.map { $0[1] }, copy: .recommendation, other: .content,
-                                         lambda: 0.5, dropout: false, seed: 0, grads: g)
-        XCTAssertEqual(r.lossSum / Double(r.predictions), Double(try ref.floats("loss").values[0]), accuracy: 1e-4)
-        assertClose(Array(g.users.pointer), try ref.floats("grad.user").values, 1e-4, "user gradient")
-        assertClose(Array(g.items.pointer), try ref.floats("grad.item").values, 1e-4, "item gradient")
-        assertClose(model.scores(prompts: raw.map { $0[0] }, copy: .recommendation), try ref.floats("scores").values, 1e-5, "scores")
         // Without W (the same mean and scale, standardized only) the loss is another.
         model.embeddings.headInput?.whitening = nil
         let plain = model.recommendationStep(prompts: raw.map { $0[0] }, targets: raw.map { $0[1] }, copy: .recommendation, other: nil,
@@ -87,22 +90,14 @@ final class HeadInputTests: XCTestCase {
     /// The learned head, f(h) = z + (z Dᵀ) Uᵀ on the standardized z: scores, loss, and the gradients of
     /// the rows, of D and of U equal PyTorch autograd's (head-input-learned.safetensors).
     func testLearnedHeadMatchesTorch() throws {
-        let (model, heads) = try headFixture()
-        let ref = try SafeTensorsFile(path: testsRoot + "/CLLM4RecTests/Fixtures/head-input-learned.safetensors")
-        let projection = HeadInputProjection(down: try ref.floats("down").values, up: try ref.floats("up").values, rank: 4, width: 32)
-        model.embeddings.headInput = HeadInputStandardization(mean: try ref.floats("mean").values, scale: try ref.floats("scale").values,
-                                                              projection: projection)
+        var projection: HeadInputProjection! = nil
+        let (model, _, ref, _, _) = try assertStepMatchesTorch("head-input-learned.safetensors") {
+            projection = HeadInputProjection(down: try $0.floats("down").values, up: try $0.floats("up").values, rank: 4, width: 32)
+            return HeadInputStandardization(mean: try $0.floats("mean").values, scale: try $0.floats("scale").values, projection: projection)
+        }
         XCTAssertEqual(model.embeddings.headInput?.kind, .learned)
-        let raw = try JSONSerialization.jsonObject(with: Data(heads.metadata!["recommendation"]!.utf8)) as! [[[Int]]]
-        let g = IDGradients(model: model)
-        let r = model.recommendationStep(prompts: raw.map { $0[0] }, targets: raw.map { $0[1] }, copy: .recommendation, other: .content,
-                                         lambda: 0.5, dropout: false, seed: 0, grads: g)
-        XCTAssertEqual(r.lossSum / Double(r.predictions), Double(try ref.floats("loss").values[0]), accuracy: 1e-4)
-        assertClose(Array(g.users.pointer), try ref.floats("grad.user").values, 1e-4, "user gradient")
-        assertClose(Array(g.items.pointer), try ref.floats("grad.item").values, 1e-4, "item gradient")
         assertClose(Array(projection.gradients.pointer[0..<(4 * 32)]), try ref.floats("grad.down").values, 1e-4, "D gradient")
         assertClose(Array(projection.gradients.pointer[(4 * 32)...]), try ref.floats("grad.up").values, 1e-4, "U gradient")
-        assertClose(model.scores(prompts: raw.map { $0[0] }, copy: .recommendation), try ref.floats("scores").values, 1e-5, "scores")
         // Scoring neither keeps nor adds gradients; a snapshot is a copy, not the trained weights.
         XCTAssertTrue(projection.keptInput.isEmpty)
         let copy = model.embeddings.headInput!.snapshot()

@@ -112,37 +112,42 @@ class TrainerTests: XCTestCase {
         }
     }
 
-    /// A whitened finetuning run measures W once, keeps it through a checkpoint (a resumed run ends
-    /// bit for bit where the straight one does) and stores it with the embeddings; finetuning that
-    /// copy again with another conditioning is refused, with the flag named.
-    func testWhitenedHeadInputSurvivesResume() throws {
+    /// A finetuning run straight through, and the same run stopped after 5 micro-batches and resumed
+    /// in a new model from its checkpoint: both trainers, both models and the resumed run's folder.
+    func straightAndResumed(_ o: TrainingOptions) throws -> (straight: (Trainer, RecModel), resumed: (Trainer, RecModel, RecommenderFolder)) {
         let (d, c, _) = try tinySetup()
-        var o = options()
-        o.headInput = .whitened
         let straight = try freshModel(d, c)
-        let f1 = tempFolder()
-        let t1 = try Trainer(stage: .finetune, options: o, model: straight, corpora: c, dataset: d, folder: f1, resume: false)
+        let t1 = try Trainer(stage: .finetune, options: o, model: straight, corpora: c, dataset: d, folder: tempFolder(), resume: false)
         t1.log = { _ in }
         XCTAssertEqual(try t1.run(), .finished)
-        let w = try XCTUnwrap(straight.embeddings.headInput?.whitening)
-        XCTAssertEqual(w.count, 32 * 32)
-        XCTAssertFalse(w.allSatisfy { $0 == 0 })
-
         let f2 = tempFolder()
-        var model = try freshModel(d, c)
-        let t2 = try Trainer(stage: .finetune, options: o, model: model, corpora: c, dataset: d, folder: f2, resume: false)
+        let t2 = try Trainer(stage: .finetune, options: o, model: try freshModel(d, c), corpora: c, dataset: d, folder: f2, resume: false)
         t2.log = { _ in }
         t2.stopAfterSteps = 5
         XCTAssertEqual(try t2.run(), .interrupted)
-        model = try freshModel(d, c)
+        let model = try freshModel(d, c)
         let t3 = try Trainer(stage: .finetune, options: o, model: model, corpora: c, dataset: d, folder: f2, resume: true)
         t3.log = { _ in }
         XCTAssertEqual(try t3.run(), .finished)
         XCTAssertEqual(model.embeddings.headInput, straight.embeddings.headInput)
         XCTAssertEqual(table(model, .recommendation), table(straight, .recommendation))
-        let stored = try IDEmbeddings.load(path: f2.file("embeddings.safetensors"), users: d.users.count, items: d.items.count, width: 32)
+        return ((t1, straight), (t3, model, f2))
+    }
+
+    /// A whitened finetuning run measures W once, keeps it through a checkpoint (a resumed run ends
+    /// bit for bit where the straight one does) and stores it with the embeddings; finetuning that
+    /// copy again with another conditioning is refused, with the flag named.
+    func testWhitenedHeadInputSurvivesResume() throws {
+        var o = options()
+        o.headInput = .whitened
+        let ((_, straight), (_, model, folder)) = try straightAndResumed(o)
+        let w = try XCTUnwrap(straight.embeddings.headInput?.whitening)
+        XCTAssertEqual(w.count, 32 * 32)
+        XCTAssertFalse(w.allSatisfy { $0 == 0 })
+        let stored = try IDEmbeddings.load(path: folder.file("embeddings.safetensors"), users: model.users, items: model.items, width: 32)
         XCTAssertEqual(stored.headInput, straight.embeddings.headInput)
 
+        let (d, c, _) = try tinySetup()
         var other = o
         other.headInput = .standardized
         let t4 = try Trainer(stage: .finetune, options: other, model: model, corpora: c, dataset: d, folder: tempFolder(), resume: false)
@@ -151,41 +156,25 @@ class TrainerTests: XCTestCase {
     }
 
     /// A learned head input trains its projection with the rows (U leaves zero), through a
-    /// checkpoint bit for bit (weights, gradients, Adam state), and the folder keeps the best epoch's.
+    /// checkpoint bit for bit (weights, gradients, Adam state), and the folder keeps the best epoch's;
+    /// fold-in leaves the served projection alone.
     func testLearnedHeadInputTrainsAndSurvivesResume() throws {
-        let (d, c, _) = try tinySetup()
         var o = options()
         o.headInput = .learned
-        let straight = try freshModel(d, c)
-        let f1 = tempFolder()
-        let t1 = try Trainer(stage: .finetune, options: o, model: straight, corpora: c, dataset: d, folder: f1, resume: false)
-        t1.log = { _ in }
-        XCTAssertEqual(try t1.run(), .finished)
+        let ((t1, straight), (t3, model, folder)) = try straightAndResumed(o)
+        XCTAssertEqual(t3.bestHeadProjection, t1.bestHeadProjection)
         let p = try XCTUnwrap(straight.embeddings.headInput?.projection)
         XCTAssertEqual(p.rank, HeadInputProjection.defaultRank)
         XCTAssertFalse(p.upValues.allSatisfy { $0 == 0 }, "U trained")
-        let stored = try IDEmbeddings.load(path: f1.file("embeddings.safetensors"), users: d.users.count, items: d.items.count, width: 32)
+        let stored = try IDEmbeddings.load(path: folder.file("embeddings.safetensors"), users: model.users, items: model.items, width: 32)
         XCTAssertEqual(stored.headInput?.projection?.weights.pointer.elementsEqual(try XCTUnwrap(t1.bestHeadProjection)), true)
         // Fold-in backpropagates through the projection of its own copy, never the served one's.
+        let (_, c, _) = try tinySetup()
         let gradientsBefore = Array(p.gradients.pointer), weightsBefore = Array(p.weights.pointer)
         _ = straight.foldIn(history: [0, 1, 2], corpora: c, options: FoldInOptions(), seed: 3)
         XCTAssertEqual(Array(p.gradients.pointer), gradientsBefore)
         XCTAssertEqual(Array(p.weights.pointer), weightsBefore)
         XCTAssertTrue(p.keptInput.isEmpty)
-
-        let f2 = tempFolder()
-        var model = try freshModel(d, c)
-        let t2 = try Trainer(stage: .finetune, options: o, model: model, corpora: c, dataset: d, folder: f2, resume: false)
-        t2.log = { _ in }
-        t2.stopAfterSteps = 5
-        XCTAssertEqual(try t2.run(), .interrupted)
-        model = try freshModel(d, c)
-        let t3 = try Trainer(stage: .finetune, options: o, model: model, corpora: c, dataset: d, folder: f2, resume: true)
-        t3.log = { _ in }
-        XCTAssertEqual(try t3.run(), .finished)
-        XCTAssertEqual(model.embeddings.headInput, straight.embeddings.headInput)
-        XCTAssertEqual(table(model, .recommendation), table(straight, .recommendation))
-        XCTAssertEqual(t3.bestHeadProjection, t1.bestHeadProjection)
     }
 
     func testTrainingLowersTheLosses() throws {

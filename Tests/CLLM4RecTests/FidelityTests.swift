@@ -187,14 +187,19 @@ final class FidelityTests: XCTestCase {
         let bestEpoch = try XCTUnwrap(summary["best_epoch"] as? Int)
         let kept = try XCTUnwrap(t.bestAdapter)
         if bestEpoch == 2 { XCTAssertEqual(kept, Array(lora.weights.pointer)) }
-        XCTAssertEqual(Array(try model.backbone.loadAdapter(path: f.file("adapter")).weights.pointer), kept)
+        // The loaded adapter owns the buffer the pointer points into: keep it alive while copying.
+        func written() throws -> [Float] {
+            let loaded = try model.backbone.loadAdapter(path: f.file("adapter"))
+            return withExtendedLifetime(loaded) { Array(loaded.weights.pointer) }
+        }
+        XCTAssertEqual(try written(), kept)
 
         // A best epoch before the last: its adapter is written, the live one is untouched.
         let live = Array(lora.weights.pointer)
         let earlier = live.map { $0 + 0.25 }
         t.bestAdapter = earlier
         try t.writeResults()
-        XCTAssertEqual(Array(try model.backbone.loadAdapter(path: f.file("adapter")).weights.pointer), earlier)
+        XCTAssertEqual(try written(), earlier)
         XCTAssertEqual(Array(lora.weights.pointer), live)
         // Through a checkpoint: a resumed run still knows it.
         try t.saveCheckpoint()

@@ -1,10 +1,12 @@
 import Foundation
+import Tensor
 
 /// Benchmarks print measured throughput; `Tools/bench_*.py` run them next to the PyTorch /
 /// Hugging Face reference on the same machine and inputs. Not run by `swift test`.
 let usage = """
     usage: benchmarks tokenizer TEXTFILE [--vocab DIR] [--runs N]
            benchmarks engine --model DIR [--threads N] [--repeats N] [--only forward|backward|generate] [--serve]
+                             [--quant-threading pool|dispatch]
                (--serve: runs the configuration named on each stdin line once, prints its seconds; Tools/bench/engine.py)
            benchmarks ease [--items 3000,6000] [--users 20000] [--per-user 30] [--threads N]
            benchmarks gemm [--rows 512] [--threads N]   (SmolLM2-135M's product shapes, both weight layouts)
@@ -24,6 +26,13 @@ do {
         try benchmarkTokenizer(path: args[1], modelDir: option("--vocab") ?? "Models/gpt2", runs: Int(option("--runs") ?? "3") ?? 3)
     case "engine":
         guard let model = option("--model") else { print(usage); exit(2) }
+        // How quantized products are spread over the threads (decoding from kept GGUF blocks):
+        // the persistent pool (the default) or a dispatch per product, to compare the two.
+        switch option("--quant-threading") {
+        case nil, "pool": QuantizedMatrix.threading = .pool
+        case "dispatch": QuantizedMatrix.threading = .dispatch
+        case let other?: print("--quant-threading: '\(other)' is not pool or dispatch"); exit(2)
+        }
         try benchmarkEngine(modelDir: model, threads: Int(option("--threads") ?? "2") ?? 2, repeats: Int(option("--repeats") ?? "3") ?? 3,
                             only: option("--only"), serve: args.contains("--serve"))
     case "ease":

@@ -7,7 +7,8 @@ prompts of 64 tokens.
     python3 Tools/bench/decode.py GGUF [--threads 2] [--pairs 5]
 
 Speed: greedy generation of --new-tokens after a 16-token prompt, batch 1, prompt included on both
-sides; each side run alternately (ABBA) --pairs times after a warm-up, median tokens/s. The engine
+sides (at 2+ threads also the quantized path with a dispatch per product instead of its persistent
+pool); each side run alternately (ABBA) --pairs times after a warm-up, median tokens/s. The engine
 runs in its own process (`benchmarks engine --serve --only generate`); llama.cpp in this one, its
 greedy through its own sampler (`Llama.generate`, temperature 0). Needs llama-cpp-python,
 numpy; the release build of this package (`swift build -c release`).
@@ -33,8 +34,9 @@ def import_folders(gguf, work):
 
 class Engine:
     """`benchmarks engine --serve`: runs a named configuration per stdin line, prints its seconds."""
-    def __init__(self, folder, threads):
-        argv = [os.path.join(bin_dir(), "benchmarks"), "engine", "--model", folder, "--threads", str(threads), "--serve"]
+    def __init__(self, folder, threads, quant_threading="pool"):
+        argv = [os.path.join(bin_dir(), "benchmarks"), "engine", "--model", folder, "--threads", str(threads), "--serve",
+                "--quant-threading", quant_threading]
         self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
         while True:
             line = self.p.stdout.readline()
@@ -80,6 +82,9 @@ def main():
     name = "greedy generate 1x(16+128)"
     assert a.new_tokens == 128, "the engine's configuration generates 128 tokens"
     engines = {"this engine, quantized": Engine(kept, a.threads), "this engine, F32": Engine(f32, a.threads)}
+    if a.threads > 1:
+        # The same blocks with a dispatch per product instead of the persistent pool (the default).
+        engines["this engine, quantized, dispatch"] = Engine(kept, a.threads, "dispatch")
     runs = {k: [] for k in list(engines) + ["llama.cpp"]}
     for e in engines.values():
         e.seconds(name)

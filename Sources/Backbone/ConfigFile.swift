@@ -35,3 +35,16 @@ public enum ConfigFile {
 }
 
 public struct ConfigFileProblem: Error { public let message: String }
+
+/// An architecture's config that says what this engine cannot run in it.
+public protocol CheckedConfig: Decodable {
+    /// Why this engine cannot run the config, naming the key to fix; nil when it can.
+    var problem: String? { get }
+}
+
+extension ConfigFile {
+    /// A config.json decoded and checked: the config, or one line saying why not.
+    public static func load<C: CheckedConfig>(_ type: C.Type, path: String) -> Result<C, ConfigFileProblem> {
+        decode(type, path: path).flatMap { c in c.problem.map { .failure(ConfigFileProblem(message: $0)) } ?? .success(c) }
+    }
+}

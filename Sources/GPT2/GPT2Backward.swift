@@ -9,25 +9,22 @@ extension GPT2Model {
     /// tensors chosen in `weightGradients` to their buffers (all but `wte`'s, which `forward` never
     /// reads: `nextTokenLoss` adds those).
     public func backward(dHidden: UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
-        guard let last, last.kept else { preconditionFailure("backward needs forward(..., forBackward: true) first") }
         let c = width, f = config.innerSize, n = layout.tokens
-        let need = 6 * n * c + n * max(f, 3 * c) + n * (lora?.rank ?? 0) + 64
-        if grads.count < need { grads = FloatBuffer(count: need + need / 4) }
-        let g = grads.pointer.baseAddress!
+        let (last, g) = memory.startBackward(gradients: 6 * n * c + n * max(f, 3 * c) + n * (lora?.rank ?? 0) + 64)
         let dres = g, dtmp = g + n * c, dln = g + 2 * n * c, dqkv = g + 3 * n * c, dwide = g + 6 * n * c
         let dloraT = dwide + n * max(f, 3 * c)
-        let base = acts.pointer.baseAddress!
+        let base = memory.activations.pointer.baseAddress!
 
         // ln_f
         dres.update(repeating: 0, count: n * c)
-        let lastOut = config.nLayer > 0 ? layout.layer(acts, config.nLayer - 1).res3 : base + layout.x0
+        let lastOut = config.nLayer > 0 ? layout.layer(memory.activations, config.nLayer - 1).res3 : base + layout.x0
         LayerNorm.backward(dx: dres, dout: dHidden, x: lastOut, weight: params.tensor(.lnfw).baseAddress!,
                            mean: base + layout.lnfMean, rstd: base + layout.lnfRstd, rows: n, width: c)
         layerNormParameterBackward(.lnfw, .lnfb, layer: 0, dout: dHidden, x: lastOut, mean: base + layout.lnfMean, rstd: base + layout.lnfRstd)
 
         for l in (0..<config.nLayer).reversed() {
-            let a = layout.layer(acts, l)
-            let x = l == 0 ? base + layout.x0 : layout.layer(acts, l - 1).res3
+            let a = layout.layer(memory.activations, l)
+            let x = l == 0 ? base + layout.x0 : layout.layer(memory.activations, l - 1).res3
             // MLP: res3 = res2 + dropout(gelu(ln2 Wfc) Wproj)
             dtmp.update(from: dres, count: n * c)
             if last.dropout { Dropout.apply(dtmp, count: n * c, p: config.residPdrop, seed: seedFor(last.seed, layer: l, site: 3)) }
@@ -92,10 +89,10 @@ extension GPT2Model {
         if let db = weightGradients?.gradient(b, layer: l) {
             addColumnSums(dy, rows: n, cols: out, into: db)
         }
-        guard let lora, let t = loraT, let last, let k = lora.index(target.rawValue) else { return }
+        guard let lora, let t = loraT, let last = memory.batch, let k = lora.index(target.rawValue) else { return }
         let site = 10 + LoRATarget.allCases.firstIndex(of: target)!
         lora.backward(module: k, layer: l, dy: dy, ldy: out, x: x, rows: n, t: t, dx: dx, dt: dloraT,
-                      scratch: acts.pointer.baseAddress! + layout.loraScratch,
+                      scratch: memory.activations.pointer.baseAddress! + layout.loraScratch,
                       dropoutSeed: last.dropout && lora.dropout > 0 ? seedFor(last.seed, layer: l, site: site) : nil)
     }
 }

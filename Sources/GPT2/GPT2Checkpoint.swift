@@ -92,10 +92,10 @@ public enum GPT2Checkpoint {
         var used = Set<String>()
         for (name, shape, dst) in params.namedTensors {
             guard let h = byName[name] else {
-                throw GPT2Error.missingTensor(file: source.path, tensor: (prefixed ? GPT2Tensor.modelPrefix : "") + name, expectedShape: shape)
+                throw WeightIOError.missingTensor(file: source.path, tensor: (prefixed ? GPT2Tensor.modelPrefix : "") + name, expectedShape: shape)
             }
             guard h.shape == shape else {
-                throw GPT2Error.shapeMismatch(file: source.path, tensor: h.name, expected: shape, found: h.shape)
+                throw WeightIOError.tensorShapeMismatch(file: source.path, tensor: h.name, expected: shape, found: h.shape)
             }
             try source.read(h.name, into: dst)
             used.insert(name)
@@ -110,13 +110,13 @@ public enum GPT2Checkpoint {
             } else if n == "lm_head.weight" {
                 let wte = params.tensor(.wte)
                 guard h.shape == [params.config.vocabSize, params.config.nEmbd] else {
-                    throw GPT2Error.shapeMismatch(file: source.path, tensor: h.name, expected: [params.config.vocabSize, params.config.nEmbd], found: h.shape)
+                    throw WeightIOError.tensorShapeMismatch(file: source.path, tensor: h.name, expected: [params.config.vocabSize, params.config.nEmbd], found: h.shape)
                 }
                 let head = try source.floats(h.name)
                 guard head.values.elementsEqual(wte) else { throw GPT2Error.untiedHead(file: source.path) }
                 hadHead = true
             } else {
-                throw GPT2Error.unusedTensor(file: source.path, tensor: h.name, shape: h.shape)
+                throw WeightIOError.unusedTensor(file: source.path, tensor: h.name, shape: h.shape, model: "GPT-2")
             }
         }
         let dtypes = Set(source.tensorHeaders.map(\.dtype.rawValue)).sorted()

@@ -2,7 +2,7 @@ import Backbone
 import Foundation
 
 /// GPT-2 hyper-parameters, with Hugging Face's `config.json` key names.
-public struct GPT2Config: Codable, Equatable, Sendable {
+public struct GPT2Config: Codable, Equatable, Sendable, CheckedConfig {
     public var vocabSize: Int
     public var nPositions: Int
     public var nEmbd: Int
@@ -88,22 +88,27 @@ public struct GPT2Config: Codable, Equatable, Sendable {
     public var innerSize: Int { nInner ?? 4 * nEmbd }
     public var headSize: Int { nEmbd / nHead }
 
-    /// Checks what this engine can run; the message names the key to fix.
-    public func validate() throws {
-        func bad(_ s: String) -> GPT2Error { .invalidConfig(s) }
+    /// What this engine cannot run in this config, naming the key to fix (nil: it runs it).
+    public var problem: String? {
         for (k, v) in [("vocab_size", vocabSize), ("n_positions", nPositions), ("n_embd", nEmbd), ("n_layer", nLayer), ("n_head", nHead), ("n_inner", innerSize)] where v <= 0 {
-            throw bad("\(k) must be positive, found \(v)")
+            return "\(k) must be positive, found \(v)"
         }
-        guard nEmbd % nHead == 0 else { throw bad("n_embd \(nEmbd) is not divisible by n_head \(nHead)") }
+        guard nEmbd % nHead == 0 else { return "n_embd \(nEmbd) is not divisible by n_head \(nHead)" }
         guard ["gelu_new", "gelu_pytorch_tanh"].contains(activationFunction) else {
-            throw bad("activation_function \"\(activationFunction)\" is not supported (GPT-2 uses gelu_new)")
+            return "activation_function \"\(activationFunction)\" is not supported (GPT-2 uses gelu_new)"
         }
         guard !scaleAttnByInverseLayerIdx, !reorderAndUpcastAttn else {
-            throw bad("scale_attn_by_inverse_layer_idx and reorder_and_upcast_attn are not supported")
+            return "scale_attn_by_inverse_layer_idx and reorder_and_upcast_attn are not supported"
         }
         for (k, p) in [("resid_pdrop", residPdrop), ("embd_pdrop", embdPdrop), ("attn_pdrop", attnPdrop)] where !(0..<1).contains(p) {
-            throw bad("\(k) must be in [0, 1), found \(p)")
+            return "\(k) must be in [0, 1), found \(p)"
         }
+        return nil
+    }
+
+    /// Checks what this engine can run; the message names the key to fix.
+    public func validate() throws(GPT2Error) {
+        if let problem { throw GPT2Error.invalidConfig(problem) }
     }
 
     /// Published GPT-2 shapes: `small` (124M), `medium`, `large`, `xl`, `distil`, and `tiny` for tests.
@@ -119,14 +124,8 @@ public struct GPT2Config: Codable, Equatable, Sendable {
         }
     }
 
-    public static func load(path: String) throws -> GPT2Config {
-        let config: GPT2Config
-        switch ConfigFile.decode(GPT2Config.self, path: path) {
-        case let .success(c): config = c
-        case let .failure(problem): throw GPT2Error.io(path, problem.message)
-        }
-        do { try config.validate() } catch let GPT2Error.invalidConfig(m) { throw GPT2Error.io(path, m) }
-        return config
+    public static func load(path: String) throws(GPT2Error) -> GPT2Config {
+        try ConfigFile.load(GPT2Config.self, path: path).mapError { GPT2Error.io(path, $0.message) }.get()
     }
 
     /// Pretty-printed JSON with sorted keys, as Hugging Face writes it.

@@ -1,10 +1,8 @@
-/// Errors of the GPT-2 module; each message names the file or tensor and what is wrong.
+/// Errors of the GPT-2 module; each message names the file or tensor and what is wrong. A file's
+/// missing, unused or mis-shaped tensors are `WeightIOError`s, the same for every architecture.
 public enum GPT2Error: Error, CustomStringConvertible, Equatable {
     case invalidConfig(String)
     case io(String, String)
-    case missingTensor(file: String, tensor: String, expectedShape: [Int])
-    case unusedTensor(file: String, tensor: String, shape: [Int])
-    case shapeMismatch(file: String, tensor: String, expected: [Int], found: [Int])
     case duplicateTensor(file: String, tensor: String)
     case untiedHead(file: String)
     case cannotInferConfig(file: String, reason: String)
@@ -13,9 +11,6 @@ public enum GPT2Error: Error, CustomStringConvertible, Equatable {
         switch self {
         case let .invalidConfig(m): return "invalid GPT-2 config: \(m)"
         case let .io(f, m): return "\(f): \(m)"
-        case let .missingTensor(f, t, s): return "\(f): tensor \"\(t)\" with shape \(s) is missing"
-        case let .unusedTensor(f, t, s): return "\(f): tensor \"\(t)\" (shape \(s)) is not part of GPT-2; refusing to drop it silently"
-        case let .shapeMismatch(f, t, e, s): return "\(f): tensor \"\(t)\" has shape \(s), expected \(e)"
         case let .duplicateTensor(f, t): return "\(f): tensor \"\(t)\" appears twice (with and without the \"transformer.\" prefix)"
         case let .untiedHead(f): return "\(f): lm_head.weight differs from wte.weight; GPT-2 ties them and untied heads are not supported"
         case let .cannotInferConfig(f, r): return "\(f): cannot infer the GPT-2 config from the tensor shapes: \(r); pass a config.json"

@@ -14,12 +14,10 @@ public final class GPT2Model: @unchecked Sendable {
     /// Backbone tensors that get gradients (nil: the whole backbone is frozen).
     public var weightGradients: WeightGradients?
 
-    var acts = FloatBuffer(count: 0)
-    var grads = FloatBuffer(count: 0)
-    public let rowLossBuffers = RowLossBuffers()
+    /// Activations, gradients and the last forward's batch (for backward).
+    let memory = ForwardMemory()
+    public var rowLossBuffers: RowLossBuffers { memory.rowLoss }
     var layout = ActivationLayout()
-    /// The last forward's batch, for backward.
-    var last: (lengths: [Int], past: [Int], dropout: Bool, seed: UInt64, kept: Bool)?
 
     public init(params: GPT2Parameters, lora: LoRA? = nil) {
         config = params.config
@@ -64,9 +62,9 @@ public final class GPT2Model: @unchecked Sendable {
         layout = ActivationLayout(config: config, tokens: n, attention: forBackward ? attSizes.reduce(0, +) : (attSizes.max() ?? 0),
                                   maxAttention: attSizes.max() ?? 0, slots: forBackward ? config.nLayer : 1, loraRank: lora?.rank ?? 0,
                                   loraTargets: lora?.targets.count ?? 0)
-        if acts.count < layout.total { acts = FloatBuffer(count: layout.total + layout.total / 4) }
-        last = (lengths, past, dropout, seed, forBackward)
-        let c = width, base = acts.pointer.baseAddress!
+        let base = memory.startForward(ForwardBatch(lengths: lengths, past: past, dropout: dropout, seed: seed, kept: forBackward),
+                                       activations: layout.total)
+        let c = width
         let x0 = base + layout.x0
 
         // Token + position embeddings, then embedding dropout.
@@ -108,14 +106,14 @@ public final class GPT2Model: @unchecked Sendable {
         }
         guard let lora, let t = loraT, let k = lora.index(target.rawValue) else { return }
         let site = 10 + LoRATarget.allCases.firstIndex(of: target)!
-        lora.forward(module: k, layer: l, x: x, rows: n, t: t, y: y, ldy: out, scratch: acts.pointer.baseAddress! + layout.loraScratch,
+        lora.forward(module: k, layer: l, x: x, rows: n, t: t, y: y, ldy: out, scratch: memory.activations.pointer.baseAddress! + layout.loraScratch,
                      dropoutSeed: dropout ? seedFor(seed, layer: l, site: site) : nil)
     }
 
     func layerForward(_ l: Int, input x: UnsafePointer<Float>, lengths: [Int], past: [Int], dropout: Bool, seed: UInt64,
                       cache: KVCache?, slots: [Int]?) -> UnsafeMutablePointer<Float> {
         let c = width, f = config.innerSize, n = layout.tokens, hs = config.headSize
-        let a = layout.layer(acts, l)
+        let a = layout.layer(memory.activations, l)
         let eps = config.layerNormEpsilon
         LayerNorm.forward(out: a.ln1, mean: a.ln1Mean, rstd: a.ln1Rstd, x: x, weight: params.tensor(.ln1w, layer: l).baseAddress!,
                           bias: params.tensor(.ln1b, layer: l).baseAddress!, rows: n, width: c, eps: eps)
@@ -126,7 +124,7 @@ public final class GPT2Model: @unchecked Sendable {
         // its dropout stream whether or not they are kept, so a forward with or without
         // `forBackward` draws the same masks; without, every sequence reuses the first slot.
         var row = 0, attOffset = 0
-        let scratch = acts.pointer.baseAddress! + layout.attScratch
+        let scratch = memory.activations.pointer.baseAddress! + layout.attScratch
         for (s, len) in lengths.enumerated() {
             let q: UnsafeMutablePointer<Float> = a.qkv + row * 3 * c
             var k: UnsafePointer<Float> = UnsafePointer(q + c)
@@ -148,7 +146,7 @@ public final class GPT2Model: @unchecked Sendable {
             attOffset += config.nHead * len * (past[s] + len)
         }
 
-        let tmp = acts.pointer.baseAddress! + layout.scratchWide
+        let tmp = memory.activations.pointer.baseAddress! + layout.scratchWide
         linear(.attnProj, layer: l, x: a.atty, rows: n, w: .attprojw, b: .attprojb, y: tmp, loraT: a.loraT(.attnProj, lora), dropout: dropout, seed: seed)
         if dropout { Dropout.apply(tmp, count: n * c, p: config.residPdrop, seed: seedFor(seed, layer: l, site: 2)) }
         add(x, tmp, a.res2, n * c)

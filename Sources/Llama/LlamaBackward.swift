@@ -8,20 +8,17 @@ extension LlamaModel {
     /// to `lora.gradients`; the tensors chosen in `weightGradients` get theirs added (all but the
     /// token table's, which `forward` never reads: `nextTokenLoss` adds those).
     public func backward(dHidden: UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
-        guard let last, last.kept else { preconditionFailure("backward needs forward(..., forBackward: true) first") }
         let c = width, f = config.intermediateSize, n = layout.tokens, d = config.headSize
         let Q = config.queryWidth, K = config.keyValueWidth, ld = Q + 2 * K
         let H = config.numAttentionHeads, group = H / config.numKeyValueHeads
         let r = lora?.rank ?? 0
-        let need = 2 * n * c + n * ld + 3 * n * f + n * max(c, Q) + n * r + 64
-        if grads.count < need { grads = FloatBuffer(count: need + need / 4) }
-        let g = grads.pointer.baseAddress!
+        let (last, g) = memory.startBackward(gradients: 2 * n * c + n * ld + 3 * n * f + n * max(c, Q) + n * r + 64)
         let dres = g, dnorm = g + n * c, dqkv = g + 2 * n * c, dAct = dqkv + n * ld, dGU = dAct + n * f
         let dAtty = dGU + 2 * n * f, dloraT = dAtty + n * max(c, Q)
-        let base = acts.pointer.baseAddress!
+        let base = memory.activations.pointer.baseAddress!
 
         dres.update(repeating: 0, count: n * c)
-        let lastOut = config.numHiddenLayers > 0 ? layout.layer(acts, config.numHiddenLayers - 1).res3 : base + layout.x0
+        let lastOut = config.numHiddenLayers > 0 ? layout.layer(memory.activations, config.numHiddenLayers - 1).res3 : base + layout.x0
         RMSNorm.backward(dx: dres, dout: dHidden, x: lastOut, weight: params.tensor(.norm).baseAddress!, rstd: base + layout.finalRstd,
                          rows: n, width: c)
         if let dw = weightGradients?.gradient(.norm) {
@@ -41,8 +38,8 @@ extension LlamaModel {
         let sequenceOf = last.lengths.indices.flatMap { s in [Int](repeating: s, count: last.lengths[s]) }
 
         for l in (0..<config.numHiddenLayers).reversed() {
-            let a = layout.layer(acts, l)
-            let x = l == 0 ? base + layout.x0 : layout.layer(acts, l - 1).res3
+            let a = layout.layer(memory.activations, l)
+            let x = l == 0 ? base + layout.x0 : layout.layer(memory.activations, l - 1).res3
             // MLP: res3 = res2 + down(silu(gate(xn2)) · up(xn2)), xn2 = norm(res2)
             linearBackward(.down, bias: nil, layer: l, dy: dres, ldy: c, x: a.act, rows: n, inp: f, out: c, dx: dAct, accumulate: false, a: a, dloraT: dloraT)
             SwiGLU.backward(dGateUp: dGU, dout: dAct, gateUp: a.gu, rows: n, width: f)
@@ -115,9 +112,9 @@ extension LlamaModel {
         if let bias, let db = weightGradients?.gradient(bias, layer: l) {
             for r in 0..<n { axpy(1, dy + r * ldy, db, out) }
         }
-        guard let lora, let k = lora.index(LlamaModel.module(w)), let last else { return }
+        guard let lora, let k = lora.index(LlamaModel.module(w)), let last = memory.batch else { return }
         lora.backward(module: k, layer: l, dy: dy, ldy: ldy, x: x, rows: n, t: a.loraT(k), dx: dx, dt: dloraT,
-                      scratch: acts.pointer.baseAddress! + layout.loraScratch,
+                      scratch: memory.activations.pointer.baseAddress! + layout.loraScratch,
                       dropoutSeed: last.dropout && lora.dropout > 0 ? seedFor(last.seed, layer: l, site: 10 + k) : nil)
     }
 }

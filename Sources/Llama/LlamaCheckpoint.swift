@@ -76,9 +76,9 @@ public enum LlamaCheckpoint {
         var used = Set<String>()
         for (_, _, name, shape, dst) in params.namedTensors {
             guard let (s, h) = byName[name] else {
-                throw LlamaError.missingTensor(file: sources.map(\.path).joined(separator: ", "), tensor: name, expectedShape: shape)
+                throw WeightIOError.missingTensor(file: sources.map(\.path).joined(separator: ", "), tensor: name, expectedShape: shape)
             }
-            guard h.shape == shape else { throw LlamaError.shapeMismatch(file: s.path, tensor: name, expected: shape, found: h.shape) }
+            guard h.shape == shape else { throw WeightIOError.tensorShapeMismatch(file: s.path, tensor: name, expected: shape, found: h.shape) }
             try s.read(name, into: dst)
             used.insert(name)
         }
@@ -93,7 +93,7 @@ public enum LlamaCheckpoint {
                     throw LlamaError.unsupported(file: s.path, problem: "lm_head.weight differs from model.embed_tokens.weight but config.json says tie_word_embeddings")
                 }
             } else {
-                throw LlamaError.unusedTensor(file: s.path, tensor: name, shape: h.shape)
+                throw WeightIOError.unusedTensor(file: s.path, tensor: name, shape: h.shape, model: "this model")
             }
         }
         let types = Set(byName.values.map(\.1.dtype.rawValue)).sorted()
@@ -149,9 +149,9 @@ public enum LlamaCheckpoint {
         for (t, l, _, shape, dst) in params.namedTensors {
             let name = t.ggufName(layer: l)
             guard let info = g.tensors.first(where: { $0.name == name }) else {
-                throw LlamaError.missingTensor(file: path, tensor: name, expectedShape: shape)
+                throw WeightIOError.missingTensor(file: path, tensor: name, expectedShape: shape)
             }
-            guard info.shape == shape else { throw LlamaError.shapeMismatch(file: path, tensor: name, expected: shape, found: info.shape) }
+            guard info.shape == shape else { throw WeightIOError.tensorShapeMismatch(file: path, tensor: name, expected: shape, found: info.shape) }
             try g.read(name, into: dst)
             if config.modelType == "llama" {
                 if t == .q || t == .qBias { unpermuteRows(dst, rows: shape[0], heads: config.numAttentionHeads) }
@@ -160,7 +160,7 @@ public enum LlamaCheckpoint {
             used.insert(name)
         }
         if let extra = g.tensors.first(where: { !used.contains($0.name) }) {
-            throw LlamaError.unusedTensor(file: path, tensor: extra.name, shape: extra.shape)
+            throw WeightIOError.unusedTensor(file: path, tensor: extra.name, shape: extra.shape, model: "this model")
         }
         let types = Set(g.tensors.map { "\($0.type)" }).sorted()
         return (params, LlamaImportReport(source: path, sourceFormat: "gguf v\(g.version)", sourceTypes: types, droppedBuffers: []))

@@ -3,7 +3,7 @@ import Foundation
 
 /// Hyper-parameters of the Llama family (Llama 2/3, SmolLM, TinyLlama, Qwen2), with Hugging Face's
 /// `config.json` key names. Qwen2 is Llama with biases on q, k and v (`model_type` "qwen2").
-public struct LlamaConfig: Codable, Equatable, Sendable {
+public struct LlamaConfig: Codable, Equatable, Sendable, CheckedConfig {
     /// "llama" or "qwen2".
     public var modelType: String
     public var vocabSize: Int
@@ -125,21 +125,26 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
     /// Bias on o (Llama with attention_bias; never Qwen2).
     public var hasOutputBias: Bool { modelType == "llama" && attentionBias }
 
-    /// Checks what this engine can run; the message names the key to fix.
-    public func validate() throws(LlamaError) {
-        func bad(_ s: String) -> LlamaError { .invalidConfig(s) }
+    /// What this engine cannot run in this config, naming the key to fix (nil: it runs it).
+    public var problem: String? {
         for (k, v) in [("vocab_size", vocabSize), ("hidden_size", hiddenSize), ("intermediate_size", intermediateSize),
                        ("num_hidden_layers", numHiddenLayers), ("num_attention_heads", numAttentionHeads),
                        ("num_key_value_heads", numKeyValueHeads), ("max_position_embeddings", maxPositionEmbeddings), ("head_dim", headSize)] where v <= 0 {
-            throw bad("\(k) must be positive, found \(v)")
+            return "\(k) must be positive, found \(v)"
         }
         guard numAttentionHeads % numKeyValueHeads == 0 else {
-            throw bad("num_attention_heads \(numAttentionHeads) is not a multiple of num_key_value_heads \(numKeyValueHeads)")
+            return "num_attention_heads \(numAttentionHeads) is not a multiple of num_key_value_heads \(numKeyValueHeads)"
         }
-        guard headSize % 2 == 0 else { throw bad("head_dim \(headSize) must be even for rotary embeddings") }
-        guard hiddenAct == "silu" else { throw bad("hidden_act \"\(hiddenAct)\" is not supported (the Llama family uses silu)") }
-        guard rmsNormEps > 0, ropeTheta > 0 else { throw bad("rms_norm_eps and rope_theta must be positive") }
-        guard (0..<1).contains(attentionDropout) else { throw bad("attention_dropout must be in [0, 1), found \(attentionDropout)") }
+        guard headSize % 2 == 0 else { return "head_dim \(headSize) must be even for rotary embeddings" }
+        guard hiddenAct == "silu" else { return "hidden_act \"\(hiddenAct)\" is not supported (the Llama family uses silu)" }
+        guard rmsNormEps > 0, ropeTheta > 0 else { return "rms_norm_eps and rope_theta must be positive" }
+        guard (0..<1).contains(attentionDropout) else { return "attention_dropout must be in [0, 1), found \(attentionDropout)" }
+        return nil
+    }
+
+    /// Checks what this engine can run; the message names the key to fix.
+    public func validate() throws(LlamaError) {
+        if let problem { throw LlamaError.invalidConfig(problem) }
     }
 
     /// Published shapes: SmolLM2 135M/360M, TinyLlama 1.1B, Qwen2.5 0.5B; `tiny-llama` and `tiny-qwen2` for tests.
@@ -172,14 +177,8 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
 
     public static let presetNames = ["smollm2-135m", "smollm2-360m", "tinyllama-1.1b", "qwen2.5-0.5b", "tiny-llama", "tiny-qwen2"]
 
-    public static func load(path: String) throws -> LlamaConfig {
-        let config: LlamaConfig
-        switch ConfigFile.decode(LlamaConfig.self, path: path) {
-        case let .success(c): config = c
-        case let .failure(problem): throw LlamaError.io(path, problem.message)
-        }
-        do { try config.validate() } catch let LlamaError.invalidConfig(m) { throw LlamaError.io(path, m) }
-        return config
+    public static func load(path: String) throws(LlamaError) -> LlamaConfig {
+        try ConfigFile.load(LlamaConfig.self, path: path).mapError { LlamaError.io(path, $0.message) }.get()
     }
 
     /// Pretty-printed JSON with sorted keys, as Hugging Face writes it.

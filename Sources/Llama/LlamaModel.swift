@@ -21,12 +21,10 @@ public final class LlamaModel: @unchecked Sendable {
     public var weightGradients: LlamaWeightGradients?
     let rotary: RotaryTable
 
-    var acts = FloatBuffer(count: 0)
-    var grads = FloatBuffer(count: 0)
-    public let rowLossBuffers = RowLossBuffers()
+    /// Activations, gradients and the last forward's batch (for backward).
+    let memory = ForwardMemory()
+    public var rowLossBuffers: RowLossBuffers { memory.rowLoss }
     var layout = LlamaLayout()
-    /// The last forward's batch, for backward.
-    var last: (lengths: [Int], past: [Int], dropout: Bool, seed: UInt64, kept: Bool)?
 
 
     public init(params: LlamaParameters, lora: LowRankAdapter? = nil) {
@@ -99,9 +97,9 @@ public final class LlamaModel: @unchecked Sendable {
                              slots: forBackward ? config.numHiddenLayers : 1, loraRank: lora?.rank ?? 0,
                              loraTargets: lora?.modules.count ?? 0, workers: Parallel.threads)
         layout.positions = lengths.indices.flatMap { s in past[s]..<(past[s] + lengths[s]) }
-        if acts.count < layout.total { acts = FloatBuffer(count: layout.total + layout.total / 4) }
-        last = (lengths, past, dropout, seed, forBackward)
-        let c = width, base = acts.pointer.baseAddress!
+        let base = memory.startForward(ForwardBatch(lengths: lengths, past: past, dropout: dropout, seed: seed, kept: forBackward),
+                                       activations: layout.total)
+        let c = width
         let x0 = base + layout.x0
         x0.update(from: inputs, count: n * c)
         var x = UnsafePointer(x0)
@@ -178,7 +176,7 @@ public final class LlamaModel: @unchecked Sendable {
     func loraAdd(_ w: LlamaTensor, layer l: Int, x: UnsafePointer<Float>, rows n: Int, inp: Int, out: Int,
                  y: UnsafeMutablePointer<Float>, ldy: Int, a: LlamaLayerActivations, dropout: Bool, seed: UInt64) {
         guard let lora, let k = lora.index(LlamaModel.module(w)) else { return }
-        lora.forward(module: k, layer: l, x: x, rows: n, t: a.loraT(k), y: y, ldy: ldy, scratch: acts.pointer.baseAddress! + layout.loraScratch,
+        lora.forward(module: k, layer: l, x: x, rows: n, t: a.loraT(k), y: y, ldy: ldy, scratch: memory.activations.pointer.baseAddress! + layout.loraScratch,
                      dropoutSeed: dropout ? seedFor(seed, layer: l, site: 10 + k) : nil)
     }
 
@@ -187,7 +185,7 @@ public final class LlamaModel: @unchecked Sendable {
         let c = width, f = config.intermediateSize, n = layout.tokens, d = config.headSize
         let Q = config.queryWidth, K = config.keyValueWidth, ld = Q + 2 * K
         let H = config.numAttentionHeads, group = H / config.numKeyValueHeads
-        let a = layout.layer(acts, l)
+        let a = layout.layer(memory.activations, l)
         RMSNorm.forward(out: a.xn1, rstd: a.rstd1, x: x, weight: params.tensor(.attnNorm, layer: l).baseAddress!, rows: n, width: c,
                         eps: config.rmsNormEps)
         // q, k, v as one product (their weights and biases are adjacent), then each one's LoRA.
@@ -219,7 +217,7 @@ public final class LlamaModel: @unchecked Sendable {
             row += len
             attOffset += H * len * (past[s] + len)
         }
-        let scratch = acts.pointer.baseAddress! + layout.attScratch
+        let scratch = memory.activations.pointer.baseAddress! + layout.attScratch
         let costs = lengths.indices.flatMap { s in [Int](repeating: lengths[s] * (past[s] + lengths[s]), count: H) }
         Parallel.tasks(costs: costs, maxWorkers: layout.attentionWorkers) { t, w in
             let s = t / H, h = t % H, g = h / group, len = lengths[s], span = len * (past[s] + len)
@@ -232,7 +230,7 @@ public final class LlamaModel: @unchecked Sendable {
                                     dropout: attnP, seed: seedFor(seed, layer: l, site: 1) &+ UInt64(attStart[s] + h * span))
         }
 
-        let tmp = acts.pointer.baseAddress! + layout.scratchWide
+        let tmp = memory.activations.pointer.baseAddress! + layout.scratchWide
         linear(.o, bias: .oBias, layer: l, x: a.atty, rows: n, inp: Q, out: c, y: tmp, ldy: c, a: a, dropout: dropout, seed: seed)
         add(x, tmp, a.res2, n * c)
         RMSNorm.forward(out: a.xn2, rstd: a.rstd2, x: a.res2, weight: params.tensor(.mlpNorm, layer: l).baseAddress!, rows: n, width: c,

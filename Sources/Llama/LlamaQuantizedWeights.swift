@@ -35,10 +35,10 @@ public final class LlamaQuantizedWeights: @unchecked Sendable {
         for (t, l) in wanted {
             let name = t.ggufName(layer: l)
             guard let info = file.tensors.first(where: { $0.name == name }) else {
-                throw LlamaError.missingTensor(file: path, tensor: name, expectedShape: t.shape(config))
+                throw WeightIOError.missingTensor(file: path, tensor: name, expectedShape: t.shape(config))
             }
             guard info.shape == t.shape(config) else {
-                throw LlamaError.shapeMismatch(file: path, tensor: name, expected: t.shape(config), found: info.shape)
+                throw WeightIOError.tensorShapeMismatch(file: path, tensor: name, expected: t.shape(config), found: info.shape)
             }
             guard let format = QuantizedMatrix.Format(rawValue: Int32(info.type.rawValue)) else { continue }
             let raw = try file.rawBytes(name)

@@ -23,6 +23,10 @@ public enum WeightIOError: Error, CustomStringConvertible, Equatable {
     case validationOverflow(file: String, tensor: String)
     case metadataIncompleteBuffer(file: String, dataEnd: Int, bufferSize: Int)
     case tensorNotFound(file: String, tensor: String)
+    // a file's tensors against the ones a model expects (every architecture's import)
+    case missingTensor(file: String, tensor: String, expectedShape: [Int])
+    case unusedTensor(file: String, tensor: String, shape: [Int], model: String)
+    case tensorShapeMismatch(file: String, tensor: String, expected: [Int], found: [Int])
     // zip
     case zipNoEndOfCentralDirectory(file: String)
     case zipCorrupt(file: String, offset: Int, problem: String)
@@ -83,6 +87,9 @@ public enum WeightIOError: Error, CustomStringConvertible, Equatable {
         case let .metadataIncompleteBuffer(f, e, b):
             return "\(f): tensors end at data byte \(e) but the data section has \(b) bytes (truncated or trailing bytes)"
         case let .tensorNotFound(f, t): return "\(f): no tensor named \"\(t)\""
+        case let .missingTensor(f, t, s): return "\(f): tensor \"\(t)\" with shape \(s) is missing"
+        case let .unusedTensor(f, t, s, m): return "\(f): tensor \"\(t)\" (shape \(s)) is not part of \(m); refusing to drop it silently"
+        case let .tensorShapeMismatch(f, t, e, s): return "\(f): tensor \"\(t)\" has shape \(s), expected \(e)"
         case let .zipNoEndOfCentralDirectory(f):
             return "\(f): not a zip archive (no end-of-central-directory record)"
         case let .zipCorrupt(f, o, p): return "\(f): zip structure invalid at offset \(o): \(p)"

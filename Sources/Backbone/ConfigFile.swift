@@ -36,15 +36,42 @@ public enum ConfigFile {
 
 public struct ConfigFileProblem: Error { public let message: String }
 
+/// What every architecture's files can get wrong in the same way: a config this engine cannot run,
+/// a file or folder it cannot read. Each message names the architecture or the file.
+public enum ModelFileError: Error, CustomStringConvertible, Equatable {
+    case invalidConfig(architecture: String, problem: String)
+    case io(file: String, problem: String)
+
+    public var description: String {
+        switch self {
+        case let .invalidConfig(a, m): return "invalid \(a) config: \(m)"
+        case let .io(f, m): return "\(f): \(m)"
+        }
+    }
+}
+
 /// An architecture's config that says what this engine cannot run in it.
 public protocol CheckedConfig: Decodable {
+    /// The architecture's name in messages ("GPT-2", "Llama").
+    static var displayName: String { get }
     /// Why this engine cannot run the config, naming the key to fix; nil when it can.
     var problem: String? { get }
 }
 
-extension ConfigFile {
-    /// A config.json decoded and checked: the config, or one line saying why not.
-    public static func load<C: CheckedConfig>(_ type: C.Type, path: String) -> Result<C, ConfigFileProblem> {
-        decode(type, path: path).flatMap { c in c.problem.map { .failure(ConfigFileProblem(message: $0)) } ?? .success(c) }
+extension CheckedConfig {
+    /// Checks what this engine can run; the message names the key to fix.
+    public func validate() throws(ModelFileError) {
+        if let problem { throw .invalidConfig(architecture: Self.displayName, problem: problem) }
+    }
+
+    /// A config.json decoded and checked; the error names the file and the key.
+    public static func load(path: String) throws(ModelFileError) -> Self {
+        let config: Self
+        switch ConfigFile.decode(Self.self, path: path) {
+        case let .success(c): config = c
+        case let .failure(p): throw .io(file: path, problem: p.message)
+        }
+        if let problem = config.problem { throw .io(file: path, problem: problem) }
+        return config
     }
 }

@@ -1,5 +1,20 @@
 import Tensor
 
+/// A backbone's token table [V, C] and output head [V, C] (logits = hidden · headᵀ), and where their
+/// gradients go when they are trained (nil: frozen). A tied head is the token table itself, and its
+/// gradient the table's.
+public struct TokenTables {
+    public var embeddings: UnsafeMutablePointer<Float>
+    public var head: UnsafePointer<Float>
+    public var embeddingGradient: UnsafeMutablePointer<Float>?
+    public var headGradient: UnsafeMutablePointer<Float>?
+
+    public init(embeddings: UnsafeMutablePointer<Float>, head: UnsafePointer<Float>,
+                embeddingGradient: UnsafeMutablePointer<Float>?, headGradient: UnsafeMutablePointer<Float>?) {
+        self.embeddings = embeddings; self.head = head; self.embeddingGradient = embeddingGradient; self.headGradient = headGradient
+    }
+}
+
 /// What CLLM4Rec needs from a causal language model, whatever its architecture: the seam between
 /// the method and GPT-2, Llama, Qwen2 (one protocol for every model, as mlx-swift-lm's).
 ///
@@ -8,19 +23,11 @@ import Tensor
 /// with its own (user and item tokens). It returns the final hidden states (after the last norm);
 /// `backward` takes their gradient back to the input embeddings through the frozen weights.
 public protocol LanguageBackbone: AnyObject {
-    /// `model_type` as Hugging Face writes it: "gpt2", "llama", "qwen2".
-    var architecture: String { get }
-    /// Hidden width C (the width of every input embedding).
-    var width: Int { get }
-    /// Vocabulary size V of the token table and the output head.
-    var vocabSize: Int { get }
-    /// Longest sequence (cached positions included) the model accepts.
-    var contextLength: Int { get }
+    /// The architecture's name and sizes.
+    var shape: BackboneShape { get }
     var layerCount: Int { get }
-    /// The token-embedding table [V, C].
-    var tokenEmbeddings: UnsafeMutablePointer<Float> { get }
-    /// The output head [V, C]: logits = hidden · headᵀ (the token table itself when tied).
-    var outputHead: UnsafePointer<Float> { get }
+    /// The token table, the output head and their gradients.
+    var tokenTables: TokenTables { get }
 
     /// An empty KV cache for `slots` sequences of up to `maxLength` positions.
     func makeCache(slots: Int, maxLength: Int) -> KVCache
@@ -35,12 +42,8 @@ public protocol LanguageBackbone: AnyObject {
     /// [N, C], given the gradient at its hidden states (adapter gradients are accumulated).
     func backward(dHidden: UnsafePointer<Float>) -> UnsafeMutablePointer<Float>
 
-    /// The buffers of `lossOnRows` (one set per backbone).
-    var rowLossBuffers: RowLossBuffers { get }
-    /// Where the token table's and the output head's gradients go when they are trained (nil:
-    /// frozen); the same buffer for a tied head.
-    var tokenEmbeddingGradient: UnsafeMutablePointer<Float>? { get }
-    var outputHeadGradient: UnsafeMutablePointer<Float>? { get }
+    /// The backbone's working memory: activations, gradients and the buffers of `lossOnRows`.
+    var memory: ForwardMemory { get }
 
     /// The LoRA adapter every forward applies (nil: none). Only adapters this backbone made or
     /// loaded may be set.
@@ -83,6 +86,17 @@ public enum BackboneError: Error, CustomStringConvertible, Equatable {
 }
 
 extension LanguageBackbone {
+    public var architecture: String { shape.architecture }
+    public var width: Int { shape.width }
+    public var vocabSize: Int { shape.vocabSize }
+    public var contextLength: Int { shape.contextLength }
+    public var tokenEmbeddings: UnsafeMutablePointer<Float> { tokenTables.embeddings }
+    public var outputHead: UnsafePointer<Float> { tokenTables.head }
+    public var tokenEmbeddingGradient: UnsafeMutablePointer<Float>? { tokenTables.embeddingGradient }
+    public var outputHeadGradient: UnsafeMutablePointer<Float>? { tokenTables.headGradient }
+    /// The buffers of `lossOnRows` (one set per backbone).
+    public var rowLossBuffers: RowLossBuffers { memory.rowLoss }
+
     /// `forward` with inference defaults.
     @discardableResult
     public func forward(inputs: UnsafePointer<Float>, lengths: [Int], dropout: Bool = false, seed: UInt64 = 0,

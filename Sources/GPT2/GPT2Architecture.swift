@@ -10,10 +10,7 @@ import WeightIO
 extension GPT2Model {
     public static let registryEntry = Architecture(
         modelType: "gpt2",
-        shape: { path in
-            let c = try GPT2Config.load(path: path)
-            return BackboneShape(architecture: "gpt2", width: c.nEmbd, vocabSize: c.vocabSize, contextLength: c.nPositions)
-        },
+        shape: { path in try GPT2Config.load(path: path).shape },
         load: { folder in
             let (params, _) = try GPT2Checkpoint.load(path: folder)
             return (GPT2Model(params: params), try BPETokenizer.load(folder: folder))
@@ -35,7 +32,7 @@ extension GPT2Model {
     /// tokenizer files copied from `tokenizer` (a folder with vocab.json and merges.txt).
     public static func initRandom(preset: String, seed: UInt64, tokenizer: String, output: String) throws -> String {
         guard let c = GPT2Config.preset(preset) else {
-            throw GPT2Error.invalidConfig("unknown GPT-2 shape \"\(preset)\"; choose \(registryEntry.presets.joined(separator: ", "))")
+            throw ModelFileError.invalidConfig(architecture: GPT2Config.displayName, problem: "unknown GPT-2 shape \"\(preset)\"; choose \(registryEntry.presets.joined(separator: ", "))")
         }
         let params = GPT2Parameters(config: c)
         var g = SplitMix64(seed: seed)
@@ -55,7 +52,7 @@ extension GPT2Model {
         let tokDir = isDir.boolValue && FileManager.default.fileExists(atPath: source + "/vocab.json")
             && FileManager.default.fileExists(atPath: source + "/merges.txt") ? source : tokenizer
         for f in ["vocab.json", "merges.txt"] where !FileManager.default.fileExists(atPath: tokDir + "/" + f) {
-            throw GPT2Error.io(tokDir + "/" + f, "not found: pass --tokenizer DIR with vocab.json and merges.txt")
+            throw ModelFileError.io(file: tokDir + "/" + f, problem: "not found: pass --tokenizer DIR with vocab.json and merges.txt")
         }
         try GPT2Checkpoint.save(params, to: output, vocabPath: tokDir + "/vocab.json", mergesPath: tokDir + "/merges.txt")
         let c = params.config

@@ -3,15 +3,13 @@ import Tensor
 
 /// GPT-2 behind the backbone seam: tied head, learned positions, dropout from its config.
 extension GPT2Model: LanguageBackbone {
-    public var architecture: String { "gpt2" }
-    public var vocabSize: Int { config.vocabSize }
-    public var contextLength: Int { config.nPositions }
+    public var shape: BackboneShape { config.shape }
     public var layerCount: Int { config.nLayer }
-    public var tokenEmbeddings: UnsafeMutablePointer<Float> { params.tensor(.wte).baseAddress! }
-    public var outputHead: UnsafePointer<Float> { UnsafePointer(params.tensor(.wte).baseAddress!) }
     /// The head is tied to wte: both halves of its gradient go to wte's.
-    public var tokenEmbeddingGradient: UnsafeMutablePointer<Float>? { weightGradients?.gradient(.wte) }
-    public var outputHeadGradient: UnsafeMutablePointer<Float>? { weightGradients?.gradient(.wte) }
+    public var tokenTables: TokenTables {
+        let wte = params.tensor(.wte).baseAddress!, gradient = weightGradients?.gradient(.wte)
+        return TokenTables(embeddings: wte, head: UnsafePointer(wte), embeddingGradient: gradient, headGradient: gradient)
+    }
 
     public var adapter: LowRankAdapter? {
         get { lora }

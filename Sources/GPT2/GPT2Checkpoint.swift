@@ -27,7 +27,7 @@ public enum GPT2Checkpoint {
     public static func load(path: String, configPath: String? = nil) throws -> (GPT2Parameters, GPT2ImportReport) {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw GPT2Error.io(path, "no such file or folder")
+            throw ModelFileError.io(file: path, problem: "no such file or folder")
         }
         var weightsPath = path
         var configPath = configPath
@@ -36,9 +36,9 @@ public enum GPT2Checkpoint {
                 .first { FileManager.default.fileExists(atPath: $0) }
             guard let found else {
                 if FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("model.safetensors.index.json")) {
-                    throw GPT2Error.io(path, "sharded checkpoints (model.safetensors.index.json) are not supported; GPT-2 ships unsharded")
+                    throw ModelFileError.io(file: path, problem: "sharded checkpoints (model.safetensors.index.json) are not supported; GPT-2 ships unsharded")
                 }
-                throw GPT2Error.io(path, "folder has neither model.safetensors nor pytorch_model.bin")
+                throw ModelFileError.io(file: path, problem: "folder has neither model.safetensors nor pytorch_model.bin")
             }
             weightsPath = found
             let c = (path as NSString).appendingPathComponent("config.json")
@@ -144,7 +144,7 @@ public enum GPT2Checkpoint {
         for (src, name) in [(vocabPath, "vocab.json"), (mergesPath, "merges.txt")] {
             // Importing into the folder the tokenizer files come from: they are already in place.
             if (src as NSString).standardizingPath == ((dir as NSString).appendingPathComponent(name) as NSString).standardizingPath { continue }
-            guard let data = FileManager.default.contents(atPath: src) else { throw GPT2Error.io(src, "cannot read tokenizer file") }
+            guard let data = FileManager.default.contents(atPath: src) else { throw ModelFileError.io(file: src, problem: "cannot read tokenizer file") }
             try folder.write(name, bytes: Array(data))
         }
         try folder.commit()

@@ -106,10 +106,9 @@ public struct GPT2Config: Codable, Equatable, Sendable, CheckedConfig {
         return nil
     }
 
-    /// Checks what this engine can run; the message names the key to fix.
-    public func validate() throws(GPT2Error) {
-        if let problem { throw GPT2Error.invalidConfig(problem) }
-    }
+    public static let displayName = "GPT-2"
+
+    public var shape: BackboneShape { BackboneShape(architecture: "gpt2", width: nEmbd, vocabSize: vocabSize, contextLength: nPositions) }
 
     /// Published GPT-2 shapes: `small` (124M), `medium`, `large`, `xl`, `distil`, and `tiny` for tests.
     public static func preset(_ name: String) -> GPT2Config? {
@@ -124,9 +123,6 @@ public struct GPT2Config: Codable, Equatable, Sendable, CheckedConfig {
         }
     }
 
-    public static func load(path: String) throws(GPT2Error) -> GPT2Config {
-        try ConfigFile.load(GPT2Config.self, path: path).mapError { GPT2Error.io(path, $0.message) }.get()
-    }
 
     /// Pretty-printed JSON with sorted keys, as Hugging Face writes it.
     public func jsonData() -> Data { ConfigFile.encode(self) }

@@ -8,19 +8,17 @@ import Tensor
 /// Activations live in one buffer that grows to the largest batch seen and is then reused, so the
 /// training loop allocates nothing per step (the layout of karpathy/llm.c).
 public final class GPT2Model: @unchecked Sendable {
-    public let config: GPT2Config
     public let params: GPT2Parameters
+    public var config: GPT2Config { params.config }
     public var lora: LoRA?
     /// Backbone tensors that get gradients (nil: the whole backbone is frozen).
     public var weightGradients: WeightGradients?
 
     /// Activations, gradients and the last forward's batch (for backward).
-    let memory = ForwardMemory()
-    public var rowLossBuffers: RowLossBuffers { memory.rowLoss }
+    public let memory = ForwardMemory()
     var layout = ActivationLayout()
 
     public init(params: GPT2Parameters, lora: LoRA? = nil) {
-        config = params.config
         self.params = params
         self.lora = lora
     }
@@ -162,10 +160,13 @@ public final class GPT2Model: @unchecked Sendable {
 }
 
 /// Where each activation lives inside the one activation buffer.
-struct ActivationLayout {
-    var tokens = 0, c = 0, f = 0, slots = 0, perLayer = 0, loraRank = 0, loraTargets = 0
-    var x0 = 0, lnf = 0, lnfMean = 0, lnfRstd = 0, scratchWide = 0, loraScratch = 0, attScratch = 0, layers = 0, total = 0
+struct ActivationLayout: LayeredActivations {
+    var tokens = 0, c = 0, f = 0, loraRank = 0, loraTargets = 0
+    var x0 = 0, lnf = 0, lnfMean = 0, lnfRstd = 0, scratchWide = 0, loraScratch = 0, attScratch = 0
     var attention = 0
+    var layerSlots = LayerSlots()
+    var slots: Int { layerSlots.count }
+    var total: Int { layerSlots.end }
     // offsets inside one layer slot
     var ln1 = 0, ln1Mean = 0, ln1Rstd = 0, qkv = 0, att = 0, atty = 0, res2 = 0, ln2 = 0, ln2Mean = 0, ln2Rstd = 0
     var fch = 0, fchGelu = 0, res3 = 0, loraT = 0
@@ -173,39 +174,34 @@ struct ActivationLayout {
     init() {}
 
     init(config: GPT2Config, tokens n: Int, attention: Int, maxAttention: Int, slots: Int, loraRank: Int, loraTargets: Int) {
-        tokens = n; c = config.nEmbd; f = config.innerSize; self.slots = slots; self.attention = attention
+        tokens = n; c = config.nEmbd; f = config.innerSize; self.attention = attention
         self.loraRank = loraRank; self.loraTargets = loraTargets
-        var o = 0
-        func take(_ k: Int) -> Int { defer { o += (k + 15) / 16 * 16 }; return o }
-        ln1 = take(n * c); ln1Mean = take(n); ln1Rstd = take(n); qkv = take(3 * n * c); att = take(attention)
-        atty = take(n * c); res2 = take(n * c); ln2 = take(n * c); ln2Mean = take(n); ln2Rstd = take(n)
-        fch = take(n * f); fchGelu = take(n * f); res3 = take(n * c); loraT = take(n * loraRank * loraTargets)
-        perLayer = o
-        o = 0
-        x0 = take(n * c); lnf = take(n * c); lnfMean = take(n); lnfRstd = take(n)
-        scratchWide = take(n * max(c, f)); loraScratch = take(loraRank > 0 ? n * max(c, f) : 0); attScratch = take(2 * maxAttention / max(config.nHead, 1) + 16)
-        layers = take(perLayer * slots)
-        total = o
+        var slot = ActivationArena()
+        ln1 = slot.take(n * c); ln1Mean = slot.take(n); ln1Rstd = slot.take(n); qkv = slot.take(3 * n * c); att = slot.take(attention)
+        atty = slot.take(n * c); res2 = slot.take(n * c); ln2 = slot.take(n * c); ln2Mean = slot.take(n); ln2Rstd = slot.take(n)
+        fch = slot.take(n * f); fchGelu = slot.take(n * f); res3 = slot.take(n * c); loraT = slot.take(n * loraRank * loraTargets)
+        var buffer = ActivationArena()
+        x0 = buffer.take(n * c); lnf = buffer.take(n * c); lnfMean = buffer.take(n); lnfRstd = buffer.take(n)
+        scratchWide = buffer.take(n * max(c, f)); loraScratch = buffer.take(loraRank > 0 ? n * max(c, f) : 0)
+        attScratch = buffer.take(2 * maxAttention / max(config.nHead, 1) + 16)
+        layerSlots = LayerSlots(of: slot, count: slots, in: &buffer)
     }
 
-    /// Pointers to layer `l`'s activations (all layers share slot 0 when activations are not kept).
-    func layer(_ buf: FloatBuffer, _ l: Int) -> LayerActivations {
-        let p = buf.pointer.baseAddress! + layers + (slots > 1 ? l : 0) * perLayer
-        return LayerActivations(ln1: p + ln1, ln1Mean: p + ln1Mean, ln1Rstd: p + ln1Rstd, qkv: p + qkv, att: p + att, atty: p + atty,
+    func layer(at p: UnsafeMutablePointer<Float>) -> LayerActivations {
+        LayerActivations(ln1: p + ln1, ln1Mean: p + ln1Mean, ln1Rstd: p + ln1Rstd, qkv: p + qkv, att: p + att, atty: p + atty,
                                 res2: p + res2, ln2: p + ln2, ln2Mean: p + ln2Mean, ln2Rstd: p + ln2Rstd, fch: p + fch,
-                                fchGelu: p + fchGelu, res3: p + res3, loraBase: p + loraT, loraStride: tokens * loraRank)
+                                fchGelu: p + fchGelu, res3: p + res3, lora: LowRankActivations(base: p + loraT, stride: tokens * loraRank))
     }
 }
 
 /// One layer's saved activations.
 struct LayerActivations {
     let ln1, ln1Mean, ln1Rstd, qkv, att, atty, res2, ln2, ln2Mean, ln2Rstd, fch, fchGelu, res3: UnsafeMutablePointer<Float>
-    let loraBase: UnsafeMutablePointer<Float>
-    let loraStride: Int
+    let lora: LowRankActivations
 
     /// LoRA's low-rank activations x Aᵀ [N, r] for `t`, or nil without an adapter on it.
-    func loraT(_ t: LoRATarget, _ lora: LoRA?) -> UnsafeMutablePointer<Float>? {
-        guard let lora, let k = lora.targets.firstIndex(of: t) else { return nil }
-        return loraBase + k * loraStride
+    func loraT(_ t: LoRATarget, _ adapter: LoRA?) -> UnsafeMutablePointer<Float>? {
+        guard let adapter, let k = adapter.targets.firstIndex(of: t) else { return nil }
+        return lora.module(k)
     }
 }

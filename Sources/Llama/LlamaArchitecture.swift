@@ -11,10 +11,7 @@ extension LlamaModel {
     public static func registryEntry(modelType: String) -> Architecture {
         Architecture(
             modelType: modelType,
-            shape: { path in
-                let c = try LlamaConfig.load(path: path)
-                return BackboneShape(architecture: c.modelType, width: c.hiddenSize, vocabSize: c.vocabSize, contextLength: c.maxPositionEmbeddings)
-            },
+            shape: { path in try LlamaConfig.load(path: path).shape },
             load: { folder in
                 let (params, _) = try LlamaCheckpoint.load(path: folder)
                 let tok = try BPETokenizer.load(folder: folder)
@@ -34,7 +31,7 @@ extension LlamaModel {
                 let (params, report) = try LlamaCheckpoint.load(path: source)
                 let tokPath = (source as NSString).appendingPathComponent("tokenizer.json")
                 guard FileManager.default.fileExists(atPath: tokPath) else {
-                    throw LlamaError.io(source, "no tokenizer.json (the Llama family is read with it)")
+                    throw ModelFileError.io(file: source, problem: "no tokenizer.json (the Llama family is read with it)")
                 }
                 let tok = try BPETokenizer.load(folder: source)
                 try check(tok, params.config, source: tokPath)
@@ -79,12 +76,12 @@ extension LlamaModel {
     /// a model folder with tokenizer.json or a GGUF file; `tiny-*` presets take its vocabulary size.
     public static func initRandom(preset: String, seed: UInt64, tokenizer source: String, output: String) throws -> String {
         guard var c = LlamaConfig.preset(preset) else {
-            throw LlamaError.invalidConfig("unknown shape \"\(preset)\"; choose \(LlamaConfig.presetNames.joined(separator: ", "))")
+            throw ModelFileError.invalidConfig(architecture: LlamaConfig.displayName, problem: "unknown shape \"\(preset)\"; choose \(LlamaConfig.presetNames.joined(separator: ", "))")
         }
         let tok = source.hasSuffix(".gguf") ? try BPETokenizer(gguf: try GGUFFile(path: source)) : try BPETokenizer.load(folder: source)
         if preset.hasPrefix("tiny") { c.vocabSize = tok.count }
         guard tok.count <= c.vocabSize else {
-            throw LlamaError.io(source, "the tokenizer has \(tok.count) tokens, more than \(preset)'s vocabulary of \(c.vocabSize)")
+            throw ModelFileError.io(file: source, problem: "the tokenizer has \(tok.count) tokens, more than \(preset)'s vocabulary of \(c.vocabSize)")
         }
         let params = LlamaParameters(config: c)
         var g = SplitMix64(seed: seed)
@@ -96,7 +93,7 @@ extension LlamaModel {
 
     static func check(_ tok: BPETokenizer, _ c: LlamaConfig, source: String) throws {
         guard tok.count <= c.vocabSize else {
-            throw LlamaError.io(source, "the tokenizer has \(tok.count) tokens, more than the model's vocab_size \(c.vocabSize)")
+            throw ModelFileError.io(file: source, problem: "the tokenizer has \(tok.count) tokens, more than the model's vocab_size \(c.vocabSize)")
         }
     }
 

@@ -3,15 +3,14 @@ import Tensor
 
 /// The Llama family behind the backbone seam.
 extension LlamaModel: LanguageBackbone {
-    public var architecture: String { config.modelType }
-    public var vocabSize: Int { config.vocabSize }
-    public var contextLength: Int { config.maxPositionEmbeddings }
+    public var shape: BackboneShape { config.shape }
     public var layerCount: Int { config.numHiddenLayers }
-    public var tokenEmbeddings: UnsafeMutablePointer<Float> { params.tensor(.embed).baseAddress! }
-    public var outputHead: UnsafePointer<Float> { UnsafePointer(params.tensor(.head).baseAddress!) }
-    public var tokenEmbeddingGradient: UnsafeMutablePointer<Float>? { weightGradients?.gradient(.embed) }
     /// A tied head's gradient is the token table's.
-    public var outputHeadGradient: UnsafeMutablePointer<Float>? { weightGradients?.gradient(config.tieWordEmbeddings ? .embed : .head) }
+    public var tokenTables: TokenTables {
+        TokenTables(embeddings: params.tensor(.embed).baseAddress!, head: UnsafePointer(params.tensor(.head).baseAddress!),
+                    embeddingGradient: weightGradients?.gradient(.embed),
+                    headGradient: weightGradients?.gradient(config.tieWordEmbeddings ? .embed : .head))
+    }
 
     public var adapter: LowRankAdapter? {
         get { lora }

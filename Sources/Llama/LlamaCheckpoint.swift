@@ -1,3 +1,4 @@
+import Backbone
 import Foundation
 import Tensor
 import WeightIO
@@ -19,10 +20,10 @@ public enum LlamaCheckpoint {
     /// model.safetensors.index.json) or a GGUF file.
     public static func load(path: String) throws -> (LlamaParameters, LlamaImportReport) {
         var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw LlamaError.io(path, "no such file or folder") }
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw ModelFileError.io(file: path, problem: "no such file or folder") }
         if !isDir.boolValue { return try loadGGUF(path: path) }
         let configPath = (path as NSString).appendingPathComponent("config.json")
-        guard FileManager.default.fileExists(atPath: configPath) else { throw LlamaError.io(path, "folder has no config.json") }
+        guard FileManager.default.fileExists(atPath: configPath) else { throw ModelFileError.io(file: path, problem: "folder has no config.json") }
         let config = try LlamaConfig.load(path: configPath)
         let single = (path as NSString).appendingPathComponent("model.safetensors")
         let index = (path as NSString).appendingPathComponent("model.safetensors.index.json")
@@ -32,7 +33,7 @@ public enum LlamaCheckpoint {
         } else if FileManager.default.fileExists(atPath: index) {
             files = try shardFiles(index: index, folder: path)
         } else {
-            throw LlamaError.io(path, "folder has neither model.safetensors nor model.safetensors.index.json "
+            throw ModelFileError.io(file: path, problem: "folder has neither model.safetensors nor model.safetensors.index.json "
                                 + "(PyTorch .bin Llama checkpoints are not supported: convert them to safetensors)")
         }
         let sources = try files.map { try SafeTensorsSource(path: $0) }
@@ -48,13 +49,13 @@ public enum LlamaCheckpoint {
         guard let data = FileManager.default.contents(atPath: index),
               let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let map = json["weight_map"] as? [String: String]
-        else { throw LlamaError.io(index, "not a safetensors index (no weight_map object)") }
+        else { throw ModelFileError.io(file: index, problem: "not a safetensors index (no weight_map object)") }
         var seen = Set<String>(), files: [String] = []
         for name in map.keys.sorted() {
             let f = map[name]!
             // A shard name is a plain file name: nothing outside the model folder is read.
             guard !f.isEmpty, !f.contains("/"), f != ".", f != ".." else {
-                throw LlamaError.io(index, "weight_map names \"\(f)\" for \(name): shard names must be plain file names in the folder")
+                throw ModelFileError.io(file: index, problem: "weight_map names \"\(f)\" for \(name): shard names must be plain file names in the folder")
             }
             if seen.insert(f).inserted { files.append((folder as NSString).appendingPathComponent(f)) }
         }
@@ -136,7 +137,7 @@ public enum LlamaCheckpoint {
                             attentionBias: bias, bosTokenId: g["tokenizer.ggml.bos_token_id"]?.integer,
                             eosTokenId: g["tokenizer.ggml.eos_token_id"]?.integer)
         if let key = g["\(arch).attention.key_length"]?.integer, key != c.headSize { c.headDim = key }
-        do { try c.validate() } catch { if case let .invalidConfig(m) = error { throw LlamaError.unsupported(file: g.path, problem: m) }; throw error }
+        do { try c.validate() } catch { if case let .invalidConfig(_, m) = error { throw LlamaError.unsupported(file: g.path, problem: m) }; throw error }
         return c
     }
 

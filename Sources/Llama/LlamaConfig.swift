@@ -142,9 +142,10 @@ public struct LlamaConfig: Codable, Equatable, Sendable, CheckedConfig {
         return nil
     }
 
-    /// Checks what this engine can run; the message names the key to fix.
-    public func validate() throws(LlamaError) {
-        if let problem { throw LlamaError.invalidConfig(problem) }
+    public static let displayName = "Llama"
+
+    public var shape: BackboneShape {
+        BackboneShape(architecture: modelType, width: hiddenSize, vocabSize: vocabSize, contextLength: maxPositionEmbeddings)
     }
 
     /// Published shapes: SmolLM2 135M/360M, TinyLlama 1.1B, Qwen2.5 0.5B; `tiny-llama` and `tiny-qwen2` for tests.
@@ -177,9 +178,6 @@ public struct LlamaConfig: Codable, Equatable, Sendable, CheckedConfig {
 
     public static let presetNames = ["smollm2-135m", "smollm2-360m", "tinyllama-1.1b", "qwen2.5-0.5b", "tiny-llama", "tiny-qwen2"]
 
-    public static func load(path: String) throws(LlamaError) -> LlamaConfig {
-        try ConfigFile.load(LlamaConfig.self, path: path).mapError { LlamaError.io(path, $0.message) }.get()
-    }
 
     /// Pretty-printed JSON with sorted keys, as Hugging Face writes it.
     public func jsonData() -> Data { ConfigFile.encode(self) }

@@ -10,8 +10,8 @@ import Tensor
 /// Activations live in one buffer that grows to the largest batch seen and is then reused (the
 /// layout of karpathy/llm.c), as in `GPT2Model`.
 public final class LlamaModel: @unchecked Sendable {
-    public let config: LlamaConfig
     public let params: LlamaParameters
+    public var config: LlamaConfig { params.config }
     public var lora: LowRankAdapter?
     /// The projections and head as the GGUF file stored them, for decoding steps (nil: F32 only).
     public var quantized: LlamaQuantizedWeights?
@@ -22,13 +22,10 @@ public final class LlamaModel: @unchecked Sendable {
     let rotary: RotaryTable
 
     /// Activations, gradients and the last forward's batch (for backward).
-    let memory = ForwardMemory()
-    public var rowLossBuffers: RowLossBuffers { memory.rowLoss }
+    public let memory = ForwardMemory()
     var layout = LlamaLayout()
 
-
     public init(params: LlamaParameters, lora: LowRankAdapter? = nil) {
-        config = params.config
         self.params = params
         self.lora = lora
         rotary = RotaryTable(headSize: params.config.headSize, positions: params.config.maxPositionEmbeddings, theta: params.config.ropeTheta)
@@ -247,49 +244,47 @@ public final class LlamaModel: @unchecked Sendable {
 }
 
 /// Where each activation lives inside the one activation buffer.
-struct LlamaLayout {
-    var tokens = 0, slots = 0, perLayer = 0, loraRank = 0, loraTargets = 0
+struct LlamaLayout: LayeredActivations {
+    var tokens = 0, loraRank = 0, loraTargets = 0
+    var layerSlots = LayerSlots()
+    var slots: Int { layerSlots.count }
     /// Workers attention runs on (fixed at forward, so backward finds the scratch it sized) and the
     /// largest one-head attention matrix, len·(past+len).
     var attentionWorkers = 1, maxSpan = 0
     /// Each packed row's position (its sequence's cached rows come first), for the rotations.
     var positions: [Int] = []
-    var x0 = 0, final = 0, finalRstd = 0, scratchWide = 0, loraScratch = 0, attScratch = 0, attBlocks = 0, layers = 0, total = 0
+    var x0 = 0, final = 0, finalRstd = 0, scratchWide = 0, loraScratch = 0, attScratch = 0, attBlocks = 0
+    var total: Int { layerSlots.end }
     // offsets inside one layer slot
     var xn1 = 0, rstd1 = 0, qkv = 0, att = 0, atty = 0, res2 = 0, xn2 = 0, rstd2 = 0, gu = 0, act = 0, res3 = 0, loraT = 0
 
     init() {}
 
     init(config: LlamaConfig, tokens n: Int, attention: Int, maxSpan: Int, slots: Int, loraRank: Int, loraTargets: Int, workers: Int) {
-        tokens = n; self.slots = slots; self.loraRank = loraRank; self.loraTargets = loraTargets
+        tokens = n; self.loraRank = loraRank; self.loraTargets = loraTargets
         self.maxSpan = maxSpan; attentionWorkers = max(1, workers)
         let c = config.hiddenSize, f = config.intermediateSize, Q = config.queryWidth, K = config.keyValueWidth
-        var o = 0
-        func take(_ k: Int) -> Int { defer { o += (k + 15) / 16 * 16 }; return o }
+        var slot = ActivationArena()
         // att: every head's probabilities when kept for backward, else one head's per worker.
-        xn1 = take(n * c); rstd1 = take(n); qkv = take(n * (Q + 2 * K)); att = take(slots > 1 ? attention : attentionWorkers * maxSpan)
-        atty = take(n * Q)
-        res2 = take(n * c); xn2 = take(n * c); rstd2 = take(n); gu = take(2 * n * f); act = take(n * f)
-        res3 = take(n * c); loraT = take(n * loraRank * loraTargets)
-        perLayer = o
-        o = 0
-        x0 = take(n * c); final = take(n * c); finalRstd = take(n)
+        xn1 = slot.take(n * c); rstd1 = slot.take(n); qkv = slot.take(n * (Q + 2 * K))
+        att = slot.take(slots > 1 ? attention : attentionWorkers * maxSpan); atty = slot.take(n * Q)
+        res2 = slot.take(n * c); xn2 = slot.take(n * c); rstd2 = slot.take(n); gu = slot.take(2 * n * f); act = slot.take(n * f)
+        res3 = slot.take(n * c); loraT = slot.take(n * loraRank * loraTargets)
+        var buffer = ActivationArena()
+        x0 = buffer.take(n * c); final = buffer.take(n * c); finalRstd = buffer.take(n)
         let wide = max(c, f, Q + 2 * K)
-        scratchWide = take(n * wide); loraScratch = take(loraRank > 0 ? n * wide : 0)
+        scratchWide = buffer.take(n * wide); loraScratch = buffer.take(loraRank > 0 ? n * wide : 0)
         // Attention scratch per worker: dropout probabilities (forward) or dP and dropped (backward)
         // of one head; for backward, every head's dq | dk | dv block [len, 3d].
-        attScratch = take(attentionWorkers * 2 * maxSpan)
-        attBlocks = take(slots > 1 ? n * config.numAttentionHeads * 3 * config.headSize : 0)
-        layers = take(perLayer * slots)
-        total = o
+        attScratch = buffer.take(attentionWorkers * 2 * maxSpan)
+        attBlocks = buffer.take(slots > 1 ? n * config.numAttentionHeads * 3 * config.headSize : 0)
+        layerSlots = LayerSlots(of: slot, count: slots, in: &buffer)
     }
 
-    /// Pointers to layer `l`'s activations (all layers share slot 0 when activations are not kept).
-    func layer(_ buf: FloatBuffer, _ l: Int) -> LlamaLayerActivations {
-        let p = buf.pointer.baseAddress! + layers + (slots > 1 ? l : 0) * perLayer
-        return LlamaLayerActivations(xn1: p + xn1, rstd1: p + rstd1, qkv: p + qkv, att: p + att, atty: p + atty, res2: p + res2,
+    func layer(at p: UnsafeMutablePointer<Float>) -> LlamaLayerActivations {
+        LlamaLayerActivations(xn1: p + xn1, rstd1: p + rstd1, qkv: p + qkv, att: p + att, atty: p + atty, res2: p + res2,
                                      xn2: p + xn2, rstd2: p + rstd2, gu: p + gu, act: p + act, res3: p + res3,
-                                     loraBase: p + loraT, loraStride: tokens * loraRank)
+                                     lora: LowRankActivations(base: p + loraT, stride: tokens * loraRank))
     }
 }
 
@@ -297,9 +292,9 @@ struct LlamaLayout {
 struct LlamaLayerActivations {
     /// gu: gate and up side by side in each row [N, 2F].
     let xn1, rstd1, qkv, att, atty, res2, xn2, rstd2, gu, act, res3: UnsafeMutablePointer<Float>
-    let loraBase: UnsafeMutablePointer<Float>
-    let loraStride: Int
+    /// LoRA's low-rank activations x Aᵀ [N, r], per adapted module.
+    let lora: LowRankActivations
 
-    /// LoRA's low-rank activations x Aᵀ [N, r] of adapted module k.
-    func loraT(_ k: Int) -> UnsafeMutablePointer<Float> { loraBase + k * loraStride }
+    /// Module k's low-rank activations.
+    func loraT(_ k: Int) -> UnsafeMutablePointer<Float> { lora.module(k) }
 }

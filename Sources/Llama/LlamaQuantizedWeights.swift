@@ -50,7 +50,7 @@ public final class LlamaQuantizedWeights: @unchecked Sendable {
             }
             let f32 = params.tensor(t, layer: l)
             guard (0..<cols).allSatisfy({ row[$0].bitPattern == f32[$0].bitPattern }) else {
-                throw LlamaError.io(path, "\(name) is not the tensor this folder's model.safetensors holds (weights changed since import?): remove \(LlamaQuantizedWeights.fileName) or import again")
+                throw ModelFileError.io(file: path, problem: "\(name) is not the tensor this folder's model.safetensors holds (weights changed since import?): remove \(LlamaQuantizedWeights.fileName) or import again")
             }
             let key = t == .embed ? Self.key(.head, 0) : Self.key(t, l)
             matrices[key] = QuantizedMatrix(format: format, rows: rows, cols: cols, bytes: raw.baseAddress!, owner: file)

@@ -15,26 +15,24 @@ import XCTest
 /// The toy is a causal bag of words: the hidden state at position t is the mean of the input rows
 /// 0...t of its sequence; the output head is the token table (tied).
 final class ToyMeanModel: LanguageBackbone {
-    let architecture = "toy-mean"
-    let width: Int, vocabSize: Int
-    let contextLength = 512, layerCount = 1
+    let shape: BackboneShape
+    let layerCount = 1
     let table: FloatBuffer
     var hidden = FloatBuffer(count: 0), dInputs = FloatBuffer(count: 0)
     var lastLengths: [Int] = []
-    let rowLossBuffers = RowLossBuffers()
+    let memory = ForwardMemory()
     var adapter: LowRankAdapter? = nil
 
     init(width: Int, vocabSize: Int, seed: UInt64) {
-        self.width = width; self.vocabSize = vocabSize
+        shape = BackboneShape(architecture: "toy-mean", width: width, vocabSize: vocabSize, contextLength: 512)
         table = FloatBuffer(count: vocabSize * width)
         var g = SplitMix64(seed: seed)
         fillNormal(table.pointer, std: 0.02, using: &g)
     }
 
-    var tokenEmbeddings: UnsafeMutablePointer<Float> { table.pointer.baseAddress! }
-    var outputHead: UnsafePointer<Float> { UnsafePointer(table.pointer.baseAddress!) }
-    var tokenEmbeddingGradient: UnsafeMutablePointer<Float>? { nil }
-    var outputHeadGradient: UnsafeMutablePointer<Float>? { nil }
+    var tokenTables: TokenTables {
+        TokenTables(embeddings: table.pointer.baseAddress!, head: UnsafePointer(table.pointer.baseAddress!), embeddingGradient: nil, headGradient: nil)
+    }
     var adapterModules: [AdapterModule] { [] }
     var defaultAdapterTargets: [String] { [] }
 

@@ -10,8 +10,9 @@
 #
 # PRETRAIN_SPEC  backbone:init:warmup:lambda, e.g. smollm2:normal:0:0.01 (backbone: smollm2,
 #                random-smollm2, random-gpt2; init: normal, text-mean)
-# FINETUNE_SPEC  head:lora:lr:lambda:epochs[:adapter-lr], e.g. standardized:8:1e-3:0.01:4 (lora: rank,
-#                0 = off; adapter-lr: the adapter's own Adam rate, default lr)
+# FINETUNE_SPEC  head:lora:lr:lambda:epochs[:adapter-lr[:targets]], e.g. standardized:8:1e-3:0.01:4 (lora:
+#                rank, 0 = off; adapter-lr: the adapter's own Adam rate, empty = lr; targets: the LoRA
+#                projections, comma-separated or `all` for every linear module, empty = the backbone's)
 # Knobs: OUT=Runs/study SPLIT=../shared/data/ml-100k-split ROUNDS=1 VALIDATE_EVERY=2 THREADS=2
 #        SEED=98765 (extend-vocab's row initialisation and every training seed; another seed gets its
 #        own folders, `...-seed<N>`, for the seed spread)
@@ -56,14 +57,20 @@ if [ ! -f "$pre/base/training-pretrain.json" ]; then
   echo "$(( $(date +%s) - t0 )) s" > "$pre/pretrain.seconds"
 fi
 for spec in "$@"; do
-  IFS=: read -r head lora lr flambda epochs adapter_lr <<< "$spec"
+  IFS=: read -r head lora lr flambda epochs adapter_lr targets <<< "$spec"
+  case "$targets:$backbone" in
+    all:random-gpt2) targets=c_attn,c_proj,c_fc ;;
+    all:*) targets=q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj ;;
+  esac
   run="$pre/$head-lora$lora-lr$lr-lambda$flambda-epochs$epochs${adapter_lr:+-adapterlr$adapter_lr}"
+  [ -z "$targets" ] || run="$run-targets$( [ "${spec##*:}" = all ] && echo all || echo "${targets//,/+}")"
   if [ -f "$run/training-finetune.json" ]; then echo "$run: done before, kept"; continue; fi
   echo "== finetuning $run"
   rm -rf "$run"; cp -r "$pre/base" "$run"; rm -rf "$run/checkpoint-pretrain"
   t0=$(date +%s)
   lora_flags=(); [ "$lora" = 0 ] || lora_flags=(--lora-rank "$lora")
   [ -z "$adapter_lr" ] || lora_flags+=(--adapter-lr "$adapter_lr")
+  [ -z "$targets" ] || lora_flags+=(--lora-targets "$targets")
   "$bin" finetune "$run" --epochs "$epochs" --lr "$lr" --lambda "$flambda" --head-input "$head" "${lora_flags[@]}" \
     --accumulate 1 --max-main-tokens 64 --content-every 0 --validate-every "$VALIDATE_EVERY" --seed "$SEED" --threads "$THREADS" > "$run/finetune.log" 2>&1 \
     || { echo "$run failed:"; tail -5 "$run/finetune.log"; continue; }

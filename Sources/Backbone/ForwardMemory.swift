@@ -25,13 +25,13 @@ public final class ForwardMemory: @unchecked Sendable {
     /// Room for a forward's `count` activation floats; records the batch they will belong to.
     public func startForward(_ batch: ForwardBatch, activations count: Int) -> UnsafeMutablePointer<Float> {
         self.batch = batch
-        return RowLossBuffers.grow(&activations, count)
+        return FloatBuffer.ensure(&activations, holds: count)
     }
 
     /// The last forward's batch, which must have kept its activations, and room for `count`
     /// gradient floats.
     public func startBackward(gradients count: Int) -> (batch: ForwardBatch, gradients: UnsafeMutablePointer<Float>) {
         guard let batch, batch.kept else { preconditionFailure("backward needs forward(..., forBackward: true) first") }
-        return (batch, RowLossBuffers.grow(&gradients, count))
+        return (batch, FloatBuffer.ensure(&gradients, holds: count))
     }
 }

@@ -10,17 +10,12 @@ public final class RowLossBuffers: @unchecked Sendable {
 
     public init() {}
 
-    static func grow(_ b: inout FloatBuffer, _ count: Int) -> UnsafeMutablePointer<Float> {
-        if b.count < max(count, 1) { b = FloatBuffer(count: max(count, 1) + count / 4) }
-        return b.pointer.baseAddress!
-    }
-
     /// Room for the input embeddings of `count` floats (the caller fills it, then calls `lossOnRows`).
-    public func inputs(_ count: Int) -> UnsafeMutablePointer<Float> { Self.grow(&inputs, count) }
+    public func inputs(_ count: Int) -> UnsafeMutablePointer<Float> { FloatBuffer.ensure(&inputs, holds: count) }
 
     /// Scratch of at least `count` floats for a head's logits (a chunk of rows over the vocabulary).
     public func logits(_ count: Int) -> UnsafeMutableBufferPointer<Float> {
-        _ = Self.grow(&logits, count)
+        _ = FloatBuffer.ensure(&logits, holds: count)
         return logits.pointer
     }
 }
@@ -39,14 +34,14 @@ extension LanguageBackbone {
                            head: RowHead) -> (loss: Double, inputGradient: UnsafeMutablePointer<Float>?) {
         let b = rowLossBuffers, c = width
         let n = lengths.reduce(0, +), m = rows.count
-        let x = RowLossBuffers.grow(&b.inputs, n * c)
+        let x = FloatBuffer.ensure(&b.inputs, holds: n * c)
         let hidden = forward(inputs: x, lengths: lengths, dropout: dropout, seed: seed, forBackward: gradient, cache: nil, slots: nil)
-        let g = RowLossBuffers.grow(&b.gathered, m * c)
+        let g = FloatBuffer.ensure(&b.gathered, holds: m * c)
         for (k, r) in rows.enumerated() { (g + k * c).update(from: hidden + r * c, count: c) }
-        let dg = gradient ? RowLossBuffers.grow(&b.dGathered, m * c) : nil
+        let dg = gradient ? FloatBuffer.ensure(&b.dGathered, holds: m * c) : nil
         let loss = m > 0 ? head(g, m, dg) : 0
         guard gradient, m > 0, let dg else { return (loss, nil) }
-        let dh = RowLossBuffers.grow(&b.dHidden, n * c)
+        let dh = FloatBuffer.ensure(&b.dHidden, holds: n * c)
         dh.update(repeating: 0, count: n * c)  // rows that predict nothing get no gradient
         for (k, r) in rows.enumerated() { (dh + r * c).update(from: dg + k * c, count: c) }
         return (loss, backward(dHidden: dh))

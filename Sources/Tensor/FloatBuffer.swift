@@ -21,6 +21,13 @@ public final class FloatBuffer: @unchecked Sendable {
         return UnsafeMutableBufferPointer(start: pointer.baseAddress! + offset, count: count)
     }
 
+    /// Room for `count` floats in `buffer`, replaced by a larger one (a quarter more than asked,
+    /// zeroed) when it is too small: a working buffer grows to the largest request and is reused.
+    public static func ensure(_ buffer: inout FloatBuffer, holds count: Int) -> UnsafeMutablePointer<Float> {
+        if buffer.count < max(count, 1) { buffer = FloatBuffer(count: max(count, 1) + count / 4) }
+        return buffer.pointer.baseAddress!
+    }
+
     public subscript(i: Int) -> Float {
         get { pointer[i] }
         set { pointer[i] = newValue }

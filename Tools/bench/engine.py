@@ -5,6 +5,7 @@ Llama family (e.g. Models/smollm2-135m from Tools/fetch/smollm2.sh).
 
     python3 Tools/bench/engine.py [--threads 2] [--model Models/random-small] [--pairs 5] [--only NAME]
                                   [--env-kernels-too] [--also-env VAR=VALUE ...] [--isa native|avx2]
+                                  [--also-bin LABEL=PATH ...]
 
 Configurations: (1) forward with loss, no grad, 4x128 and 1x1024; (2) frozen backbone forward +
 backward to the input embeddings (dropout on), 20x64 and 4x128; (3) the same with LoRA r=8 on c_attn
@@ -21,7 +22,8 @@ pairs' ratios with their range. `--isa avx2` measures what a CPU without AVX-512
 machine: PyTorch with MKL, ATen and oneDNN held to AVX2, this engine on OpenBLAS's Haswell kernels or
 MKL's AVX2 code (each prints which code it runs). This engine runs its products on the library it picks
 by itself (MKL on an Intel CPU where `Tools/install/mkl.sh` installed it, else OpenBLAS);
-`--also-env CLLM4REC_BLAS=openblas` adds a column on OpenBLAS. Needs torch (CPU), transformers and peft. The default model folder (Models/random-small in the
+`--also-env CLLM4REC_BLAS=openblas` adds a column on OpenBLAS; `--also-bin before=/tmp/old/.build/release/benchmarks`
+adds one for another build of this engine (another commit: a before/after in the same run). Needs torch (CPU), transformers and peft. The default model folder (Models/random-small in the
 repository) is made with `cllm4rec init-gpt2 --config small` if missing; a --model folder must hold
 weights. The same folder is loaded into PyTorch. Runs from any directory.
 """
@@ -150,6 +152,9 @@ def main():
     ap.add_argument("--also-env", action="append", default=[], metavar="VAR=VALUE",
                     help="also run this engine with VAR=VALUE in its environment (repeatable), e.g. "
                          "CLLM4REC_BLAS=openblas to compare the product libraries in the model")
+    ap.add_argument("--also-bin", action="append", default=[], metavar="LABEL=PATH",
+                    help="also run another build's `benchmarks` executable (repeatable), e.g. a checkout of an earlier "
+                         "commit, to compare two versions of this engine in the same run; --also-env applies to it too")
     a = ap.parse_args()
     if a.isa == "avx2" and a.env_kernels_too:
         sys.exit("--env-kernels-too and --isa avx2 contradict each other: the first lets OpenBLAS pick its "
@@ -188,6 +193,14 @@ def main():
                Engine("swift", swift_argv, env)]
     for label, var, value in also_env:
         engines.append(Engine(f"swift {label}", swift_argv, dict(env, **{var: value})))
+    for assignment in a.also_bin:
+        label, sep, path = assignment.partition("=")
+        if not sep or not label or not os.access(path, os.X_OK):
+            sys.exit(f"--also-bin {assignment}: expected LABEL=PATH to an executable `benchmarks`")
+        other_argv = [os.path.abspath(path)] + swift_argv[1:]
+        engines.append(Engine(label, other_argv, env))
+        for env_label, var, value in also_env:
+            engines.append(Engine(f"{label} {env_label}", other_argv, dict(env, **{var: value})))
     names = [n for n in TOKENS if not a.only or n in a.only]
     # The PyTorch side has LoRA only with peft installed (it says so and skips them): so does this.
     import importlib.util
@@ -215,6 +228,14 @@ def main():
         for label, (tps, ratio, lo, hi) in summary.items():
             line += f" | {label} {tps:7.1f} tok/s, ratio {ratio:4.2f}x [{lo:.2f}-{hi:.2f}]"
         print(line, flush=True)
+        # Another build against this one, pair by pair (runs seconds apart): > 1 means this build is faster.
+        for e in engines[2:]:
+            if e.label.split(" ")[0] in ("swift",):
+                continue
+            twin = "swift" + e.label[len(e.label.split(" ")[0]):]
+            if twin in times:
+                r = [o / s for s, o in zip(times[twin], times[e.label])]
+                print(f"{'':34s} {twin} against {e.label}: {statistics.median(r):4.2f}x [{min(r):.2f}-{max(r):.2f}]", flush=True)
         rows.append((name, tokens / statistics.median(torch_t)) + summary["swift"])
     for e in engines:
         e.close()

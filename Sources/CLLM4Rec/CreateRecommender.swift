@@ -17,6 +17,22 @@ public struct CreatedRecommender {
 }
 
 extension RecommenderFolder {
+    /// Whether `create` may write to `output`: a missing or empty folder, or (with `replacing`) one
+    /// that holds a recommender. Anything else is refused, so that nothing a user keeps is lost.
+    public static func checkTarget(_ output: String, replacing: Bool) throws {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: output, isDirectory: &isDir) else { return }
+        guard isDir.boolValue else { throw RecommenderError("\(output) is a file, not a folder") }
+        let contents = (try? FileManager.default.contentsOfDirectory(atPath: output)) ?? []
+        if contents.isEmpty { return }
+        guard contents.contains("recommender.json") else {
+            throw RecommenderError("\(output) is not empty and holds no recommender: choose another --output (nothing is overwritten)")
+        }
+        guard replacing else {
+            throw RecommenderError("\(output) already holds a recommender: pass --force to replace it whole (its checkpoints, adapter and results go with it), or choose another --output")
+        }
+    }
+
     /// `extend-vocab`'s work: one new token per user and item of `dataset` after the model's
     /// vocabulary, the tokenized corpora, the initial embeddings (N(0, 0.02²); with `textMean` the
     /// content rows of users and items with text at their text's mean token row) and the manifest,

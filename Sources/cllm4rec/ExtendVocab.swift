@@ -94,45 +94,14 @@ struct ExtendVocab: ParsableCommand {
         }
     }
 
-    func detectedFormat() -> DatasetFormat {
-        if let format { return format }
-        let p = dataset.lowercased()
-        if p.hasSuffix(".json") || p.hasSuffix(".json.gz") || p.hasSuffix(".jsonl") || p.hasSuffix(".jsonl.gz") { return .amazon }
-        if p.hasSuffix(".csv") || p.hasSuffix(".tsv") || p.hasSuffix(".csv.gz") || p.hasSuffix(".tsv.gz") { return .csv }
-        return .recbole
-    }
-
-    /// Refuses to write over a folder that holds anything unless it is a recommender and --force
-    /// is given (then it is replaced whole at the end).
-    func checkOutput() throws {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: output, isDirectory: &isDir) else { return }
-        guard isDir.boolValue else { throw CLIError("\(output) is a file, not a folder") }
-        let contents = (try? FileManager.default.contentsOfDirectory(atPath: output)) ?? []
-        if contents.isEmpty { return }
-        let isRecommender = contents.contains("recommender.json")
-        guard isRecommender else {
-            throw CLIError("\(output) is not empty and holds no recommender: choose another --output (nothing is overwritten)")
-        }
-        guard force else {
-            throw CLIError("\(output) already holds a recommender: pass --force to replace it whole (its checkpoints, adapter and results go with it), or choose another --output")
-        }
-    }
-
     func run() throws {
         let started = Date()
-        try checkOutput()
+        try RecommenderFolder.checkTarget(output, replacing: force)
         let model = BundledFiles.resolve(self.model, requiring: ["config.json", "vocab.json", "merges.txt"])
-        let fmt = detectedFormat()
-        let raw: RawDataset
-        switch fmt {
-        case .amazon: raw = try RawDataset.amazon(reviews: dataset, metadata: meta)
-        case .csv:
-            let cols = CSVColumns(user: userColumn, item: itemColumn, rating: ratingColumn.isEmpty ? nil : ratingColumn,
-                                  timestamp: timeColumn.isEmpty ? nil : timeColumn, text: textColumn)
-            raw = try RawDataset.csv(path: dataset, columns: cols, delimiter: delimiter?.first)
-        default: raw = try RawDataset.recBole(path: dataset)
-        }
+        let fmt = format ?? DatasetFormat.detect(dataset)
+        let columns = CSVColumns(user: userColumn, item: itemColumn, rating: ratingColumn.isEmpty ? nil : ratingColumn,
+                                 timestamp: timeColumn.isEmpty ? nil : timeColumn, text: textColumn)
+        let raw = try RawDataset.read(dataset, format: fmt, metadata: meta, columns: columns, delimiter: delimiter?.first)
         let options = PrepareOptions(minRating: implicit ? nil : minRating, kcore: kcore, seed: seed, heldoutUsers: heldoutUsers > 0 ? heldoutUsers : nil)
         var prepared = try splitFrom.map { try PreparedDataset(raw: raw, splitFrom: $0, options: options) } ?? PreparedDataset(raw, options: options)
         if coldItems > 0 {
@@ -172,7 +141,7 @@ struct ExtendVocab: ParsableCommand {
 }
 
 /// Dataset file formats `extend-vocab` reads.
-enum DatasetFormat: String, ExpressibleByArgument, CaseIterable { case recbole, amazon, csv }
+extension DatasetFormat: ExpressibleByArgument {}
 
 /// How `extend-vocab` initialises the new embeddings.
 enum EmbeddingInit: String, ExpressibleByArgument, CaseIterable {

@@ -102,4 +102,25 @@ extension LanguageBackbone {
         }
         return (total / Double(tokens.count - 1), tokens.count - 1)
     }
+
+    /// Mean next-token cross-entropy of a long text in windows of `window` tokens (at most the
+    /// context), each window read on its own as llama.cpp's perplexity does: by one forward pass per
+    /// window, or token by token through a KV cache (`decoding`, see `decodingLoss`). A last window
+    /// of one token predicts nothing and is left out. Also the number of tokens predicted.
+    public func windowedLoss(_ tokens: [Int], window: Int, decoding: Bool) -> (loss: Double, count: Int) {
+        let w = min(window, contextLength)
+        precondition(w >= 2, "a window of \(w) tokens predicts nothing")
+        var total = 0.0, count = 0
+        for start in stride(from: 0, to: tokens.count, by: w) {
+            let piece = Array(tokens[start..<min(tokens.count, start + w)])
+            guard piece.count >= 2 else { continue }
+            let (loss, n) = decoding ? decodingLoss(piece) : {
+                let r = nextTokenLoss([piece], dropout: false, seed: 0, gradient: false)
+                return (r.loss, r.count)
+            }()
+            total += loss * Double(n)
+            count += n
+        }
+        return (count > 0 ? total / Double(count) : 0, count)
+    }
 }

@@ -41,17 +41,7 @@ struct Perplexity: ParsableCommand {
         }
         let w = min(window ?? model.contextLength, model.contextLength)
         guard w >= 2 else { throw CLIError("--window must be at least 2") }
-        var total = 0.0, count = 0
-        var start = 0
-        while start < ids.count {
-            let piece = Array(ids[start..<min(ids.count, start + w)])
-            start += w
-            if piece.count < 2 { continue }
-            let (loss, n) = decode ? model.decodingLoss(piece) : { let r = model.nextTokenLoss([piece], dropout: false, seed: 0, gradient: false); return (r.loss, r.count) }()
-            total += loss * Double(n)
-            count += n
-        }
-        let mean = total / Double(count)
+        let (mean, count) = model.windowedLoss(ids, window: w, decoding: decode)
         print(String(format: "loss=%.6f ppl=%.4f tokens=%d", mean, exp(mean), count))
     }
 }

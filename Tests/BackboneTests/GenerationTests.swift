@@ -61,6 +61,25 @@ final class GenerationTests: XCTestCase {
         }
     }
 
+    /// `windowedLoss` weighs each window's mean by the tokens it predicts, leaves out a last window
+    /// of one token, and reads windows independently (the same as each window's own loss).
+    func testWindowedLossIsTheWindowsWeightedMean() throws {
+        for (name, model) in try TestFixtures.tinyBackbones() {
+            let tokens = [3, 141, 59, 26, 235, 89, 79, 223, 84, 62, 64, 33, 5]  // 13: windows of 5, 5, 3
+            let a = model.nextTokenLoss([Array(tokens[0..<5])]), b = model.nextTokenLoss([Array(tokens[5..<10])])
+            let c = model.nextTokenLoss([Array(tokens[10..<13])])
+            let expected = (a.loss * 4 + b.loss * 4 + c.loss * 2) / 10
+            let whole = model.windowedLoss(tokens, window: 5, decoding: false)
+            XCTAssertEqual(whole.count, 10, name)
+            XCTAssertEqual(whole.loss, expected, accuracy: 1e-6 * expected, name)
+            let stepped = model.windowedLoss(tokens, window: 5, decoding: true)
+            XCTAssertEqual(stepped.count, 10, name)
+            XCTAssertEqual(stepped.loss, expected, accuracy: 1e-5 * expected, name)
+            // 11 tokens in windows of 5: the last window holds one token and predicts nothing.
+            XCTAssertEqual(model.windowedLoss(Array(tokens[0..<11]), window: 5, decoding: false).count, 8, name)
+        }
+    }
+
     func testSamplingRules() {
         var g = SplitMix64(seed: 1)
         var l: [Float] = [0.1, 2.0, 2.0, -1]

@@ -48,8 +48,9 @@ public struct EvaluationRequest: Sendable {
     /// Cold splits: one row per (rule, ridge), all from one forward pass.
     public var coldRules: [ColdRowRule] = [.textTFIDFMap]
     public var coldRidges: [Double] = [1]
-    /// Cold splits: the head inputs, item text embeddings and scored item table written here.
-    public var dumpCold: String? = nil
+    /// Test, val and cold splits: the users, head inputs, item text embeddings and scored item table
+    /// written here (safetensors), for offline analysis.
+    public var dump: String? = nil
 
     public init() {}
 
@@ -58,7 +59,7 @@ public struct EvaluationRequest: Sendable {
         if !split.isCold, let b = baselines.first(where: { EvaluationBaseline.coldOnly.contains($0) }) {
             return "--baseline \(b.rawValue) is a cold-start baseline: use it with --split cold-items or cold-items-val"
         }
-        if dumpCold != nil && !split.isCold { return "--dump-cold is for --split cold-items or cold-items-val" }
+        if dump != nil && split == .heldoutUsers { return "--dump is for --split test, val, cold-items or cold-items-val (held-out users are folded in, not prompted)" }
         return nil
     }
 }
@@ -179,24 +180,24 @@ extension LoadedRecommender {
             var inputs: [(user: Int, h: [Float])] = []
             let reports = evaluator.evaluate(model: model, corpora: corpora, dataset: d, relevant: relevant, copy: scored,
                                              itemTables: coldVariants.map(\.table), seed: request.seed, collective: collective,
-                                             headInputs: request.dumpCold == nil ? nil : { inputs.append(($0, Array($1))) },
+                                             headInputs: request.dump == nil ? nil : { inputs.append(($0, Array($1))) },
                                              progress: counting("evaluating"))
             for (v, report) in zip(coldVariants, reports) { rows.append(EvaluationRow(name: v.name, report: report, extra: v.extra)) }
-            if let dump = request.dumpCold {
-                let w = model.width, j = d.items.count
-                var tensors: [(name: String, tensor: FloatTensor)] = [
-                    ("users", FloatTensor(shape: [inputs.count], values: inputs.map { Float($0.user) })),
-                    ("head_inputs", FloatTensor(shape: [inputs.count, w], values: inputs.flatMap(\.h))),
-                    ("item_table", FloatTensor(shape: [j, w], values: Array(UnsafeBufferPointer(start: model.embeddings.item(scored), count: j * w)))),
-                ]
-                if let f = textFeatures { tensors.append(("item_text", FloatTensor(shape: [j, f.width], values: f.values))) }
-                try SafeTensorsWriter.write(tensors, to: dump)
+            if let dump = request.dump {
+                try writeDump(dump, inputs: inputs, copy: scored, textFeatures: textFeatures)
                 notes.append("wrote \(dump)")
             }
         } else {
+            var inputs: [(user: Int, h: [Float])] = []
             let report = evaluator.evaluate(model: model, corpora: corpora, dataset: d, relevant: relevant, copy: scored,
-                                            seed: request.seed, collective: collective, progress: counting("evaluating"))
+                                            itemTables: [nil], seed: request.seed, collective: collective,
+                                            headInputs: request.dump == nil ? nil : { inputs.append(($0, Array($1))) },
+                                            progress: counting("evaluating"))[0]
             rows.append(EvaluationRow(name: "cllm4rec (\(scored.rawValue))", report: report, extra: [:]))
+            if let dump = request.dump {
+                try writeDump(dump, inputs: inputs, copy: scored, textFeatures: ItemTextEmbeddings.compute(model: model, corpora: corpora))
+                notes.append("wrote \(dump)")
+            }
         }
         let modelSeconds = Date().timeIntervalSince(started)
 
@@ -241,3 +242,18 @@ extension LoadedRecommender {
 
 /// 200.0 → "200", 0.5 → "0.5": numbers in row names as a person writes them.
 public func shortNumber(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v) }
+
+extension LoadedRecommender {
+    /// `--dump`: the evaluated users, their head inputs (what the head scores: scores = head_inputs ·
+    /// item_tableᵀ), the scored item table and the backbone's reading of each item's text.
+    func writeDump(_ path: String, inputs: [(user: Int, h: [Float])], copy: IDEmbeddings.Copy, textFeatures: ItemFeatures?) throws {
+        let w = model.width, j = dataset.items.count
+        var tensors: [(name: String, tensor: FloatTensor)] = [
+            ("users", FloatTensor(shape: [inputs.count], values: inputs.map { Float($0.user) })),
+            ("head_inputs", FloatTensor(shape: [inputs.count, w], values: inputs.flatMap(\.h))),
+            ("item_table", FloatTensor(shape: [j, w], values: Array(UnsafeBufferPointer(start: model.embeddings.item(copy), count: j * w)))),
+        ]
+        if let f = textFeatures { tensors.append(("item_text", FloatTensor(shape: [j, f.width], values: f.values))) }
+        try SafeTensorsWriter.write(tensors, to: path)
+    }
+}

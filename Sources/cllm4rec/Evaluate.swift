@@ -50,8 +50,9 @@ struct Evaluate: ParsableCommand {
     @Option(help: "The ridge penalty of the content-map and text-map rules, relative to the features' mean variance (> 0), comma-separated to compare several.")
     var coldRidge: String = "1"
 
-    @Option(help: "cold-items splits: also write the evaluated users' head inputs, the item text embeddings and the scored item table to this safetensors file (for analysis of other rules).")
-    var dumpCold: String?
+    @Option(name: [.customLong("dump"), .customLong("dump-cold")],
+            help: "test, val and cold-items splits: also write the evaluated users (users), their head inputs (head_inputs), the scored item table (item_table) and the backbone's reading of each item's text (item_text) to this safetensors file, for offline analysis (scores = head_inputs · item_tableᵀ; the users' prompts are the evaluation's).")
+    var dump: String?
 
     func coldRules() throws -> [ColdRowRule] {
         try coldRows.split(separator: ",", omittingEmptySubsequences: false).map {
@@ -134,7 +135,7 @@ struct Evaluate: ParsableCommand {
         r.recallAt = try FlagRules.cutoffs(k, "--k"); r.ndcgAt = try FlagRules.cutoffs(ndcgK, "--ndcg-k")
         r.batch = batch; r.copy = copy?.copy; r.baselines = try baselines(); r.easeLambda = easeLambda; r.seed = seed
         r.foldInSteps = try stepsList(); r.foldInLearningRate = foldIn.foldInLr
-        r.coldRules = try coldRules(); r.coldRidges = try coldRidges(); r.dumpCold = dumpCold
+        r.coldRules = try coldRules(); r.coldRidges = try coldRidges(); r.dump = dump
         return r
     }
 

@@ -1,5 +1,7 @@
+import CLLM4Rec
 import Foundation
 import TestSupport
+import WeightIO
 import XCTest
 
 /// `finetune --head-input`, the collapse diagnostic in `evaluate` and `metrics.jsonl`, and `report`
@@ -72,6 +74,32 @@ final class HeadInputAndReportTests: XCTestCase {
         XCTAssertFalse(try headerNames(work + "/rec/embeddings.safetensors").contains("head_input.mean"))
         let bad = try cli("finetune", "rec", "--epochs", "1", "--head-input", "rotated", expect: 64)
         XCTAssertTrue(bad.err.contains("--head-input"), bad.err)
+    }
+
+    /// `evaluate --dump` on a warm split writes what the head scored: the recall computed here from
+    /// head_inputs · item_tableᵀ (training items left out) is the evaluation's.
+    func testDumpReproducesTheEvaluation() throws {
+        try trainedFolder()
+        try cli("evaluate", "rec", "--split", "val", "--k", "5", "--ndcg-k", "10", "--baseline", "popularity", "--dump", "dump.safetensors", "--threads", "1")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: work + "/rec/evaluation-val.json"))) as! [String: Any]
+        let model = (json["results"] as! [[String: Any]])[0]
+        let reported = try XCTUnwrap((model["metrics"] as! [String: Any])["recall@5"] as? Double)
+        let dump = try SafeTensorsFile(path: work + "/dump.safetensors")
+        let users = try dump.floats("users").values.map { Int($0) }
+        let h = try dump.floats("head_inputs"), table = try dump.floats("item_table")
+        let (c, j) = (h.shape[1], table.shape[0])
+        XCTAssertEqual(try dump.floats("item_text").shape[0], j)
+        let rec = try LoadedRecommender(path: work + "/rec", applyAdapter: false)
+        XCTAssertEqual(Set(users), Set((0..<rec.dataset.users.count).filter { !rec.dataset.validation[$0].isEmpty }))
+        var total = 0.0
+        for (r, u) in users.enumerated() {
+            let seen = Set(rec.dataset.train[u])
+            let scores = (0..<j).map { i in (0..<c).reduce(Float(0)) { $0 + h.values[r * c + $1] * table.values[i * c + $1] } }
+            let top = (0..<j).filter { !seen.contains($0) }.sorted { scores[$0] > scores[$1] }.prefix(5)
+            let relevant = Set(rec.dataset.validation[u])
+            total += Double(top.filter(relevant.contains).count) / Double(min(5, relevant.count))
+        }
+        XCTAssertEqual(total / Double(users.count), reported, accuracy: 1e-6)
     }
 
     func testReportPage() throws {

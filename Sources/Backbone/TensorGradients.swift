@@ -33,7 +33,8 @@ extension ModelTensor {
 /// architecture. The backbone is frozen by default (CLLM4Rec trains only the ID embeddings and
 /// optional LoRA); a tensor chosen here gets d(loss)/d(tensor) added by every `backward`.
 ///
-///     let g = try TensorGradients<GPT2Tensor>(config: config, patterns: ["ln_f.*", "h.11.mlp.c_fc.weight"])
+///     // T: the architecture's `ModelTensor` (these names are GPT-2's)
+///     let g = try TensorGradients<T>(config: config, patterns: ["ln_f.*", "h.11.mlp.c_fc.weight"])
 ///     model.weightGradients = g
 ///     g.gradient(named: "ln_f.weight")  // [C] values after a backward
 public final class TensorGradients<T: ModelTensor>: @unchecked Sendable {

@@ -27,7 +27,7 @@ extension GPT2Model {
             let x = l == 0 ? base + layout.x0 : layout.layer(memory.activations, l - 1).res3
             // MLP: res3 = res2 + dropout(gelu(ln2 Wfc) Wproj)
             dtmp.update(from: dres, count: n * c)
-            if last.dropout { Dropout.apply(dtmp, count: n * c, p: config.residPdrop, seed: seedFor(last.seed, layer: l, site: 3)) }
+            if last.dropout { Dropout.apply(dtmp, count: n * c, p: config.residPdrop, seed: Dropout.streamSeed(last.seed, layer: l, site: .mlpOutput)) }
             linearBackward(.fcProj, layer: l, dy: dtmp, x: a.fchGelu, rows: n, w: .fcprojw, b: .fcprojb, dx: dwide, loraT: a.loraT(.fcProj, lora), dloraT: dloraT)
             GELU.backward(dx: dwide, dout: dwide, x: a.fch, count: n * f)
             linearBackward(.fc, layer: l, dy: dwide, x: a.ln2, rows: n, w: .fcw, b: .fcb, dx: dln, loraT: a.loraT(.fc, lora), dloraT: dloraT)
@@ -36,7 +36,7 @@ extension GPT2Model {
             layerNormParameterBackward(.ln2w, .ln2b, layer: l, dout: dln, x: a.res2, mean: a.ln2Mean, rstd: a.ln2Rstd)
             // Attention: res2 = x + dropout(attn(ln1 Wqkv) Wproj)
             dtmp.update(from: dres, count: n * c)
-            if last.dropout { Dropout.apply(dtmp, count: n * c, p: config.residPdrop, seed: seedFor(last.seed, layer: l, site: 2)) }
+            if last.dropout { Dropout.apply(dtmp, count: n * c, p: config.residPdrop, seed: Dropout.streamSeed(last.seed, layer: l, site: .attentionOutput)) }
             linearBackward(.attnProj, layer: l, dy: dtmp, x: a.atty, rows: n, w: .attprojw, b: .attprojb, dx: dln, loraT: a.loraT(.attnProj, lora), dloraT: dloraT)
             var row = 0, attOffset = 0
             let attnP = last.dropout ? config.attnPdrop : 0
@@ -46,7 +46,7 @@ extension GPT2Model {
                                          dq: dq, dk: dq + c, dv: dq + 2 * c, ldd: 3 * c, rows: len, past: 0,
                                          heads: config.nHead, headSize: config.headSize, probs: a.att + attOffset,
                                          scratch: base + layout.attScratch, dropout: attnP,
-                                         seed: seedFor(last.seed, layer: l, site: 1) &+ UInt64(attOffset))
+                                         seed: Dropout.streamSeed(last.seed, layer: l, site: .attention) &+ UInt64(attOffset))
                 row += len
                 attOffset += config.nHead * len * len
             }
@@ -55,7 +55,7 @@ extension GPT2Model {
                                mean: a.ln1Mean, rstd: a.ln1Rstd, rows: n, width: c)
             layerNormParameterBackward(.ln1w, .ln1b, layer: l, dout: dln, x: x, mean: a.ln1Mean, rstd: a.ln1Rstd)
         }
-        if last.dropout { Dropout.apply(dres, count: n * c, p: config.embdPdrop, seed: seedFor(last.seed, layer: -1, site: 0)) }
+        if last.dropout { Dropout.apply(dres, count: n * c, p: config.embdPdrop, seed: Dropout.streamSeed(last.seed, layer: -1, site: .embeddings)) }
         if let dwpe = weightGradients?.gradient(.wpe) {
             // x0 = inputs + wpe[position]: each row's gradient goes to its position's row.
             var row = 0
@@ -90,9 +90,9 @@ extension GPT2Model {
             addColumnSums(dy, rows: n, cols: out, into: db)
         }
         guard let lora, let t = loraT, let last = memory.batch, let k = lora.index(target.rawValue) else { return }
-        let site = 10 + LoRATarget.allCases.firstIndex(of: target)!
+        let site = Dropout.Site.adapter(LoRATarget.allCases.firstIndex(of: target)!)
         lora.backward(module: k, layer: l, dy: dy, ldy: out, x: x, rows: n, t: t, dx: dx, dt: dloraT,
                       scratch: memory.activations.pointer.baseAddress! + layout.loraScratch,
-                      dropoutSeed: last.dropout && lora.dropout > 0 ? seedFor(last.seed, layer: l, site: site) : nil)
+                      dropoutSeed: last.dropout && lora.dropout > 0 ? Dropout.streamSeed(last.seed, layer: l, site: site) : nil)
     }
 }

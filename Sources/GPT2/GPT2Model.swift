@@ -74,7 +74,7 @@ public final class GPT2Model: @unchecked Sendable {
             }
             row += len
         }
-        if dropout { Dropout.apply(x0, count: n * c, p: config.embdPdrop, seed: seedFor(seed, layer: -1, site: 0)) }
+        if dropout { Dropout.apply(x0, count: n * c, p: config.embdPdrop, seed: Dropout.streamSeed(seed, layer: -1, site: .embeddings)) }
 
         var x = UnsafePointer(x0)
         for l in 0..<config.nLayer {
@@ -88,8 +88,6 @@ public final class GPT2Model: @unchecked Sendable {
         return out
     }
 
-    /// Distinct dropout streams per (forward seed, layer, site).
-    func seedFor(_ seed: UInt64, layer: Int, site: Int) -> UInt64 { Dropout.streamSeed(seed, layer: layer, site: site) }
 
     /// y [n, out] = x [n, in] W + b (+ LoRA), W stored [in, out] as HF's Conv1D.
     func linear(_ target: LoRATarget, layer l: Int, x: UnsafePointer<Float>, rows n: Int, w: GPT2Tensor, b: GPT2Tensor,
@@ -103,9 +101,9 @@ public final class GPT2Model: @unchecked Sendable {
             BLAS.gemm(m: n, n: out, k: inp, a: x, lda: inp, b: params.tensor(w, layer: l).baseAddress!, ldb: out, beta: 1, c: y, ldc: out)
         }
         guard let lora, let t = loraT, let k = lora.index(target.rawValue) else { return }
-        let site = 10 + LoRATarget.allCases.firstIndex(of: target)!
+        let site = Dropout.Site.adapter(LoRATarget.allCases.firstIndex(of: target)!)
         lora.forward(module: k, layer: l, x: x, rows: n, t: t, y: y, ldy: out, scratch: memory.activations.pointer.baseAddress! + layout.loraScratch,
-                     dropoutSeed: dropout ? seedFor(seed, layer: l, site: site) : nil)
+                     dropoutSeed: dropout ? Dropout.streamSeed(seed, layer: l, site: site) : nil)
     }
 
     func layerForward(_ l: Int, input x: UnsafePointer<Float>, lengths: [Int], past: [Int], dropout: Bool, seed: UInt64,
@@ -139,21 +137,21 @@ public final class GPT2Model: @unchecked Sendable {
             }
             CausalAttention.forward(q: q, ldq: 3 * c, k: k, v: v, ldkv: ldkv, y: a.atty + row * c, ldy: c, rows: len, past: past[s],
                                     heads: config.nHead, headSize: hs, probs: a.att + (layout.slots > 1 ? attOffset : 0), scratch: scratch,
-                                    dropout: attnP, seed: seedFor(seed, layer: l, site: 1) &+ UInt64(attOffset))
+                                    dropout: attnP, seed: Dropout.streamSeed(seed, layer: l, site: .attention) &+ UInt64(attOffset))
             row += len
             attOffset += config.nHead * len * (past[s] + len)
         }
 
         let tmp = memory.activations.pointer.baseAddress! + layout.scratchWide
         linear(.attnProj, layer: l, x: a.atty, rows: n, w: .attprojw, b: .attprojb, y: tmp, loraT: a.loraT(.attnProj, lora), dropout: dropout, seed: seed)
-        if dropout { Dropout.apply(tmp, count: n * c, p: config.residPdrop, seed: seedFor(seed, layer: l, site: 2)) }
+        if dropout { Dropout.apply(tmp, count: n * c, p: config.residPdrop, seed: Dropout.streamSeed(seed, layer: l, site: .attentionOutput)) }
         add(x, tmp, a.res2, n * c)
         LayerNorm.forward(out: a.ln2, mean: a.ln2Mean, rstd: a.ln2Rstd, x: a.res2, weight: params.tensor(.ln2w, layer: l).baseAddress!,
                           bias: params.tensor(.ln2b, layer: l).baseAddress!, rows: n, width: c, eps: eps)
         linear(.fc, layer: l, x: a.ln2, rows: n, w: .fcw, b: .fcb, y: a.fch, loraT: a.loraT(.fc, lora), dropout: dropout, seed: seed)
         GELU.forward(out: a.fchGelu, x: a.fch, count: n * f)
         linear(.fcProj, layer: l, x: a.fchGelu, rows: n, w: .fcprojw, b: .fcprojb, y: tmp, loraT: a.loraT(.fcProj, lora), dropout: dropout, seed: seed)
-        if dropout { Dropout.apply(tmp, count: n * c, p: config.residPdrop, seed: seedFor(seed, layer: l, site: 3)) }
+        if dropout { Dropout.apply(tmp, count: n * c, p: config.residPdrop, seed: Dropout.streamSeed(seed, layer: l, site: .mlpOutput)) }
         add(a.res2, tmp, a.res3, n * c)
         return a.res3
     }

@@ -63,7 +63,7 @@ extension LlamaModel {
                                          v: q + Q + K + kv * d, ldkv: ld, dq: block, dk: block + d, dv: block + 2 * d, ldd: 3 * d,
                                          rows: len, past: 0, heads: 1, headSize: d, probs: a.att + attStart[s] + h * span,
                                          scratch: scratch + w * 2 * layout.maxSpan,
-                                         dropout: attnP, seed: seedFor(last.seed, layer: l, site: 1) &+ UInt64(attStart[s] + h * span))
+                                         dropout: attnP, seed: Dropout.streamSeed(last.seed, layer: l, site: .attention) &+ UInt64(attStart[s] + h * span))
             }
             // Gather each row's blocks back (rows across the cores), then undo the rotations: the
             // gradient of a rotation is the inverse rotation.
@@ -115,6 +115,6 @@ extension LlamaModel {
         guard let lora, let k = lora.index(LlamaModel.module(w)), let last = memory.batch else { return }
         lora.backward(module: k, layer: l, dy: dy, ldy: ldy, x: x, rows: n, t: a.loraT(k), dx: dx, dt: dloraT,
                       scratch: memory.activations.pointer.baseAddress! + layout.loraScratch,
-                      dropoutSeed: last.dropout && lora.dropout > 0 ? seedFor(last.seed, layer: l, site: 10 + k) : nil)
+                      dropoutSeed: last.dropout && lora.dropout > 0 ? Dropout.streamSeed(last.seed, layer: l, site: .adapter(k)) : nil)
     }
 }

@@ -110,8 +110,6 @@ public final class LlamaModel: @unchecked Sendable {
         return out
     }
 
-    /// Distinct dropout streams per (forward seed, layer, site).
-    func seedFor(_ seed: UInt64, layer: Int, site: Int) -> UInt64 { Dropout.streamSeed(seed, layer: layer, site: site) }
 
     /// y [n, out] (row stride ldy) = x [n, in] Wᵀ + b (+ LoRA); W [out, in] as `nn.Linear`.
     func linear(_ w: LlamaTensor, bias: LlamaTensor?, layer l: Int, x: UnsafePointer<Float>, rows n: Int, inp: Int, out: Int,
@@ -174,7 +172,7 @@ public final class LlamaModel: @unchecked Sendable {
                  y: UnsafeMutablePointer<Float>, ldy: Int, a: LlamaLayerActivations, dropout: Bool, seed: UInt64) {
         guard let lora, let k = lora.index(LlamaModel.module(w)) else { return }
         lora.forward(module: k, layer: l, x: x, rows: n, t: a.loraT(k), y: y, ldy: ldy, scratch: memory.activations.pointer.baseAddress! + layout.loraScratch,
-                     dropoutSeed: dropout ? seedFor(seed, layer: l, site: 10 + k) : nil)
+                     dropoutSeed: dropout ? Dropout.streamSeed(seed, layer: l, site: .adapter(k)) : nil)
     }
 
     func layerForward(_ l: Int, input x: UnsafePointer<Float>, lengths: [Int], past: [Int], dropout: Bool, seed: UInt64,
@@ -224,7 +222,7 @@ public final class LlamaModel: @unchecked Sendable {
             CausalAttention.forward(q: a.qkv + rowStart[s] * ld + h * d, ldq: ld, k: k + g * d, v: v + g * d, ldkv: ldkv,
                                     y: a.atty + rowStart[s] * Q + h * d, ldy: Q, rows: len, past: past[s], heads: 1, headSize: d,
                                     probs: probs, scratch: scratch + w * 2 * layout.maxSpan,
-                                    dropout: attnP, seed: seedFor(seed, layer: l, site: 1) &+ UInt64(attStart[s] + h * span))
+                                    dropout: attnP, seed: Dropout.streamSeed(seed, layer: l, site: .attention) &+ UInt64(attStart[s] + h * span))
         }
 
         let tmp = memory.activations.pointer.baseAddress! + layout.scratchWide

@@ -11,10 +11,35 @@ public enum Dropout {
         return Float(z >> 40) * (1 / Float(1 << 24)) >= p
     }
 
+    /// The places in a transformer where dropout draws its own stream.
+    public enum Site: Equatable, Sendable {
+        /// The input embeddings (GPT-2's embd_pdrop; layer -1).
+        case embeddings
+        /// The attention probabilities (each head's rows continue the stream at their offset).
+        case attention
+        /// The attention block's output, before the residual add.
+        case attentionOutput
+        /// The MLP block's output, before the residual add.
+        case mlpOutput
+        /// The input of the adapter on the layer's k-th adapted projection (LoRA's dropout).
+        case adapter(Int)
+
+        /// The number that keeps the streams of earlier versions: 0, 1, 2, 3, and 10 + k.
+        var index: Int {
+            switch self {
+            case .embeddings: return 0
+            case .attention: return 1
+            case .attentionOutput: return 2
+            case .mlpOutput: return 3
+            case let .adapter(k): return 10 + k
+            }
+        }
+    }
+
     /// The seed of the dropout stream at (`layer`, `site`) of a forward pass seeded by `seed`:
     /// distinct streams per layer and per place in a layer, mixed so that neighbours do not correlate.
-    public static func streamSeed(_ seed: UInt64, layer: Int, site: Int) -> UInt64 {
-        var z = seed ^ (UInt64(bitPattern: Int64(layer + 2)) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(site + 1) &* 0xC2B2_AE3D_27D4_EB4F)
+    public static func streamSeed(_ seed: UInt64, layer: Int, site: Site) -> UInt64 {
+        var z = seed ^ (UInt64(bitPattern: Int64(layer + 2)) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(site.index + 1) &* 0xC2B2_AE3D_27D4_EB4F)
         z = (z ^ (z >> 33)) &* 0xFF51_AFD7_ED55_8CCD
         return z ^ (z >> 33)
     }

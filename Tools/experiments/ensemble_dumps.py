@@ -3,7 +3,8 @@
 backbone would not? (issue 21, numpy only)
 
 Each DUMP is written by `cllm4rec evaluate RUN --split val|test --dump FILE` on folders made from
-the same dataset and split (the same ids.json). A pair ranks every item but the user's training
+the same dataset and split (folders made with another seed number users and items in another
+order: they are matched by their ids). A pair ranks every item but the user's training
 items by z(A) + z(B), z standardizing a user's scores over the candidates (head_inputs ·
 item_tableᵀ, what `evaluate` ranks by); each model alone is the first rows (they reproduce
 `evaluate`). Choose on validation dumps, read test dumps once:
@@ -24,23 +25,44 @@ def main():
     runs = {n: os.path.dirname(os.path.abspath(f)) for n, f in named}
     ids = {n: json.load(open(os.path.join(r, "ids.json"))) for n, r in runs.items()}
     first = named[0][0]
-    for n in ids:
-        if ids[n] != ids[first]:
-            sys.exit(f"{n}: its folder's ids.json differs from {first}'s: the rankings are not of the same items")
     split_name = "test" if "test" in os.path.basename(named[0][1]) else "validation"
     splits = json.load(open(os.path.join(runs[first], "splits.json")))
     dumps = {n: read_safetensors(f) for n, f in named}
     users = dumps[first]["users"].astype(int)
+    # Every dump in the first folder's order of users and items, matched by their ids.
+    def external_pairs(n, part):
+        sp = json.load(open(os.path.join(runs[n], "splits.json")))
+        return {(ids[n]["users"][u], ids[n]["items"][i]) for u, items in enumerate(sp[part]) for i in items}
+    aligned = {}
     for n, d in dumps.items():
-        if not np.array_equal(d["users"].astype(int), users):
-            sys.exit(f"{n}: not the same users in the same order as {first}")
+        if ids[n]["users"] == ids[first]["users"] and ids[n]["items"] == ids[first]["items"]:
+            rows, cols = d["users"].astype(int), np.arange(d["item_table"].shape[0])
+            if not np.array_equal(rows, users):
+                sys.exit(f"{n}: not the same users in the same order as {first}")
+            aligned[n] = (np.arange(len(users)), cols)
+            continue
+        if set(ids[n]["users"]) != set(ids[first]["users"]) or set(ids[n]["items"]) != set(ids[first]["items"]):
+            sys.exit(f"{n}: its folder holds other users or items than {first}'s")
+        for part in ("train", split_name):
+            if external_pairs(n, part) != external_pairs(first, part):
+                sys.exit(f"{n}: its {part} split differs from {first}'s")
+        user_index = {e: k for k, e in enumerate(ids[n]["users"])}
+        item_index = {e: k for k, e in enumerate(ids[n]["items"])}
+        row_of = {u: r for r, u in enumerate(d["users"].astype(int))}
+        rows = np.array([row_of[user_index[ids[first]["users"][u]]] for u in users])
+        cols = np.array([item_index[e] for e in ids[first]["items"]])
+        aligned[n] = (rows, cols)
     train = [splits["train"][u] for u in users]
     relevant = [splits[split_name][u] for u in users]
     J = dumps[first]["item_table"].shape[0]
     mask = np.zeros((len(users), J), dtype=bool)
     for k, h in enumerate(train):
         mask[k, h] = True
-    z = {n: zscore(d["head_inputs"].astype(np.float64) @ d["item_table"].astype(np.float64).T, mask) for n, d in dumps.items()}
+    z = {}
+    for n, d in dumps.items():
+        rows, cols = aligned[n]
+        scores = d["head_inputs"].astype(np.float64)[rows] @ d["item_table"].astype(np.float64)[cols].T
+        z[n] = zscore(scores, mask)
     if a.ease:
         z["ease"] = zscore(ease_scores(splits["train"], J)[users], mask)
     print(f"{len(users)} users, {J} items, split {split_name}")

@@ -126,6 +126,7 @@ struct Evaluate: ParsableCommand {
         _ = try coldRules()
         _ = try coldRidges()
         try FlagRules.inRange(1...100_000, batch, "--batch")
+        try FlagRules.writableFile(dump, "--dump")
         if let problem = try request().problem() { throw ValidationError(problem) }
     }
 

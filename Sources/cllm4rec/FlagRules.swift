@@ -48,6 +48,21 @@ enum FlagRules {
         }
     }
 
+    /// A file the command will write at the end: its folder must exist and be writable now, so that
+    /// a long run is not lost to a typo in the path.
+    static func writableFile(_ path: String?, _ flag: String) throws {
+        guard let path else { return }
+        let folder = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue else {
+            throw ValidationError("\(flag) \(path): the folder \(folder) does not exist")
+        }
+        guard FileManager.default.isWritableFile(atPath: folder) else { throw ValidationError("\(flag) \(path): the folder \(folder) is not writable") }
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+            throw ValidationError("\(flag) \(path) is a folder; name a file")
+        }
+    }
+
     /// "20,40" -> [20, 40]: positive integers only, each at most `maximum`.
     ///
     ///     try FlagRules.cutoffs("20,40", "--k") -> [20, 40]

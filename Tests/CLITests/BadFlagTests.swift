@@ -21,6 +21,7 @@ final class BadFlagTests: XCTestCase {
             (["evaluate", "rec", "--split", "train"], "--split"),
             (["evaluate", "rec", "--baseline", "tfidf-knn"], "--baseline"),
             (["evaluate", "rec", "--split", "heldout-users", "--dump", "x.safetensors"], "--dump"),
+            (["evaluate", "rec", "--dump", "no-such-folder/x.safetensors"], "--dump"),
             (["evaluate", "rec", "--split", "cold-items", "--cold-rows", "average"], "--cold-rows"),
             (["evaluate", "rec", "--split", "cold-items", "--cold-ridge", "1,0"], "--cold-ridge"),
             (["evaluate", "rec", "--copy", "content"], "--copy"),

@@ -3,13 +3,13 @@ import Foundation
 /// Reading and writing an architecture's config.json, the same for every architecture: the decoded
 /// config, or one line saying why not (the key path of a decoding failure).
 public enum ConfigFile {
-    public static func decode<C: Decodable>(_ type: C.Type, path: String) -> Result<C, ConfigFileProblem> {
+    public static func decode<C: Decodable>(_ type: C.Type, path: String) throws(ModelFileError) -> C {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            return .failure(ConfigFileProblem(message: "cannot read: \(error.localizedDescription)"))
+            throw .io(file: path, problem: "cannot read: \(error.localizedDescription)")
         }
-        do { return .success(try JSONDecoder().decode(C.self, from: data)) } catch {
-            return .failure(ConfigFileProblem(message: "invalid config: \(describe(error))"))
+        do { return try JSONDecoder().decode(C.self, from: data) } catch {
+            throw .io(file: path, problem: "invalid config: \(describe(error))")
         }
     }
 
@@ -33,8 +33,6 @@ public enum ConfigFile {
         }
     }
 }
-
-public struct ConfigFileProblem: Error { public let message: String }
 
 /// What every architecture's files can get wrong in the same way: a config this engine cannot run,
 /// a file or folder it cannot read. Each message names the architecture or the file.
@@ -66,11 +64,7 @@ extension CheckedConfig {
 
     /// A config.json decoded and checked; the error names the file and the key.
     public static func load(path: String) throws(ModelFileError) -> Self {
-        let config: Self
-        switch ConfigFile.decode(Self.self, path: path) {
-        case let .success(c): config = c
-        case let .failure(p): throw .io(file: path, problem: p.message)
-        }
+        let config = try ConfigFile.decode(Self.self, path: path)
         if let problem = config.problem { throw .io(file: path, problem: problem) }
         return config
     }

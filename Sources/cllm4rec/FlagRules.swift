@@ -52,7 +52,7 @@ enum FlagRules {
     /// a long run is not lost to a typo in the path.
     static func writableFile(_ path: String?, _ flag: String) throws {
         guard let path else { return }
-        let folder = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+        let parent = (path as NSString).deletingLastPathComponent, folder = parent.isEmpty ? "." : parent
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue else {
             throw ValidationError("\(flag) \(path): the folder \(folder) does not exist")

@@ -88,7 +88,6 @@ public final class GPT2Model: @unchecked Sendable {
         return out
     }
 
-
     /// y [n, out] = x [n, in] W + b (+ LoRA), W stored [in, out] as HF's Conv1D.
     func linear(_ target: LoRATarget, layer l: Int, x: UnsafePointer<Float>, rows n: Int, w: GPT2Tensor, b: GPT2Tensor,
                 y: UnsafeMutablePointer<Float>, loraT: UnsafeMutablePointer<Float>?, dropout: Bool, seed: UInt64) {

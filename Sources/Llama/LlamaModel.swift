@@ -110,7 +110,6 @@ public final class LlamaModel: @unchecked Sendable {
         return out
     }
 
-
     /// y [n, out] (row stride ldy) = x [n, in] Wᵀ + b (+ LoRA); W [out, in] as `nn.Linear`.
     func linear(_ w: LlamaTensor, bias: LlamaTensor?, layer l: Int, x: UnsafePointer<Float>, rows n: Int, inp: Int, out: Int,
                 y: UnsafeMutablePointer<Float>, ldy: Int, a: LlamaLayerActivations, dropout: Bool, seed: UInt64) {

@@ -5,23 +5,14 @@ and measured there. Choose on cold-items-val only.
 
     python3 Tools/experiments/analyze_cold_rules.py RUN DUMP.safetensors
 """
-import json, re, struct, sys
+import json, os, re, sys
 import numpy as np
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dumps import read_safetensors
 
 run, dump = sys.argv[1], sys.argv[2]
 
-def load(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n)); data = f.read()
-    out = {}
-    for k, v in header.items():
-        if k == "__metadata__": continue
-        a, b = v["data_offsets"]
-        out[k] = np.frombuffer(data[a:b], dtype=np.float32).reshape(v["shape"])
-    return out
-
-d = load(dump)
+d = read_safetensors(dump)
 splits = json.load(open(f"{run}/splits.json")); ids = json.load(open(f"{run}/ids.json"))
 cold = splits["cold"]
 cands = np.array(cold["validation_items"]); coldall = set(cold["validation_items"]) | set(cold["test_items"])

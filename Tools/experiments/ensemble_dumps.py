@@ -13,7 +13,8 @@ item_tableᵀ, what `evaluate` ranks by); each model alone is the first rows (th
 import argparse, itertools, json, os, sys
 import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from warm_text_blend import ease_scores, metrics, read_safetensors, zscore
+from dumps import read_safetensors
+from warm_text_blend import ease_scores, metrics, zscore
 
 
 def main():

@@ -14,23 +14,10 @@ read test once with the chosen one:
     python3 Tools/experiments/warm_text_blend.py RUN/dump-val.safetensors
     python3 Tools/experiments/warm_text_blend.py RUN/dump-test.safetensors --only BASE:KNN:ALPHA
 """
-import argparse, json, math, os, re, struct, sys
+import argparse, json, os, re, sys
 import numpy as np
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        assert info["dtype"] == "F32", (name, info["dtype"])
-        a, b = info["data_offsets"]
-        out[name] = np.frombuffer(data[a:b], dtype=np.float32).reshape(info["shape"])
-    return out
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dumps import read_safetensors
 
 
 def zscore(s, mask):

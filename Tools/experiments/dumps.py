@@ -1,7 +1,16 @@
 """Reading `cllm4rec evaluate --dump` files (safetensors, F32 only) with numpy: shared by the
 experiment scripts of this folder."""
-import json, struct
+import json, os, struct, sys
 import numpy as np
+
+
+def check_dump(path):
+    """Exits with a message naming what is missing: the dump, or its folder's ids.json / splits.json."""
+    folder = os.path.dirname(os.path.abspath(path))
+    for f in (path, os.path.join(folder, "ids.json"), os.path.join(folder, "splits.json")):
+        if not os.path.isfile(f):
+            sys.exit(f"{path}: {f} not found (a dump of `cllm4rec evaluate RUN --split val|test --dump FILE`, "
+                     "written in the recommender folder RUN, or beside copies of its ids.json and splits.json)")
 
 
 def read_safetensors(path):

@@ -13,7 +13,7 @@ item_tableᵀ, what `evaluate` ranks by); each model alone is the first rows (th
 import argparse, itertools, json, os, sys
 import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dumps import read_safetensors
+from dumps import check_dump, read_safetensors
 from warm_text_blend import ease_scores, metrics, zscore
 
 
@@ -23,6 +23,10 @@ def main():
     ap.add_argument("--ease", action="store_true", help="also EASE (λ 200) alone and with each model")
     a = ap.parse_args()
     named = [x.split("=", 1) for x in a.dumps]
+    for pair in named:
+        if len(pair) != 2 or not pair[0]:
+            sys.exit(f"{'='.join(pair)}: expected NAME=FILE")
+        check_dump(pair[1])
     runs = {n: os.path.dirname(os.path.abspath(f)) for n, f in named}
     ids = {n: json.load(open(os.path.join(r, "ids.json"))) for n, r in runs.items()}
     first = named[0][0]

@@ -17,7 +17,7 @@ read test once with the chosen one:
 import argparse, json, os, re, sys
 import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dumps import read_safetensors
+from dumps import check_dump, read_safetensors
 
 
 def zscore(s, mask):
@@ -78,6 +78,8 @@ def main():
     ap.add_argument("--alphas", default="0,0.05,0.1,0.2,0.3,0.5,1")
     ap.add_argument("--only", help="BASE:KNN:ALPHA, e.g. model:llm:0.2 (for the test read)")
     a = ap.parse_args()
+    if a.run is None:
+        check_dump(a.dump)
     run = a.run or os.path.dirname(os.path.abspath(a.dump))
     d = read_safetensors(a.dump)
     splits = json.load(open(os.path.join(run, "splits.json")))

@@ -50,7 +50,7 @@ public struct RunReport {
             guard let data = FileManager.default.contents(atPath: f.file("training-\(stage).json")),
                   let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
                   let options = json["options"] as? [String: Any] else { continue }
-            let keys = stage == "pretrain" ? ["warmupEpochs", "rounds", "learningRate", "lambda"]
+            let keys = stage == "pretrain" ? ["warmupEpochs", "rounds", "contentEvery", "learningRate", "lambda"]
                                            : ["epochs", "learningRate", "lambda", "headInputChoice", "loraRank", "target"]
             settings.append((stage, keys.compactMap { k in options[k].map { "\(k == "headInputChoice" ? "headInput" : k) \($0)" } }.joined(separator: ", ")))
         }

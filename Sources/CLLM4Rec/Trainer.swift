@@ -97,14 +97,27 @@ public final class Trainer {
         var o = resume ? try Trainer.savedState(folder.file("checkpoint-\(stage.rawValue)")).options : options
         if let extendTo { precondition(resume && stage == .finetune && extendTo >= o.epochs); o.epochs = extendTo }
         schedule = stage == .pretrain
-            ? Array(repeating: .content, count: o.warmupEpochs) + [PhaseKind.collaborative, .content].repeated(o.rounds)
-            : (0..<max(0, o.epochs)).flatMap { e -> [PhaseKind] in
-                o.contentEvery > 0 && (e + 1) % o.contentEvery == 0 ? [.recommendation, .content] : [.recommendation]
-            }
+            ? Trainer.pretrainSchedule(o) : Trainer.finetuneSchedule(o)
         best = IDEmbeddings(users: model.users, items: model.items, width: model.width, copies: [])
         if stage == .finetune && !model.embeddings.has(.recommendation) { model.embeddings.copy(.collaborative, to: .recommendation) }
         if resume { try loadCheckpoint() }
         if extendTo != nil { state.options.epochs = o.epochs }
+    }
+
+    /// Pretraining: the content-only warm-up, then rounds of a collaborative epoch, each followed by
+    /// a content epoch when the round's number is a multiple of `contentEvery` (1: every round, the
+    /// reference; 0: none, the content copy keeps its warm-up or initial rows).
+    static func pretrainSchedule(_ o: TrainingOptions) -> [PhaseKind] {
+        Array(repeating: .content, count: max(0, o.warmupEpochs)) + (0..<max(0, o.rounds)).flatMap { r -> [PhaseKind] in
+            o.contentEvery > 0 && (r + 1) % o.contentEvery == 0 ? [.collaborative, .content] : [.collaborative]
+        }
+    }
+
+    /// Finetuning: recommendation epochs, a content epoch after every `contentEvery`-th (0: none).
+    static func finetuneSchedule(_ o: TrainingOptions) -> [PhaseKind] {
+        (0..<max(0, o.epochs)).flatMap { e -> [PhaseKind] in
+            o.contentEvery > 0 && (e + 1) % o.contentEvery == 0 ? [.recommendation, .content] : [.recommendation]
+        }
     }
 
     /// The copy a phase trains and the copy its mutual regularization pulls toward (none in the

@@ -24,8 +24,8 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     public var target: Target = .holdout
     public var maskFraction: Double = 0.2
     public var evaluationBatch = 32
-    /// Finetuning: a content epoch after every k-th recommendation epoch (1: every one, the
-    /// reference; 0: none).
+    /// A content epoch after every k-th recommendation epoch (finetuning) or in every k-th round
+    /// (pretraining); 1: every one, the reference; 0: none.
     public var contentEvery = 1
     /// Finetuning: validate after every k-th recommendation epoch (and always after the last).
     public var validateEvery = 1

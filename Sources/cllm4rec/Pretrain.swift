@@ -8,7 +8,7 @@ struct Pretrain: ParsableCommand {
         discussion: """
             Schedule (docs/CLLM4REC.md §5): --warmup-epochs content-only epochs, then --rounds rounds of one \
             collaborative epoch (item head tied to the collaborative item embeddings) and one content epoch \
-            (vocabulary head tied to GPT-2's wte), each regularized toward the other copy with weight λ. The \
+            (vocabulary head tied to GPT-2's wte; only in every --content-every-th round), each regularized toward the other copy with weight λ. The \
             backbone stays frozen; dropout is on. Adam (β 0.9/0.999, ε 1e-8) on the mean of --accumulate \
             micro-batches. Reference values: 10 warm-up epochs, 100 rounds, lr 1e-3, λ 1, batch 20 x 8. \
             The warm-up epochs have no mutual regularization. Each copy is kept at the epoch of its own \
@@ -26,6 +26,11 @@ struct Pretrain: ParsableCommand {
     @Option(help: "Rounds of (collaborative epoch, content epoch).")
     var rounds: Int = TrainingOptions().rounds
 
+    @Option(help: ArgumentHelp(
+        "A content epoch in every K-th round (1: every round, the reference; 0: none).",
+        discussion: "With a small λ the content copy barely steers the collaborative one, so K > 1 spends the time on the collaborative epochs; with 0 the content copy keeps its warm-up (or initial) rows."))
+    var contentEvery: Int = TrainingOptions().contentEvery
+
     @Option(name: .customLong("lr"), help: "Adam learning rate.")
     var learningRate: Float = TrainingOptions().learningRate
 
@@ -34,13 +39,14 @@ struct Pretrain: ParsableCommand {
     func validate() throws {
         try FlagRules.inRange(0...100_000, warmupEpochs, "--warmup-epochs")
         try FlagRules.inRange(0...100_000, rounds, "--rounds")
+        try FlagRules.inRange(0...100_000, contentEvery, "--content-every")
         guard warmupEpochs + rounds > 0 else { throw ValidationError("--warmup-epochs and --rounds are both 0: nothing to train") }
         try FlagRules.positive(learningRate, "--lr")
     }
 
     func run() throws {
         var o = TrainingOptions()
-        o.warmupEpochs = warmupEpochs; o.rounds = rounds; o.learningRate = learningRate
+        o.warmupEpochs = warmupEpochs; o.rounds = rounds; o.contentEvery = contentEvery; o.learningRate = learningRate
         flags.apply(to: &o)
         try runStage(.pretrain, path: recommender, options: o, flags: flags)
     }

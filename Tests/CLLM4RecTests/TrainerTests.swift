@@ -177,6 +177,33 @@ class TrainerTests: XCTestCase {
         XCTAssertTrue(p.keptInput.isEmpty)
     }
 
+    /// `contentEvery` in pretraining: a content epoch closes every k-th round (1: every round, the
+    /// reference; 0: none), and with none the content rows stay as they started.
+    func testPretrainingRoundsTakeAContentEpochEveryKth() throws {
+        var o = TrainingOptions()
+        o.warmupEpochs = 1; o.rounds = 4
+        let (content, collaborative) = (PhaseKind.content, PhaseKind.collaborative)
+        o.contentEvery = 1
+        XCTAssertEqual(Trainer.pretrainSchedule(o), [content, collaborative, content, collaborative, content, collaborative, content, collaborative, content])
+        o.contentEvery = 2
+        XCTAssertEqual(Trainer.pretrainSchedule(o), [content, collaborative, collaborative, content, collaborative, collaborative, content])
+        o.contentEvery = 3
+        XCTAssertEqual(Trainer.pretrainSchedule(o), [content, collaborative, collaborative, collaborative, content, collaborative])
+        o.contentEvery = 0
+        XCTAssertEqual(Trainer.pretrainSchedule(o), [content, collaborative, collaborative, collaborative, collaborative])
+
+        let (d, c, _) = try tinySetup()
+        let model = try freshModel(d, c)
+        var run = options()
+        run.warmupEpochs = 0; run.rounds = 2; run.contentEvery = 0
+        let contentBefore = table(model, .content), collaborativeBefore = table(model, .collaborative)
+        let t = try Trainer(stage: .pretrain, options: run, model: model, corpora: c, dataset: d, folder: tempFolder(), resume: false)
+        t.log = { _ in }
+        XCTAssertEqual(try t.run(), .finished)
+        XCTAssertEqual(table(model, .content), contentBefore)
+        XCTAssertNotEqual(table(model, .collaborative), collaborativeBefore)
+    }
+
     func testTrainingLowersTheLosses() throws {
         let (d, c, _) = try tinySetup()
         let model = try freshModel(d, c)

@@ -13,7 +13,9 @@
 # FINETUNE_SPEC  head:lora:lr:lambda:epochs[:adapter-lr[:targets]], e.g. standardized:8:1e-3:0.01:4 (lora:
 #                rank, 0 = off; adapter-lr: the adapter's own Adam rate, empty = lr; targets: the LoRA
 #                projections, comma-separated or `all` for every linear module, empty = the backbone's)
-# Knobs: OUT=Runs/study SPLIT=../shared/data/ml-100k-split ROUNDS=1 VALIDATE_EVERY=2 THREADS=2
+# Knobs: OUT=Runs/study SPLIT=../shared/data/ml-100k-split ROUNDS=1 CONTENT_EVERY=1 (pretraining: a
+#        content epoch in every K-th round, 0 none; ROUNDS and CONTENT_EVERY other than 1 name the
+#        pretraining folder, `...-rounds<R>-contentevery<K>`) VALIDATE_EVERY=2 THREADS=2
 #        SEED=98765 (extend-vocab's row initialisation and every training seed; another seed gets its
 #        own folders, `...-seed<N>`, for the seed spread)
 #        COLD=0 (a fraction: `extend-vocab --cold-items COLD`, folders `...-cold<COLD>`, for
@@ -25,8 +27,10 @@ set -euo pipefail
 {
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-Runs/study}; SPLIT=${SPLIT:-../shared/data/ml-100k-split}; ROUNDS=${ROUNDS:-1}
-VALIDATE_EVERY=${VALIDATE_EVERY:-2}; THREADS=${THREADS:-2}; SEED=${SEED:-98765}
+VALIDATE_EVERY=${VALIDATE_EVERY:-2}; THREADS=${THREADS:-2}; SEED=${SEED:-98765}; CONTENT_EVERY=${CONTENT_EVERY:-1}
 seed_suffix=""; [ "$SEED" = 98765 ] || seed_suffix="-seed$SEED"
+[ "$CONTENT_EVERY" = 1 ] || seed_suffix="-contentevery$CONTENT_EVERY$seed_suffix"
+[ "$ROUNDS" = 1 ] || seed_suffix="-rounds$ROUNDS$seed_suffix"
 COLD=${COLD:-0}; cold_flags=(); [ "$COLD" = 0 ] || { seed_suffix="$seed_suffix-cold$COLD"; cold_flags=(--cold-items "$COLD"); }
 # The study runs a copy of the binary, so that rebuilding the package meanwhile cannot touch it.
 bin=${BIN:-}
@@ -52,7 +56,7 @@ if [ ! -f "$pre/base/training-pretrain.json" ]; then
   echo "== pretraining $pre"
   t0=$(date +%s)
   "$bin" extend-vocab "$data" --split-from "$SPLIT" --model "$model" --init "$init" --seed "$SEED" "${cold_flags[@]}" --output "$pre/base" > "$pre/pretrain.log" 2>&1
-  "$bin" pretrain "$pre/base" --warmup-epochs "$warmup" --rounds "$ROUNDS" --accumulate 1 --max-main-tokens 64 \
+  "$bin" pretrain "$pre/base" --warmup-epochs "$warmup" --rounds "$ROUNDS" --content-every "$CONTENT_EVERY" --accumulate 1 --max-main-tokens 64 \
     --lambda "$plambda" --seed "$SEED" --threads "$THREADS" >> "$pre/pretrain.log" 2>&1
   echo "$(( $(date +%s) - t0 )) s" > "$pre/pretrain.seconds"
 fi

@@ -30,8 +30,17 @@ int cquant_block_bytes(int format) {
     case CQUANT_Q8_0: return 34;
     case CQUANT_Q4_0: return 18;
     case CQUANT_Q4_1: return 20;
+    case CQUANT_Q5_0: return 22;
+    case CQUANT_Q5_1: return 24;
+    case CQUANT_Q4_K: return 144;
+    case CQUANT_Q5_K: return 176;
+    case CQUANT_Q6_K: return 210;
     default: return 0;
     }
+}
+
+int cquant_block_elements(int format) {
+    return format == CQUANT_Q4_K || format == CQUANT_Q5_K || format == CQUANT_Q6_K ? 256 : 32;
 }
 
 void cquant_quantize_vector(const float *x, int cols, signed char *qx, float *scale, int *qsum) {
@@ -87,6 +96,94 @@ static void matvec_portable(int format, const uint8_t *w, int cols, int r0, int 
     }
 }
 
+// The formats with a fifth or sixth bit, or a scale per sub-block (Q5_0, Q5_1, Q4_K, Q5_K, Q6_K):
+// each sub-block of 32 is unpacked to unsigned quants u (0..63) with, per half of 16 elements h,
+// w = a[h] * u - c[h]. The vector block meets u in an integer dot product per half.
+typedef struct { uint8_t u[32]; float a[2], c[2]; } subblock_t;
+
+// The 6-bit scale and min of sub-block j (0..7) from a Q4_K/Q5_K block's 12 packed bytes (ggml's get_scale_min_k4).
+static inline void scale_min_k4(const uint8_t *q, int j, int *sc, int *m) {
+    if (j < 4) { *sc = q[j] & 63; *m = q[j + 4] & 63; }
+    else { *sc = (q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4); *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4); }
+}
+
+// The block's scales as stored: d (Q6_K: at its end), and the second f16 of Q5_1 (m) and the k-quants (dmin).
+static inline int first_scale_offset(int format) { return format == CQUANT_Q6_K ? 208 : 0; }
+static inline int has_second_scale(int format) { return format == CQUANT_Q5_1 || format == CQUANT_Q4_K || format == CQUANT_Q5_K; }
+
+// Sub-block s (0 for the 32-element formats) of a block with scales d and second: w = a[h] * u - c[h].
+static inline void subblock_coefficients(int format, const uint8_t *blk, int s, float d, float second,
+                                         float *a0, float *a1, float *c0, float *c1) {
+    switch (format) {
+    case CQUANT_Q5_0: *a0 = *a1 = d; *c0 = *c1 = 16 * d; break;
+    case CQUANT_Q5_1: *a0 = *a1 = d; *c0 = *c1 = -second; break;
+    case CQUANT_Q4_K: case CQUANT_Q5_K: {
+        int sc, m;
+        scale_min_k4(blk + 4, s, &sc, &m);
+        *a0 = *a1 = d * (float)sc;
+        *c0 = *c1 = second * (float)m;
+        break;
+    }
+    default:  // Q6_K: signed scales per 16
+        *a0 = d * (float)(int8_t)blk[192 + 2 * s];
+        *a1 = d * (float)(int8_t)blk[192 + 2 * s + 1];
+        *c0 = 32 * *a0; *c1 = 32 * *a1;
+    }
+}
+
+static void unpack_subblock(int format, const uint8_t *blk, int s, subblock_t *o) {
+    const float d = cquant_f16_to_f32(load_u16(blk + first_scale_offset(format)));
+    const float second = has_second_scale(format) ? cquant_f16_to_f32(load_u16(blk + 2)) : 0;
+    subblock_coefficients(format, blk, s, d, second, &o->a[0], &o->a[1], &o->c[0], &o->c[1]);
+    switch (format) {
+    case CQUANT_Q5_0: case CQUANT_Q5_1: {
+        const int off = format == CQUANT_Q5_0 ? 2 : 4;
+        uint32_t qh; memcpy(&qh, blk + off, 4);
+        const uint8_t *q = blk + off + 4;
+        for (int j = 0; j < 16; j++) {
+            o->u[j] = (uint8_t)((q[j] & 15) | ((qh >> j) & 1) << 4);
+            o->u[j + 16] = (uint8_t)((q[j] >> 4) | ((qh >> (j + 16)) & 1) << 4);
+        }
+        break;
+    }
+    case CQUANT_Q4_K: case CQUANT_Q5_K: {
+        const uint8_t *q = blk + (format == CQUANT_Q4_K ? 16 : 48) + 32 * (s / 2);
+        const int shift = s % 2 ? 4 : 0;
+        for (int i = 0; i < 32; i++) {
+            int v = (q[i] >> shift) & 15;
+            if (format == CQUANT_Q5_K) v |= ((blk[16 + i] >> s) & 1) << 4;
+            o->u[i] = (uint8_t)v;
+        }
+        break;
+    }
+    default: {  // Q6_K: sub-block s = 4h + r: low bits from ql[64h + 32(r % 2) + i] (nibble r / 2), high from qh[32h + i] >> 2r
+        const int h = s / 4, r = s % 4, shift = r < 2 ? 0 : 4;
+        for (int i = 0; i < 32; i++)
+            o->u[i] = (uint8_t)(((blk[64 * h + 32 * (r % 2) + i] >> shift) & 15) | ((blk[128 + 32 * h + i] >> (2 * r)) & 3) << 4);
+    }
+    }
+}
+
+static void matvec_subblocks_portable(int format, const uint8_t *w, int cols, int r0, int r1, const int8_t *qx,
+                                      const float *dx, float *y) {
+    const int per = cquant_block_elements(format) / 32, blocks = cols / 32 / per, bb = cquant_block_bytes(format);
+    subblock_t sb;
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *row = w + (size_t)r * blocks * bb;
+        float acc = 0;
+        for (int b = 0; b < blocks; b++) {
+            for (int s = 0; s < per; s++) {
+                unpack_subblock(format, row + (size_t)b * bb, s, &sb);
+                const int8_t *xb = qx + 32 * (b * per + s);
+                int dot[2] = {0, 0}, sum[2] = {0, 0};
+                for (int i = 0; i < 32; i++) { dot[i / 16] += sb.u[i] * xb[i]; sum[i / 16] += xb[i]; }
+                acc += dx[b * per + s] * (sb.a[0] * (float)dot[0] + sb.a[1] * (float)dot[1] - sb.c[0] * (float)sum[0] - sb.c[1] * (float)sum[1]);
+            }
+        }
+        y[r - r0] = acc;
+    }
+}
+
 #ifdef CQUANT_X86
 __attribute__((target("avx2,fma,f16c")))
 static inline float hsum_ps(__m256 v) {
@@ -128,6 +225,78 @@ static void matvec_avx2(int format, const uint8_t *w, int cols, int r0, int r1, 
     }
 }
 
+
+// The 32 bits of `bits` as 32 bytes, 0xff where the bit is set (byte i for bit i).
+__attribute__((target("avx2,fma,f16c")))
+static inline __m256i bytes_from_bits(uint32_t bits) {
+    const __m256i spread = _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303);
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits), spread);  // byte i holds byte i / 8 of bits
+    v = _mm256_or_si256(v, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));        // all other bits of byte i set
+    return _mm256_cmpeq_epi8(v, _mm256_set1_epi64x(-1));
+}
+
+// The sub-block formats: per sub-block, unsigned quants u in a register, maddubs with the vector's
+// block (Q6_K: minus 32 times it, so the integer sum is of q - 32), 8 lane sums (lanes 0-3: elements
+// 0-15, lanes 4-7: 16-31) scaled per half into a float accumulator; the offsets c of Q5_0, Q5_1 and
+// the k-quants' mins go to a scalar with the vector block's sum.
+__attribute__((target("avx2,fma,f16c")))
+static void matvec_subblocks_avx2(int format, const uint8_t *w, int cols, int r0, int r1, const int8_t *qx,
+                                  const float *dx, const int *qsum, float *y) {
+    const int per = cquant_block_elements(format) / 32, blocks = cols / 32 / per, bb = cquant_block_bytes(format);
+    const __m256i ones = _mm256_set1_epi16(1), low = _mm256_set1_epi8(15), one = _mm256_set1_epi8(1),
+                  three = _mm256_set1_epi8(3), thirtytwo = _mm256_set1_epi8(32), fifth = _mm256_set1_epi8(16);
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *row = w + (size_t)r * blocks * bb;
+        __m256 acc = _mm256_setzero_ps();
+        float tail = 0;
+        for (int b = 0; b < blocks; b++) {
+            const uint8_t *blk = row + (size_t)b * bb;
+            const float d = _cvtsh_ss(load_u16(blk + first_scale_offset(format)));
+            const float second = has_second_scale(format) ? _cvtsh_ss(load_u16(blk + 2)) : 0;
+            for (int s = 0; s < per; s++) {
+                const int xb = b * per + s;
+                const __m256i xv = _mm256_loadu_si256((const __m256i *)(qx + 32 * xb));
+                float a0, a1, c0, c1;
+                subblock_coefficients(format, blk, s, d, second, &a0, &a1, &c0, &c1);
+                __m256i u, prod;
+                switch (format) {
+                case CQUANT_Q5_0: case CQUANT_Q5_1: {
+                    const int off = format == CQUANT_Q5_0 ? 2 : 4;
+                    uint32_t qh; memcpy(&qh, blk + off, 4);
+                    __m128i bytes = _mm_loadu_si128((const __m128i *)(blk + off + 4));
+                    u = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes), low);
+                    u = _mm256_or_si256(u, _mm256_and_si256(bytes_from_bits(qh), fifth));
+                    break;
+                }
+                case CQUANT_Q4_K: case CQUANT_Q5_K: {
+                    __m256i v = _mm256_loadu_si256((const __m256i *)(blk + (format == CQUANT_Q4_K ? 16 : 48) + 32 * (s / 2)));
+                    u = _mm256_and_si256(s % 2 ? _mm256_srli_epi16(v, 4) : v, low);
+                    if (format == CQUANT_Q5_K) {
+                        __m256i hb = _mm256_and_si256(_mm256_srl_epi16(_mm256_loadu_si256((const __m256i *)(blk + 16)), _mm_cvtsi32_si128(s)), one);
+                        u = _mm256_or_si256(u, _mm256_slli_epi16(hb, 4));
+                    }
+                    break;
+                }
+                default: {  // Q6_K
+                    const int h = s / 4, rr = s % 4;
+                    __m256i l = _mm256_loadu_si256((const __m256i *)(blk + 64 * h + 32 * (rr % 2)));
+                    __m256i hq = _mm256_loadu_si256((const __m256i *)(blk + 128 + 32 * h));
+                    l = _mm256_and_si256(rr < 2 ? l : _mm256_srli_epi16(l, 4), low);
+                    hq = _mm256_and_si256(_mm256_srl_epi16(hq, _mm_cvtsi32_si128(2 * rr)), three);
+                    u = _mm256_or_si256(l, _mm256_slli_epi16(hq, 4));
+                }
+                }
+                prod = _mm256_maddubs_epi16(u, xv);
+                if (format == CQUANT_Q6_K) prod = _mm256_sub_epi16(prod, _mm256_maddubs_epi16(thirtytwo, xv));
+                const __m256 scale = _mm256_setr_ps(a0, a0, a0, a0, a1, a1, a1, a1);
+                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(prod, ones)), _mm256_mul_ps(scale, _mm256_set1_ps(dx[xb])), acc);
+                if (format != CQUANT_Q6_K) tail -= c0 * dx[xb] * (float)qsum[xb];  // c0 == c1 there
+            }
+        }
+        y[r - r0] = hsum_ps(acc) + tail;
+    }
+}
+
 int cquant_has_avx2(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
@@ -136,8 +305,19 @@ int cquant_has_avx2(void) {
 int cquant_has_avx2(void) { return 0; }
 #endif
 
+static inline int has_subblocks(int format) {
+    return format == CQUANT_Q5_0 || format == CQUANT_Q5_1 || format == CQUANT_Q4_K || format == CQUANT_Q5_K || format == CQUANT_Q6_K;
+}
+
 void cquant_matvec(int format, const void *w, int cols, int row_begin, int row_end,
                    const signed char *qx, const float *scale, const int *qsum, float *y, int path) {
+    if (has_subblocks(format)) {
+#ifdef CQUANT_X86
+        if (path == 1) { matvec_subblocks_avx2(format, (const uint8_t *)w, cols, row_begin, row_end, (const int8_t *)qx, scale, qsum, y); return; }
+#endif
+        matvec_subblocks_portable(format, (const uint8_t *)w, cols, row_begin, row_end, (const int8_t *)qx, scale, y);
+        return;
+    }
 #ifdef CQUANT_X86
     if (path == 1) { matvec_avx2(format, (const uint8_t *)w, cols, row_begin, row_end, (const int8_t *)qx, scale, qsum, y); return; }
 #endif

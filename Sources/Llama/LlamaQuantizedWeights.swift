@@ -4,7 +4,7 @@ import Tensor
 import WeightIO
 
 /// The projections and the head of a Llama-family model as its GGUF file stores them (Q8_0, Q4_0,
-/// Q4_1), for the decoding path: a step of one or a few tokens multiplies with these blocks
+/// Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K), for the decoding path: a step of one or a few tokens multiplies with these blocks
 /// directly, reading a quarter to a half of the F32 weights' bytes. Everything else (prefill,
 /// training, evaluation) uses the F32 weights, which are these values dequantized.
 ///
@@ -46,7 +46,7 @@ public final class LlamaQuantizedWeights: @unchecked Sendable {
             // Row 0 keeps its place under the q/k permutation: it must equal the F32 weights' row 0.
             var row = [Float](repeating: 0, count: cols)
             row.withUnsafeMutableBufferPointer {
-                GGUFDequantize.dequantize(UnsafeRawBufferPointer(rebasing: raw[0..<(cols / 32 * format.blockBytes)]), type: info.type, into: $0)
+                GGUFDequantize.dequantize(UnsafeRawBufferPointer(rebasing: raw[0..<(cols / format.blockElements * format.blockBytes)]), type: info.type, into: $0)
             }
             let f32 = params.tensor(t, layer: l)
             guard (0..<cols).allSatisfy({ row[$0].bitPattern == f32[$0].bitPattern }) else {

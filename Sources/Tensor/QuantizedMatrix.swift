@@ -1,15 +1,17 @@
 import CQuant
 
 /// A weight matrix [rows, cols] kept in one of ggml's block formats (as a GGUF file stores it), for
-/// the decoding path: a matrix-vector product reads 4.5 (Q4_0) to 8.5 (Q8_0) bits per weight
+/// the decoding path: a matrix-vector product reads 4.5 (Q4_0, Q4_K) to 8.5 (Q8_0) bits per weight
 /// instead of 32, and decoding runs at the memory's speed. As llama.cpp: the vector is quantized to
 /// 8 bits per block of 32 and meets each weight block in an integer dot product (`Sources/CQuant`: a
 /// portable C loop and an AVX2 one, both tested against `GGUFDequantize` and that rule).
 public final class QuantizedMatrix: @unchecked Sendable {
     /// ggml's type numbers.
     public enum Format: Int32, Sendable, CaseIterable {
-        case q4_0 = 2, q4_1 = 3, q8_0 = 8
+        case q4_0 = 2, q4_1 = 3, q5_0 = 6, q5_1 = 7, q8_0 = 8, q4_K = 12, q5_K = 13, q6_K = 14
         public var blockBytes: Int { Int(cquant_block_bytes(rawValue)) }
+        /// Elements per block: 32, or 256 for the k-quants.
+        public var blockElements: Int { Int(cquant_block_elements(rawValue)) }
     }
     /// Which loop runs the product: the AVX2 one where the CPU has it, else the portable one.
     public enum Path: Int32, Sendable { case portable = 0, avx2 = 1 }
@@ -21,13 +23,16 @@ public final class QuantizedMatrix: @unchecked Sendable {
     /// What keeps `bytes` alive (a mapped file).
     let owner: AnyObject?
 
-    /// `bytes` holds rows · cols / 32 blocks, row after row; `cols` is a multiple of 32.
+    /// `bytes` holds rows · cols / `format.blockElements` blocks, row after row; `cols` is a multiple
+    /// of `format.blockElements`.
     public init(format: Format, rows: Int, cols: Int, bytes: UnsafeRawPointer, owner: AnyObject?) {
-        precondition(cols % 32 == 0 && rows > 0)
+        precondition(cols % format.blockElements == 0 && rows > 0)
         self.format = format; self.rows = rows; self.cols = cols; self.bytes = bytes; self.owner = owner
     }
 
-    public var byteCount: Int { rows * cols / 32 * format.blockBytes }
+    public var byteCount: Int { rows * cols / format.blockElements * format.blockBytes }
+    /// Bytes of one row.
+    public var rowBytes: Int { cols / format.blockElements * format.blockBytes }
 
     /// How a product is spread over `Parallel.threads`.
     public enum Threading: Sendable {

@@ -9,24 +9,30 @@ import XCTest
 /// followed by a double-precision product.
 final class QuantizedMatrixTests: XCTestCase {
     /// Random whole blocks of `format` for a [rows, cols] matrix: scales of either sign over four
-    /// decades, every quant value possible.
+    /// decades (the k-quants' 6-bit and int8 sub-block scales: every value), every quant value possible.
     func randomBlocks(_ format: QuantizedMatrix.Format, rows: Int, cols: Int, seed: UInt64) -> [UInt8] {
         var g = SplitMix64(seed: seed)
         var out: [UInt8] = []
         func f16(_ v: Float) -> [UInt8] { let b = Float16(v).bitPattern; return [UInt8(b & 0xff), UInt8(b >> 8)] }
-        for _ in 0..<(rows * cols / 32) {
-            let d = Float.random(in: 1e-4...1e-1, using: &g) * (Bool.random(using: &g) ? 1 : -1)
-            out += f16(d)
+        func scale() -> [UInt8] { f16(Float.random(in: 1e-4...1e-1, using: &g) * (Bool.random(using: &g) ? 1 : -1)) }
+        func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8.random(in: 0...255, using: &g) } }
+        for _ in 0..<(rows * cols / format.blockElements) {
             switch format {
-            case .q8_0: out += (0..<32).map { _ in UInt8.random(in: 0...255, using: &g) }
-            case .q4_0: out += (0..<16).map { _ in UInt8.random(in: 0...255, using: &g) }
-            case .q4_1:
-                out += f16(Float.random(in: -0.1...0.1, using: &g))
-                out += (0..<16).map { _ in UInt8.random(in: 0...255, using: &g) }
+            case .q8_0: out += scale() + bytes(32)
+            case .q4_0: out += scale() + bytes(16)
+            case .q4_1: out += scale() + scale() + bytes(16)
+            case .q5_0: out += scale() + bytes(20)
+            case .q5_1: out += scale() + scale() + bytes(20)
+            case .q4_K: out += scale() + scale() + bytes(140)  // d, dmin, 12 scale bytes, 128 of nibbles
+            case .q5_K: out += scale() + scale() + bytes(172)
+            case .q6_K: out += bytes(208) + scale()  // ql, qh, 16 int8 scales, then d
             }
         }
         return out
     }
+
+    static let ggmlTypes: [QuantizedMatrix.Format: GGMLType] = [.q8_0: .Q8_0, .q4_0: .Q4_0, .q4_1: .Q4_1, .q5_0: .Q5_0, .q5_1: .Q5_1,
+                                                                .q4_K: .Q4_K, .q5_K: .Q5_K, .q6_K: .Q6_K]
 
     /// x quantized as the kernels must: per block of 32, d = max|x| / 127, q = x / d to the nearest, ties to even.
     func quantized(_ x: [Float]) -> [Float] {
@@ -40,10 +46,9 @@ final class QuantizedMatrixTests: XCTestCase {
     }
 
     func testEveryFormatAndPathMatchesDequantizeThenMultiply() throws {
-        let rows = 37, cols = 320
+        let rows = 37, cols = 512
         var paths: [QuantizedMatrix.Path] = [.portable]
         if QuantizedMatrix.bestPath == .avx2 { paths.append(.avx2) }
-        let types: [QuantizedMatrix.Format: GGMLType] = [.q8_0: .Q8_0, .q4_0: .Q4_0, .q4_1: .Q4_1]
         var g = SplitMix64(seed: 5)
         var x = (0..<cols).map { _ in Float.random(in: -2...2, using: &g) }
         x[40] = 0; for j in 64..<96 { x[j] = 0 }  // a zero element and an all-zero block
@@ -52,10 +57,12 @@ final class QuantizedMatrixTests: XCTestCase {
         let xq = quantized(x)
         for format in QuantizedMatrix.Format.allCases {
             let bytes = randomBlocks(format, rows: rows, cols: cols, seed: UInt64(format.rawValue))
-            XCTAssertEqual(bytes.count, rows * cols / 32 * format.blockBytes)
+            let type = try XCTUnwrap(Self.ggmlTypes[format])
+            XCTAssertEqual(bytes.count, rows * cols / type.blockSize * type.blockBytes, "\(format)")
+            XCTAssertEqual(format.blockBytes, type.blockBytes, "\(format)")
             var w = [Float](repeating: 0, count: rows * cols)
             bytes.withUnsafeBytes { src in
-                w.withUnsafeMutableBufferPointer { GGUFDequantize.dequantize(src, type: types[format]!, into: $0) }
+                w.withUnsafeMutableBufferPointer { GGUFDequantize.dequantize(src, type: type, into: $0) }
             }
             // Each loop, whole and with its rows spread over the threads.
             for (path, spread) in paths.flatMap({ p in [(p, false), (p, true)] }) {
@@ -92,9 +99,10 @@ final class QuantizedMatrixTests: XCTestCase {
         defer { Parallel.threads = savedThreads; QuantizedMatrix.spinMicroseconds = savedSpin; QuantizedMatrix.poolWeights = savedMinimum }
         QuantizedMatrix.poolWeights = 0
         var g = SplitMix64(seed: 9)
-        for (rows, cols) in [(37, 320), (5, 64), (300, 96)] {
-            let x = (0..<cols).map { _ in Float.random(in: -2...2, using: &g) }
+        for (rows, shortCols) in [(37, 320), (5, 64), (300, 96)] {
             for format in QuantizedMatrix.Format.allCases {
+                let cols = (shortCols + format.blockElements - 1) / format.blockElements * format.blockElements
+                let x = (0..<cols).map { _ in Float.random(in: -2...2, using: &g) }
                 let bytes = randomBlocks(format, rows: rows, cols: cols, seed: UInt64(rows * 10) + UInt64(format.rawValue))
                 bytes.withUnsafeBytes { raw in
                     let m = QuantizedMatrix(format: format, rows: rows, cols: cols, bytes: raw.baseAddress!, owner: nil)

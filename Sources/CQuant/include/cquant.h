@@ -9,14 +9,24 @@
 //   Q8_0: f16 d, 32 int8 q            w = d * q
 //   Q4_0: f16 d, 16 bytes of nibbles  w = d * (q - 8)
 //   Q4_1: f16 d, f16 m, 16 bytes      w = d * q + m
-// (byte j holds element j in its low nibble, element j + 16 in its high one). y[r - row_begin] for
-// rows [row_begin, row_end). `path`: 0 the portable C loop, 1 AVX2 (the caller checks
-// cquant_has_avx2 first); both compute the same integer sums.
+//   Q5_0: f16 d, u32 qh, 16 bytes     w = d * (q - 16)   (bit j of qh: element j's fifth bit)
+//   Q5_1: f16 d, f16 m, u32 qh, 16    w = d * q + m
+// (byte j holds element j in its low nibble, element j + 16 in its high one), and the k-quants,
+// blocks of 256 in 8 sub-blocks of 32 (each meets one block of the vector):
+//   Q4_K: f16 d, f16 dmin, 12 bytes of 6-bit scales and mins, 128 bytes of nibbles
+//         w = d * sc_s * q - dmin * m_s   (sub-block 2i: low nibbles of bytes 32i.., 2i+1: high)
+//   Q5_K: as Q4_K with 32 bytes qh after the scales (bit s of qh[i]: element i of sub-block s)
+//   Q6_K: 128 bytes ql, 64 bytes qh, 16 int8 scales, f16 d   w = d * scale[e / 16] * (q - 32)
+// `cols` is a multiple of the format's block (cquant_block_elements). y[r - row_begin] for rows
+// [row_begin, row_end). `path`: 0 the portable C loop, 1 AVX2 (the caller checks cquant_has_avx2
+// first); both compute the same integer sums.
 
-enum { CQUANT_Q8_0 = 8, CQUANT_Q4_0 = 2, CQUANT_Q4_1 = 3 };
+enum { CQUANT_Q8_0 = 8, CQUANT_Q4_0 = 2, CQUANT_Q4_1 = 3, CQUANT_Q5_0 = 6, CQUANT_Q5_1 = 7,
+       CQUANT_Q4_K = 12, CQUANT_Q5_K = 13, CQUANT_Q6_K = 14 };
 
 int cquant_has_avx2(void);
 int cquant_block_bytes(int format);
+int cquant_block_elements(int format);
 float cquant_f16_to_f32(unsigned short h);
 
 // x [cols] -> qx [cols] int8, scale[cols / 32], qsum[cols / 32] (the sum of each block's qx).

@@ -25,6 +25,7 @@ typedef struct {
     const signed char *qx;
     const float *scale;
     const int *qsum;
+    const float *x;
     float *y;
 } job_t;
 
@@ -58,7 +59,7 @@ static void run_share(int part) {
     int lo, hi;
     share(&job, part, &lo, &hi);
     if (lo < hi)
-        cquant_matvec(job.format, job.w, job.cols, lo, hi, job.qx, job.scale, job.qsum, job.y + lo, job.path);
+        cquant_matvec(job.format, job.w, job.cols, lo, hi, job.qx, job.scale, job.qsum, job.x, job.y + lo, job.path);
 }
 
 static void *helper(void *arg) {
@@ -92,13 +93,13 @@ static void *helper(void *arg) {
 }
 
 void cquant_matvec_pool(int threads, int spin_us, int align, int format, const void *w, int cols, int rows,
-                        const signed char *qx, const float *scale, const int *qsum, float *y, int path) {
+                        const signed char *qx, const float *scale, const int *qsum, const float *x, float *y, int path) {
     if (align < 1) align = 1;
     int units = (rows + align - 1) / align;
     int parts = threads < units ? threads : units;
     if (parts > MAX_HELPERS + 1) parts = MAX_HELPERS + 1;
     if (parts <= 1) {
-        cquant_matvec(format, w, cols, 0, rows, qx, scale, qsum, y, path);
+        cquant_matvec(format, w, cols, 0, rows, qx, scale, qsum, x, y, path);
         return;
     }
     pthread_mutex_lock(&callers);
@@ -114,7 +115,7 @@ void cquant_matvec_pool(int threads, int spin_us, int align, int format, const v
         started++;
     }
     if (parts > started + 1) parts = started + 1;  // fewer helpers could be made: fewer shares
-    job = (job_t){format, cols, rows, align, path, parts, w, qx, scale, qsum, y};
+    job = (job_t){format, cols, rows, align, path, parts, w, qx, scale, qsum, x, y};
     atomic_store_explicit(&pending, started, memory_order_relaxed);
     atomic_fetch_add(&generation, 1);  // seq_cst: see the helper's sleep path
     if (atomic_load(&sleepers) > 0) {

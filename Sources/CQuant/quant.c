@@ -35,6 +35,7 @@ int cquant_block_bytes(int format) {
     case CQUANT_Q4_K: return 144;
     case CQUANT_Q5_K: return 176;
     case CQUANT_Q6_K: return 210;
+    case CQUANT_F16: case CQUANT_BF16: return 64;
     default: return 0;
     }
 }
@@ -184,6 +185,21 @@ static void matvec_subblocks_portable(int format, const uint8_t *w, int cols, in
     }
 }
 
+// F16 and BF16 rows times the float vector, in float (8 partial sums, as the AVX2 loop keeps them).
+static inline float bf16_to_f32(uint16_t h) { uint32_t bits = (uint32_t)h << 16; float f; memcpy(&f, &bits, 4); return f; }
+
+static void matvec_half_portable(int format, const uint8_t *w, int cols, int r0, int r1, const float *x, float *y) {
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *row = w + (size_t)r * cols * 2;
+        float part[8] = {0};
+        for (int c = 0; c < cols; c++) {
+            uint16_t h = load_u16(row + 2 * c);
+            part[c % 8] += (format == CQUANT_F16 ? cquant_f16_to_f32(h) : bf16_to_f32(h)) * x[c];
+        }
+        y[r - r0] = ((part[0] + part[4]) + (part[2] + part[6])) + ((part[1] + part[5]) + (part[3] + part[7]));
+    }
+}
+
 #ifdef CQUANT_X86
 __attribute__((target("avx2,fma,f16c")))
 static inline float hsum_ps(__m256 v) {
@@ -225,6 +241,21 @@ static void matvec_avx2(int format, const uint8_t *w, int cols, int r0, int r1, 
     }
 }
 
+
+// F16 (F16C's conversion) and BF16 (a shift) rows, 8 weights at a time into one float accumulator.
+__attribute__((target("avx2,fma,f16c")))
+static void matvec_half_avx2(int format, const uint8_t *w, int cols, int r0, int r1, const float *x, float *y) {
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *row = w + (size_t)r * cols * 2;
+        __m256 acc = _mm256_setzero_ps();
+        for (int c = 0; c < cols; c += 8) {
+            __m128i h = _mm_loadu_si128((const __m128i *)(row + 2 * c));
+            __m256 wv = format == CQUANT_F16 ? _mm256_cvtph_ps(h) : _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+            acc = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + c), acc);
+        }
+        y[r - r0] = hsum_ps(acc);
+    }
+}
 
 // The 32 bits of `bits` as 32 bytes, 0xff where the bit is set (byte i for bit i).
 __attribute__((target("avx2,fma,f16c")))
@@ -310,7 +341,14 @@ static inline int has_subblocks(int format) {
 }
 
 void cquant_matvec(int format, const void *w, int cols, int row_begin, int row_end,
-                   const signed char *qx, const float *scale, const int *qsum, float *y, int path) {
+                   const signed char *qx, const float *scale, const int *qsum, const float *x, float *y, int path) {
+    if (format == CQUANT_F16 || format == CQUANT_BF16) {
+#ifdef CQUANT_X86
+        if (path == 1) { matvec_half_avx2(format, (const uint8_t *)w, cols, row_begin, row_end, x, y); return; }
+#endif
+        matvec_half_portable(format, (const uint8_t *)w, cols, row_begin, row_end, x, y);
+        return;
+    }
     if (has_subblocks(format)) {
 #ifdef CQUANT_X86
         if (path == 1) { matvec_subblocks_avx2(format, (const uint8_t *)w, cols, row_begin, row_end, (const int8_t *)qx, scale, qsum, y); return; }

@@ -8,8 +8,10 @@ import CQuant
 public final class QuantizedMatrix: @unchecked Sendable {
     /// ggml's type numbers.
     public enum Format: Int32, Sendable, CaseIterable {
-        case q4_0 = 2, q4_1 = 3, q5_0 = 6, q5_1 = 7, q8_0 = 8, q4_K = 12, q5_K = 13, q6_K = 14
+        case f16 = 1, q4_0 = 2, q4_1 = 3, q5_0 = 6, q5_1 = 7, q8_0 = 8, q4_K = 12, q5_K = 13, q6_K = 14, bf16 = 30
         public var blockBytes: Int { Int(cquant_block_bytes(rawValue)) }
+        /// F16 and BF16 meet the vector itself in float products, the others its 8-bit form.
+        public var isHalf: Bool { self == .f16 || self == .bf16 }
         /// Elements per block: 32, or 256 for the k-quants.
         public var blockElements: Int { Int(cquant_block_elements(rawValue)) }
     }
@@ -60,11 +62,11 @@ public final class QuantizedMatrix: @unchecked Sendable {
     /// y [rows] = W x for a vector quantized once (the matrices that read the same input: q, k, v).
     public func multiply(_ x: QuantizedVector, into y: UnsafeMutablePointer<Float>, path: Path = QuantizedMatrix.bestPath) {
         precondition(x.qx.count == cols, "a vector of \(x.qx.count) for \(cols) columns")
-        x.qx.withUnsafeBufferPointer { q in x.scale.withUnsafeBufferPointer { s in x.qsum.withUnsafeBufferPointer { sum in
-            let (qp, sp, sump) = (q.baseAddress!, s.baseAddress!, sum.baseAddress!)
+        x.qx.withUnsafeBufferPointer { q in x.scale.withUnsafeBufferPointer { s in x.qsum.withUnsafeBufferPointer { sum in x.x.withUnsafeBufferPointer { xf in
+            let (qp, sp, sump, xp) = (q.baseAddress!, s.baseAddress!, sum.baseAddress!, xf.baseAddress!)
             if QuantizedMatrix.threading == .pool, Parallel.threads > 1, rows * cols >= QuantizedMatrix.poolWeights {
                 cquant_matvec_pool(Int32(Parallel.threads), QuantizedMatrix.spinMicroseconds, 8, format.rawValue, bytes, Int32(cols), Int32(rows),
-                                   qp, sp, sump, y, path.rawValue)
+                                   qp, sp, sump, xp, y, path.rawValue)
                 return
             }
             // A dispatch per product: only from a million weights on (SmolLM2: the head alone), since
@@ -72,16 +74,16 @@ public final class QuantizedMatrix: @unchecked Sendable {
             // decoded 54 tokens/s against 74 with one; measured, Zen 3).
             Parallel.rows(rows, width: cols, minimumElements: QuantizedMatrix.parallelWeights) { range in
                 cquant_matvec(format.rawValue, bytes, Int32(cols), Int32(range.lowerBound), Int32(range.upperBound), qp, sp, sump,
-                              y + range.lowerBound, path.rawValue)
+                              xp, y + range.lowerBound, path.rawValue)
             }
-        } } }
+        } } } }
     }
 }
 
 /// A vector quantized to 8 bits per block of 32 (`cquant_quantize_vector`): the form every
-/// quantized product takes its input in.
+/// quantized product takes its input in; the vector itself too, for the 16-bit formats.
 public struct QuantizedVector {
-    let qx: [Int8], scale: [Float], qsum: [Int32]
+    let qx: [Int8], scale: [Float], qsum: [Int32], x: [Float]
 
     public init(_ x: UnsafePointer<Float>, count: Int) {
         precondition(count % 32 == 0)
@@ -89,5 +91,6 @@ public struct QuantizedVector {
         var qsum = [Int32](repeating: 0, count: count / 32)
         cquant_quantize_vector(x, Int32(count), &qx, &scale, &qsum)
         self.qx = qx; self.scale = scale; self.qsum = qsum
+        self.x = Array(UnsafeBufferPointer(start: x, count: count))
     }
 }

@@ -26,13 +26,16 @@ final class QuantizedMatrixTests: XCTestCase {
             case .q4_K: out += scale() + scale() + bytes(140)  // d, dmin, 12 scale bytes, 128 of nibbles
             case .q5_K: out += scale() + scale() + bytes(172)
             case .q6_K: out += bytes(208) + scale()  // ql, qh, 16 int8 scales, then d
+            case .f16: for _ in 0..<32 { out += f16(Float.random(in: -2...2, using: &g)) }
+            case .bf16:
+                for _ in 0..<32 { let b = Float.random(in: -2...2, using: &g).bitPattern >> 16; out += [UInt8(b & 0xff), UInt8(b >> 8)] }
             }
         }
         return out
     }
 
     static let ggmlTypes: [QuantizedMatrix.Format: GGMLType] = [.q8_0: .Q8_0, .q4_0: .Q4_0, .q4_1: .Q4_1, .q5_0: .Q5_0, .q5_1: .Q5_1,
-                                                                .q4_K: .Q4_K, .q5_K: .Q5_K, .q6_K: .Q6_K]
+                                                                .q4_K: .Q4_K, .q5_K: .Q5_K, .q6_K: .Q6_K, .f16: .F16, .bf16: .BF16]
 
     /// x quantized as the kernels must: per block of 32, d = max|x| / 127, q = x / d to the nearest, ties to even.
     func quantized(_ x: [Float]) -> [Float] {
@@ -59,7 +62,7 @@ final class QuantizedMatrixTests: XCTestCase {
             let bytes = randomBlocks(format, rows: rows, cols: cols, seed: UInt64(format.rawValue))
             let type = try XCTUnwrap(Self.ggmlTypes[format])
             XCTAssertEqual(bytes.count, rows * cols / type.blockSize * type.blockBytes, "\(format)")
-            XCTAssertEqual(format.blockBytes, type.blockBytes, "\(format)")
+            XCTAssertEqual(format.blockBytes * type.blockSize, type.blockBytes * format.blockElements, "\(format): bytes per element")
             var w = [Float](repeating: 0, count: rows * cols)
             bytes.withUnsafeBytes { src in
                 w.withUnsafeMutableBufferPointer { GGUFDequantize.dequantize(src, type: type, into: $0) }
@@ -84,7 +87,8 @@ final class QuantizedMatrixTests: XCTestCase {
                         let largest = x[(c / 32 * 32)..<(c / 32 * 32 + 32)].map { abs(Double($0)) }.max()!
                         step += abs(Double(w[r * cols + c])) * 0.5 * largest / 127
                     }
-                    XCTAssertEqual(Double(y[r]), exact, accuracy: 2e-6 * scale + 1e-30, "\(format) \(path) row \(r)")
+                    // The 16-bit formats meet x itself, the others its 8-bit form.
+                    XCTAssertEqual(Double(y[r]), format.isHalf ? unquantized : exact, accuracy: 2e-6 * scale + 1e-30, "\(format) \(path) row \(r)")
                     // What quantizing the vector costs: at most half a step per element.
                     XCTAssertEqual(Double(y[r]), unquantized, accuracy: step * 1.0001 + 1e-6, "\(format) \(path) row \(r)")
                 }

@@ -49,7 +49,7 @@ extension LlamaModel {
                 if keepQuantized {
                     kept = try LlamaQuantizedWeights(path: path, params: params)
                     guard !kept!.formats.isEmpty else {
-                        throw LlamaError.unsupported(file: path, problem: "--keep-quantized: no projection is stored as Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K or Q6_K, the types decoding multiplies from")
+                        throw LlamaError.unsupported(file: path, problem: "--keep-quantized: no projection is stored as F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K or Q6_K, the types decoding multiplies from")
                     }
                     files.append((LlamaQuantizedWeights.fileName, Array(try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped))))
                 }

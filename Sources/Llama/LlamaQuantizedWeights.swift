@@ -4,7 +4,7 @@ import Tensor
 import WeightIO
 
 /// The projections and the head of a Llama-family model as its GGUF file stores them (Q8_0, Q4_0,
-/// Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K), for the decoding path: a step of one or a few tokens multiplies with these blocks
+/// Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, F16, BF16), for the decoding path: a step of one or a few tokens multiplies with these blocks
 /// directly, reading a quarter to a half of the F32 weights' bytes. Everything else (prefill,
 /// training, evaluation) uses the F32 weights, which are these values dequantized.
 ///

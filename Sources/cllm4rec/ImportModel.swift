@@ -27,7 +27,7 @@ struct ImportModel: ParsableCommand {
     @Option(help: "GPT-2 only: folder with vocab.json and merges.txt when PATH has none.")
     var tokenizer: String = "Models/gpt2"
 
-    @Flag(help: "GGUF only: keep the file's Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K projections and head (quantized.gguf in the folder) for decoding: generate, reviews and serve multiply from them (about a quarter of F32's bytes per token).")
+    @Flag(help: "GGUF only: keep the file's F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K projections and head (quantized.gguf in the folder) for decoding: generate, reviews and serve multiply from them (a half (16-bit) to an eighth (Q4) of F32's bytes per token).")
     var keepQuantized = false
 
     func run() throws {

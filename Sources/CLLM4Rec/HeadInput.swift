@@ -210,7 +210,8 @@ public struct HeadInputStandardization: Sendable, Equatable {
 }
 
 extension RecModel {
-    /// The recommendation head's input conditioning (nil: raw).
+    /// The item head's input conditioning (nil: raw): the recommendation head's, and in a pretraining
+    /// run that asked for it the collaborative head's.
     public var headInput: HeadInputStandardization? { embeddings.headInput }
 
     /// The final hidden states at the last token of each prompt [prompts.count, width], raw (before
@@ -238,6 +239,28 @@ extension RecModel {
     public func measureHeadInput(prompts: [[Int]], copy: IDEmbeddings.Copy) -> HeadInputStandardization {
         let h = lastHiddenStates(prompts: prompts, copy: copy)
         return h.withUnsafeBufferPointer { HeadInputStandardization.measured($0.baseAddress!, rows: prompts.count, width: width) }
+    }
+
+    /// Measures the standardization of the collaborative item head's input: h at every row whose
+    /// next item the head predicts in these documents, with `copy`'s embeddings, no dropout, no gradient.
+    public func measureItemHeadInput(documents: [Document], copy: IDEmbeddings.Copy, predictFirstMain: Bool,
+                                     batch: Int = 16) -> HeadInputStandardization {
+        let c = width
+        var hidden: [Float] = []
+        var start = 0
+        while start < documents.count {
+            let chunk = Array(documents[start..<min(documents.count, start + batch)])
+            let (inputs, rows, _) = languageModelRows(chunk, head: .items, predictFirstMain: predictFirstMain)
+            let x = backbone.rowLossBuffers.inputs(inputs.map(\.count).reduce(0, +) * c)
+            var r = 0
+            for seq in inputs { embed(seq, copy: copy, into: x + r * c); r += seq.count }
+            _ = backbone.lossOnRows(lengths: inputs.map(\.count), rows: rows, dropout: false, seed: 0, gradient: false) { h, m, _ in
+                hidden.append(contentsOf: UnsafeBufferPointer(start: h, count: m * c))
+                return 0
+            }
+            start += chunk.count
+        }
+        return hidden.withUnsafeBufferPointer { HeadInputStandardization.measured($0.baseAddress!, rows: hidden.count / c, width: c) }
     }
 
     /// Measures the whitening of the recommendation head's input on these prompts.

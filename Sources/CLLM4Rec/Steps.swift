@@ -36,14 +36,59 @@ extension RecModel {
     ///
     /// - predictFirstMain: the paper predicts the first main token from the prompt; the reference
     ///   code does not (false).
+    ///
+    /// - headInput: the item head's input conditioning (`head` .items only): the collaborative head
+    ///   sees f(h) instead of h, as the recommendation head does (`HeadInputStandardization`).
     public func languageModelStep(_ docs: [Document], head: Head, copy: IDEmbeddings.Copy, other: IDEmbeddings.Copy?,
                                   lambda: Float, mrWholeDocument: Bool, predictFirstMain: Bool = true,
+                                  headInput: HeadInputStandardization? = nil,
                                   dropout: Bool, seed: UInt64, grads: IDGradients?) -> StepResult {
+        precondition(headInput == nil || head == .items, "a head input conditions the item head only")
         let c = width
-        // Inputs: each document without its last token (it is only ever a target).
-        let inputs = docs.map { Array($0.tokens.dropLast()) }
+        let (inputs, rows, targets) = languageModelRows(docs, head: head, predictFirstMain: predictFirstMain)
         let lengths = inputs.map(\.count)
         let n = lengths.reduce(0, +)
+        var result = StepResult(tokens: n)
+        let m = rows.count
+        let x = backbone.rowLossBuffers.inputs(n * c)
+        var r = 0
+        for seq in inputs { embed(seq, copy: copy, into: x + r * c); r += seq.count }
+        let training = grads != nil
+        let headWeights: UnsafePointer<Float>, v: Int
+        switch head {
+        case .items: headWeights = UnsafePointer(embeddings.item(copy)); v = items
+        case .vocabulary: headWeights = backbone.outputHead; v = backbone.vocabSize
+        }
+        let ce = backbone.crossEntropyHead(weights: headWeights, vocab: v, targets: targets, gradScale: 1 / Float(max(m, 1)),
+                                           dWeights: training && head == .items ? grads!.items.pointer.baseAddress! : nil)
+        let conditioned: RowHead = headInput.map { f in
+            { h, count, dRows in
+                f.apply(h, count: count, keepForBackward: dRows != nil)  // h is the gathered rows' scratch: f(h) in place
+                let loss = ce(h, count, dRows)
+                if let dRows { f.backward(dRows, count: count) }
+                return loss
+            }
+        } ?? ce
+        // Documents without a main text predict nothing: no loss, no gradient.
+        let (loss, dIn) = backbone.lossOnRows(lengths: lengths, rows: rows, dropout: dropout, seed: seed, gradient: training, head: conditioned)
+        result.lossSum = loss
+        result.predictions = m
+        if let dIn { addIDGradients(dIn, sequences: inputs, grads: grads!) }
+        if let other, lambda > 0 {
+            for d in docs {
+                for t in (mrWholeDocument ? d.tokens : Array(d.tokens.prefix(d.promptLength))) where isID(t) {
+                    result.regularization += mutualRegularization(t, copy: copy, other: other, lambda: lambda, grads: grads)
+                }
+            }
+        }
+        return result
+    }
+
+    /// A language-model micro-batch's inputs (each document without its last token, which is only
+    /// ever a target), the packed rows whose next token is predicted, and those tokens (item
+    /// indices for the item head, words for the vocabulary head).
+    func languageModelRows(_ docs: [Document], head: Head, predictFirstMain: Bool) -> (inputs: [[Int]], rows: [Int], targets: [Int32]) {
+        let inputs = docs.map { Array($0.tokens.dropLast()) }
         var rows: [Int] = [], targets: [Int32] = []
         var start = 0
         for d in docs {
@@ -62,32 +107,7 @@ extension RecModel {
             }
             start += d.tokens.count - 1
         }
-        var result = StepResult(tokens: n)
-        let m = rows.count
-        let x = backbone.rowLossBuffers.inputs(n * c)
-        var r = 0
-        for seq in inputs { embed(seq, copy: copy, into: x + r * c); r += seq.count }
-        let training = grads != nil
-        let headWeights: UnsafePointer<Float>, v: Int
-        switch head {
-        case .items: headWeights = UnsafePointer(embeddings.item(copy)); v = items
-        case .vocabulary: headWeights = backbone.outputHead; v = backbone.vocabSize
-        }
-        let ce = backbone.crossEntropyHead(weights: headWeights, vocab: v, targets: targets, gradScale: 1 / Float(max(m, 1)),
-                                           dWeights: training && head == .items ? grads!.items.pointer.baseAddress! : nil)
-        // Documents without a main text predict nothing: no loss, no gradient.
-        let (loss, dIn) = backbone.lossOnRows(lengths: lengths, rows: rows, dropout: dropout, seed: seed, gradient: training, head: ce)
-        result.lossSum = loss
-        result.predictions = m
-        if let dIn { addIDGradients(dIn, sequences: inputs, grads: grads!) }
-        if let other, lambda > 0 {
-            for d in docs {
-                for t in (mrWholeDocument ? d.tokens : Array(d.tokens.prefix(d.promptLength))) where isID(t) {
-                    result.regularization += mutualRegularization(t, copy: copy, other: other, lambda: lambda, grads: grads)
-                }
-            }
-        }
-        return result
+        return (inputs, rows, targets)
     }
 
     /// λ ||z − stopgrad(z_other)||² for one occurrence of ID token t; adds its gradient 2λ(z − z_other).

@@ -240,7 +240,7 @@ public final class Trainer {
         state.processes = collective.size
         try agreeOnStart()
         installInterruptHandler()
-        if state.stage == .finetune && state.globalStep == 0 { try prepareHeadInput() }  // a new run, not a resumed one
+        if state.globalStep == 0 { try prepareHeadInput() }  // a new run, not a resumed one
         var stepsThisRun = 0
         let totalPhases = schedule.count
         while state.phase < totalPhases {
@@ -269,6 +269,7 @@ public final class Trainer {
                     case let .lm(docs, head):
                         r = model.languageModelStep(docs, head: head, copy: train, other: other, lambda: state.options.lambda,
                                                     mrWholeDocument: kind == .collaborative, predictFirstMain: state.options.predictFirstMain,
+                                                    headInput: kind == .collaborative && state.options.headInput != .raw ? model.headInput : nil,
                                                     dropout: state.options.dropout, seed: dropSeed, grads: g)
                     case let .rec(prompts, targets):
                         r = model.recommendationStep(prompts: prompts, targets: targets, copy: train, other: other, lambda: state.options.lambda,
@@ -304,28 +305,51 @@ public final class Trainer {
     /// `TrainingOptions.headInputPrompts` for the per-channel statistics,
     /// `TrainingOptions.whiteningPrompts` for the correlation matrix. Under mpirun process 0
     /// measures and every process takes its numbers, so all hold the same bits.
+    ///
+    /// Pretraining (raw or standardized only): raw leaves the folder's head input as it is (a
+    /// recommendation copy's, unused by the collaborative head); standardized keeps the folder's
+    /// standardization or measures it on the first `TrainingOptions.headInputDocuments` collaborative
+    /// documents of a plan, at every row the item head predicts from. Finetuning then keeps it: the
+    /// recommendation copy starts as the collaborative one, whose rows were learned against it.
     func prepareHeadInput() throws {
         let e = model.embeddings
         let kind = state.options.headInput
-        guard kind != .raw else { e.headInput = nil; return }
+        let pretraining = state.stage == .pretrain
+        if pretraining && (kind == .whitened || kind == .learned) {
+            throw CLLM4RecError.invalidArgument("--head-input \(kind.rawValue): pretraining's collaborative head takes raw or standardized")
+        }
+        guard kind != .raw else { if !pretraining { e.headInput = nil }; return }
         if let kept = e.headInput {
             guard kept.kind == kind else {
-                throw CLLM4RecError.invalidArgument("--head-input \(kind.rawValue): this recommendation copy was finetuned with a \(kept.kind.rawValue) head input; its item rows belong to it (start from the pretrained folder to change it)")
+                throw CLLM4RecError.invalidArgument("--head-input \(kind.rawValue): this folder's item rows were trained with a \(kept.kind.rawValue) head input and belong to it (start from a folder made by extend-vocab to change it)")
             }
-            if collective.isRoot { progress.note("head input: \(kind.rawValue), as this recommendation copy was finetuned before") }
+            if collective.isRoot { progress.note("head input: \(kind.rawValue), the one this folder's item rows were trained with") }
             return
         }
         let started = Date()
-        let wanted = kind == .whitened ? TrainingOptions.whiteningPrompts : TrainingOptions.headInputPrompts
-        var prompts: [[Int]] = []
-        for case let .rec(p, _) in plan(.recommendation, seed: state.options.seed ^ 0x4845_4144) { prompts += p }
-        prompts = Array(prompts.prefix(wanted))
         let w = model.width
         var values = [Float](repeating: 0, count: 2 * w + (kind == .whitened ? w * w : 0))
-        if collective.isRoot {
-            let m = kind == .whitened ? try model.measureWhitenedHeadInput(prompts: prompts, copy: .recommendation)
-                                      : model.measureHeadInput(prompts: prompts, copy: .recommendation)
-            values = m.mean + m.scale + (m.whitening ?? [])
+        var measuredOn = ""
+        if pretraining {
+            var docs: [Document] = []
+            for case let .lm(d, _) in plan(.collaborative, seed: state.options.seed ^ 0x4845_4144) { docs += d }
+            docs = Array(docs.prefix(TrainingOptions.headInputDocuments))
+            measuredOn = "\(docs.count) collaborative documents"
+            if collective.isRoot {
+                let m = model.measureItemHeadInput(documents: docs, copy: .collaborative, predictFirstMain: state.options.predictFirstMain)
+                values = m.mean + m.scale
+            }
+        } else {
+            let wanted = kind == .whitened ? TrainingOptions.whiteningPrompts : TrainingOptions.headInputPrompts
+            var prompts: [[Int]] = []
+            for case let .rec(p, _) in plan(.recommendation, seed: state.options.seed ^ 0x4845_4144) { prompts += p }
+            prompts = Array(prompts.prefix(wanted))
+            measuredOn = "\(prompts.count) training prompts"
+            if collective.isRoot {
+                let m = kind == .whitened ? try model.measureWhitenedHeadInput(prompts: prompts, copy: .recommendation)
+                                          : model.measureHeadInput(prompts: prompts, copy: .recommendation)
+                values = m.mean + m.scale + (m.whitening ?? [])
+            }
         }
         values.withUnsafeMutableBufferPointer { collective.sum($0.baseAddress!, count: $0.count) }
         var projection: HeadInputProjection? = nil
@@ -339,8 +363,8 @@ public final class Trainer {
                                                whitening: kind == .whitened ? Array(values[(2 * w)...]) : nil, projection: projection)
         if collective.isRoot {
             let s = e.headInput!.scale.sorted()
-            progress.note(String(format: "head input: %@ with the statistics of h over %d training prompts (%.1f s); scale median %.3g, max %.3g",
-                                 kind.rawValue, prompts.count, Date().timeIntervalSince(started), s[s.count / 2], s.last ?? 0))
+            progress.note(String(format: "head input: %@ with the statistics of h over %@ (%.1f s); scale median %.3g, max %.3g",
+                                 kind.rawValue, measuredOn, Date().timeIntervalSince(started), s[s.count / 2], s.last ?? 0))
         }
     }
 

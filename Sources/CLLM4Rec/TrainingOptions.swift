@@ -37,8 +37,9 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     public var loraTargets: [String] = []
     /// Adam learning rate of the adapter; nil: `learningRate` (one rate for rows and adapter, as the reference).
     public var adapterLearningRate: Float? = nil
-    /// Finetuning: what the item head sees (`HeadInputKind`); nil in checkpoints written before the
-    /// option existed, which were raw.
+    /// What the item head sees (`HeadInputKind`): the recommendation head's in finetuning, the
+    /// collaborative head's in pretraining (raw or standardized there); nil in checkpoints written
+    /// before the option existed, which were raw.
     var headInputChoice: HeadInputKind? = nil
     public var headInput: HeadInputKind {
         get { headInputChoice ?? .raw }
@@ -52,6 +53,9 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     /// to; fewer when an epoch has fewer). More than a wide backbone's channels (576 for SmolLM2),
     /// so the matrix is estimated, not only its top directions.
     public static let whiteningPrompts = 2048
+    /// Pretraining: collaborative documents the collaborative head's standardization is measured on
+    /// (every row whose next item is predicted: about 47 per MovieLens-100K user, so ~3,000 rows).
+    public static let headInputDocuments = 64
 
     /// Finetuning's learning rate when none is given: the reference code's 1e-4 (pretraining keeps
     /// `learningRate`'s 1e-3).

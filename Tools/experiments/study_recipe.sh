@@ -8,8 +8,9 @@
 #
 #   bash Tools/experiments/study_recipe.sh PRETRAIN_SPEC FINETUNE_SPEC [FINETUNE_SPEC ...]
 #
-# PRETRAIN_SPEC  backbone:init:warmup:lambda, e.g. smollm2:normal:0:0.01 (backbone: smollm2,
-#                random-smollm2, random-gpt2; init: normal, text-mean)
+# PRETRAIN_SPEC  backbone:init:warmup:lambda[:head], e.g. smollm2:normal:0:0.01 (backbone: smollm2,
+#                random-smollm2, random-gpt2; init: normal, text-mean; head: the collaborative head's
+#                input, raw (empty) or standardized, which names the folder `...-head<head>`)
 # FINETUNE_SPEC  head:lora:lr:lambda:epochs[:adapter-lr[:targets]], e.g. standardized:8:1e-3:0.01:4 (lora:
 #                rank, 0 = off; adapter-lr: the adapter's own Adam rate, empty = lr; targets: the LoRA
 #                projections, comma-separated or `all` for every linear module, empty = the backbone's)
@@ -41,7 +42,8 @@ fi
 data=$(bash Tools/fetch/movielens.sh --path)
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $THREADS threads; split $SPLIT"
 
-IFS=: read -r backbone init warmup plambda <<< "$1"; shift
+IFS=: read -r backbone init warmup plambda phead <<< "$1"; shift
+phead=${phead:-raw}; [ "$phead" = raw ] || seed_suffix="-head$phead$seed_suffix"
 case "$backbone" in
   smollm2) model=Models/smollm2-135m; [ -f $model/model.safetensors ] || bash Tools/fetch/smollm2.sh $model ;;
   random-smollm2) model=Models/random-smollm2-135m
@@ -56,7 +58,7 @@ if [ ! -f "$pre/base/training-pretrain.json" ]; then
   echo "== pretraining $pre"
   t0=$(date +%s)
   "$bin" extend-vocab "$data" --split-from "$SPLIT" --model "$model" --init "$init" --seed "$SEED" "${cold_flags[@]}" --output "$pre/base" > "$pre/pretrain.log" 2>&1
-  "$bin" pretrain "$pre/base" --warmup-epochs "$warmup" --rounds "$ROUNDS" --content-every "$CONTENT_EVERY" --accumulate 1 --max-main-tokens 64 \
+  "$bin" pretrain "$pre/base" --warmup-epochs "$warmup" --rounds "$ROUNDS" --content-every "$CONTENT_EVERY" --head-input "$phead" --accumulate 1 --max-main-tokens 64 \
     --lambda "$plambda" --seed "$SEED" --threads "$THREADS" >> "$pre/pretrain.log" 2>&1
   echo "$(( $(date +%s) - t0 )) s" > "$pre/pretrain.seconds"
 fi

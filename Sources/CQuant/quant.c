@@ -242,19 +242,33 @@ static void matvec_avx2(int format, const uint8_t *w, int cols, int r0, int r1, 
 }
 
 
-// F16 (F16C's conversion) and BF16 (a shift) rows, 8 weights at a time into one float accumulator.
-__attribute__((target("avx2,fma,f16c")))
-static void matvec_half_avx2(int format, const uint8_t *w, int cols, int r0, int r1, const float *x, float *y) {
+// F16 (F16C's conversion) and BF16 (a shift) rows, 32 weights per iteration into four float
+// accumulators (one would wait on each FMA's latency and leave the loop slower than F32's sgemv).
+__attribute__((target("avx2,fma,f16c"), always_inline))
+static inline __m256 half8(int format, const uint8_t *p) {
+    __m128i h = _mm_loadu_si128((const __m128i *)p);
+    return format == CQUANT_F16 ? _mm256_cvtph_ps(h) : _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+__attribute__((target("avx2,fma,f16c"), always_inline))
+static inline void matvec_half_avx2_of(int format, const uint8_t *w, int cols, int r0, int r1, const float *x, float *y) {
     for (int r = r0; r < r1; r++) {
         const uint8_t *row = w + (size_t)r * cols * 2;
-        __m256 acc = _mm256_setzero_ps();
-        for (int c = 0; c < cols; c += 8) {
-            __m128i h = _mm_loadu_si128((const __m128i *)(row + 2 * c));
-            __m256 wv = format == CQUANT_F16 ? _mm256_cvtph_ps(h) : _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-            acc = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + c), acc);
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int c = 0; c < cols; c += 32) {
+            a0 = _mm256_fmadd_ps(half8(format, row + 2 * c), _mm256_loadu_ps(x + c), a0);
+            a1 = _mm256_fmadd_ps(half8(format, row + 2 * c + 16), _mm256_loadu_ps(x + c + 8), a1);
+            a2 = _mm256_fmadd_ps(half8(format, row + 2 * c + 32), _mm256_loadu_ps(x + c + 16), a2);
+            a3 = _mm256_fmadd_ps(half8(format, row + 2 * c + 48), _mm256_loadu_ps(x + c + 24), a3);
         }
-        y[r - r0] = hsum_ps(acc);
+        y[r - r0] = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
     }
+}
+
+__attribute__((target("avx2,fma,f16c")))
+static void matvec_half_avx2(int format, const uint8_t *w, int cols, int r0, int r1, const float *x, float *y) {
+    if (format == CQUANT_F16) matvec_half_avx2_of(CQUANT_F16, w, cols, r0, r1, x, y);
+    else matvec_half_avx2_of(CQUANT_BF16, w, cols, r0, r1, x, y);
 }
 
 // The 32 bits of `bits` as 32 bytes, 0xff where the bit is set (byte i for bit i).
@@ -270,9 +284,9 @@ static inline __m256i bytes_from_bits(uint32_t bits) {
 // block (Q6_K: minus 32 times it, so the integer sum is of q - 32), 8 lane sums (lanes 0-3: elements
 // 0-15, lanes 4-7: 16-31) scaled per half into a float accumulator; the offsets c of Q5_0, Q5_1 and
 // the k-quants' mins go to a scalar with the vector block's sum.
-__attribute__((target("avx2,fma,f16c")))
-static void matvec_subblocks_avx2(int format, const uint8_t *w, int cols, int r0, int r1, const int8_t *qx,
-                                  const float *dx, const int *qsum, float *y) {
+__attribute__((target("avx2,fma,f16c"), always_inline))
+static inline void matvec_subblocks_avx2_of(int format, const uint8_t *w, int cols, int r0, int r1, const int8_t *qx,
+                                            const float *dx, const int *qsum, float *y) {
     const int per = cquant_block_elements(format) / 32, blocks = cols / 32 / per, bb = cquant_block_bytes(format);
     const __m256i ones = _mm256_set1_epi16(1), low = _mm256_set1_epi8(15), one = _mm256_set1_epi8(1),
                   three = _mm256_set1_epi8(3), thirtytwo = _mm256_set1_epi8(32), fifth = _mm256_set1_epi8(16);
@@ -319,12 +333,26 @@ static void matvec_subblocks_avx2(int format, const uint8_t *w, int cols, int r0
                 }
                 prod = _mm256_maddubs_epi16(u, xv);
                 if (format == CQUANT_Q6_K) prod = _mm256_sub_epi16(prod, _mm256_maddubs_epi16(thirtytwo, xv));
-                const __m256 scale = _mm256_setr_ps(a0, a0, a0, a0, a1, a1, a1, a1);
-                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(prod, ones)), _mm256_mul_ps(scale, _mm256_set1_ps(dx[xb])), acc);
+                const float s0 = a0 * dx[xb];
+                const __m256 scale = format == CQUANT_Q6_K ? _mm256_set_m128(_mm_set1_ps(a1 * dx[xb]), _mm_set1_ps(s0)) : _mm256_set1_ps(s0);
+                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(prod, ones)), scale, acc);
                 if (format != CQUANT_Q6_K) tail -= c0 * dx[xb] * (float)qsum[xb];  // c0 == c1 there
             }
         }
         y[r - r0] = hsum_ps(acc) + tail;
+    }
+}
+
+// One copy of the loop per format, its switches resolved at compile time.
+__attribute__((target("avx2,fma,f16c")))
+static void matvec_subblocks_avx2(int format, const uint8_t *w, int cols, int r0, int r1, const int8_t *qx,
+                                  const float *dx, const int *qsum, float *y) {
+    switch (format) {
+    case CQUANT_Q5_0: matvec_subblocks_avx2_of(CQUANT_Q5_0, w, cols, r0, r1, qx, dx, qsum, y); break;
+    case CQUANT_Q5_1: matvec_subblocks_avx2_of(CQUANT_Q5_1, w, cols, r0, r1, qx, dx, qsum, y); break;
+    case CQUANT_Q4_K: matvec_subblocks_avx2_of(CQUANT_Q4_K, w, cols, r0, r1, qx, dx, qsum, y); break;
+    case CQUANT_Q5_K: matvec_subblocks_avx2_of(CQUANT_Q5_K, w, cols, r0, r1, qx, dx, qsum, y); break;
+    default: matvec_subblocks_avx2_of(CQUANT_Q6_K, w, cols, r0, r1, qx, dx, qsum, y);
     }
 }
 

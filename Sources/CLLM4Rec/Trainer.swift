@@ -321,7 +321,7 @@ public final class Trainer {
         guard kind != .raw else { if !pretraining { e.headInput = nil }; return }
         if let kept = e.headInput {
             guard kept.kind == kind else {
-                throw CLLM4RecError.invalidArgument("--head-input \(kind.rawValue): this folder's item rows were trained with a \(kept.kind.rawValue) head input and belong to it (start from a folder made by extend-vocab to change it)")
+                throw CLLM4RecError.invalidArgument("--head-input \(kind.rawValue): this folder's item rows were trained with a \(kept.kind.rawValue) head input and belong to it (to change it, start again from a folder without one: made by extend-vocab, or pretrained with a raw head input)")
             }
             if collective.isRoot { progress.note("head input: \(kind.rawValue), the one this folder's item rows were trained with") }
             return

@@ -64,7 +64,7 @@ final class HeadInputAndReportTests: XCTestCase {
         XCTAssertTrue(e.out.contains(" of 64 channels, "), e.out)
         // A second finetune keeps the standardization its recommendation copy was trained with; raw drops it.
         let again = try cli("finetune", "rec", "--epochs", "1", "--batch", "4", "--accumulate", "1", "--threads", "1", "--head-input", "standardized")
-        XCTAssertTrue(again.out.contains("as this recommendation copy was finetuned before"), again.out)
+        XCTAssertTrue(again.out.contains("the one this folder's item rows were trained with"), again.out)
         // Another conditioning on the same recommendation copy is refused before any training: its rows belong to the first.
         let before = try snapshot(work + "/rec")
         let mismatch = try cli("finetune", "rec", "--epochs", "1", "--batch", "4", "--accumulate", "1", "--threads", "1", "--head-input", "whitened", expect: 1)

@@ -35,17 +35,20 @@ struct Pretrain: ParsableCommand {
     var learningRate: Float = TrainingOptions().learningRate
 
     @Option(help: ArgumentHelp(
-        "What the collaborative item head sees: raw (the paper: h, the final hidden state) or standardized ((h - mean) / scale per channel). (default: raw)",
+        "What the collaborative item head sees: raw (the paper: h, the final hidden state) or standardized ((h - mean) / scale per channel).",
         discussion: "standardized measures each channel's mean and scale of h at the start of the run, on the first 64 collaborative documents of a plan (every row whose next item is predicted), and keeps them fixed; finetune then keeps the same standardization (the recommendation copy starts as the collaborative one). A pretrained LLM's h is dominated by a direction every prompt shares, and a raw item head learns mostly popularity from it (docs/what-the-llm-adds.md).",
         valueName: "raw|standardized"))
-    var headInput: HeadInputKind?
+    var headInput: CollaborativeHeadInput = .raw
+
+    /// The head inputs pretraining's collaborative head takes (whitened and learned are finetuning's).
+    enum CollaborativeHeadInput: String, ExpressibleByArgument, CaseIterable {
+        case raw, standardized
+        var kind: HeadInputKind { self == .raw ? .raw : .standardized }
+    }
 
     @OptionGroup var flags: TrainingFlags
 
     func validate() throws {
-        if let headInput, headInput != .raw && headInput != .standardized {
-            throw ValidationError("--head-input \(headInput.rawValue): pretraining's collaborative head takes raw or standardized")
-        }
         try FlagRules.inRange(0...100_000, warmupEpochs, "--warmup-epochs")
         try FlagRules.inRange(0...100_000, rounds, "--rounds")
         try FlagRules.inRange(0...100_000, contentEvery, "--content-every")
@@ -56,7 +59,7 @@ struct Pretrain: ParsableCommand {
     func run() throws {
         var o = TrainingOptions()
         o.warmupEpochs = warmupEpochs; o.rounds = rounds; o.contentEvery = contentEvery; o.learningRate = learningRate
-        if let headInput { o.headInput = headInput }
+        o.headInput = headInput.kind
         flags.apply(to: &o)
         try runStage(.pretrain, path: recommender, options: o, flags: flags)
     }

@@ -40,7 +40,7 @@ final class BadFlagTests: XCTestCase {
             (["pretrain", "rec", "--warmup-epochs=-1"], "--warmup-epochs"),
             (["pretrain", "rec", "--rounds=-2"], "--rounds"),
             (["pretrain", "rec", "--content-every=-1"], "--content-every"),
-            (["pretrain", "rec", "--head-input", "whitened"], "--head-input whitened"),
+            (["pretrain", "rec", "--head-input", "whitened"], "--head-input"),
             (["pretrain", "rec", "--head-input", "sideways"], "--head-input"),
             (["pretrain", "rec", "--rounds", "0", "--warmup-epochs", "0"], "--warmup-epochs and --rounds"),
             (["pretrain", "rec", "--lr", "inf"], "--lr"),

@@ -33,8 +33,6 @@ public final class QuantizedMatrix: @unchecked Sendable {
     }
 
     public var byteCount: Int { rows * cols / format.blockElements * format.blockBytes }
-    /// Bytes of one row.
-    public var rowBytes: Int { cols / format.blockElements * format.blockBytes }
 
     /// How a product is spread over `Parallel.threads`.
     public enum Threading: Sendable {

@@ -41,18 +41,26 @@ final class LlamaTrainerTests: TrainerTests {
             grads.zero()
             _ = model.languageModelStep(docs, head: head, copy: .collaborative, other: nil, lambda: 0, mrWholeDocument: true,
                                         dropout: false, seed: 0, grads: grads)
-            let row = model.idRow(user, .collaborative), g = grads.row(user)
-            var largest = 0.0
-            for k in [0, 3, 7, 12, 19, 24, 28, 31] {
-                let saved = row[k], h: Float = 1e-2  // larger steps leave the linear range: the rows are small and RMSNorm rescales them
-                row[k] = saved + h; let up = loss()
-                row[k] = saved - h; let down = loss()
-                row[k] = saved
-                let numeric = (up - down) / Double(2 * h)
-                largest = max(largest, abs(numeric))
-                XCTAssertEqual(Double(g[k]), numeric, accuracy: 2e-3 + 2e-2 * abs(numeric), "\(head) coordinate \(k)")
-            }
-            XCTAssertGreaterThan(largest, 0.01, "\(head): gradients large enough for the check to mean something")
+            assertGradientMatchesFiniteDifferences(row: model.idRow(user, .collaborative), gradient: grads.row(user), smallest: 0.01,
+                                                   loss: loss, "\(head)")
         }
     }
+}
+
+/// The gradient `gradient` of `loss` with respect to `row` against centred finite differences at a
+/// few coordinates (steps of 1e-2: larger ones leave the linear range, the rows being small and
+/// RMSNorm rescaling them), and at least one of them as large as `smallest`, so that the check means something.
+func assertGradientMatchesFiniteDifferences(row: UnsafeMutablePointer<Float>, gradient: UnsafePointer<Float>, smallest: Double,
+                                            loss: () -> Double, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+    var largest = 0.0
+    for k in [0, 3, 7, 12, 19, 24, 28, 31] {
+        let saved = row[k], step: Float = 1e-2
+        row[k] = saved + step; let up = loss()
+        row[k] = saved - step; let down = loss()
+        row[k] = saved
+        let numeric = (up - down) / Double(2 * step)
+        largest = max(largest, abs(numeric))
+        XCTAssertEqual(Double(gradient[k]), numeric, accuracy: 2e-3 + 2e-2 * abs(numeric), "\(what) coordinate \(k)", file: file, line: line)
+    }
+    XCTAssertGreaterThan(largest, smallest, "\(what): gradients large enough for the check to mean something", file: file, line: line)
 }

@@ -75,18 +75,8 @@ final class PretrainHeadInputTests: XCTestCase {
         _ = model.languageModelStep(docs, head: .items, copy: .collaborative, other: nil, lambda: 0, mrWholeDocument: true,
                                     headInput: f, dropout: false, seed: 0, grads: grads)
         for token in [tok.userToken(1), tok.itemToken(5), tok.itemToken(7)] {  // an input row, a target (and input), a head row only
-            let row = model.idRow(token, .collaborative), grad = grads.row(token)
-            var largest = 0.0
-            for k in [0, 3, 7, 12, 19, 24, 28, 31] {
-                let saved = row[k], step: Float = 1e-2
-                row[k] = saved + step; let up = loss()
-                row[k] = saved - step; let down = loss()
-                row[k] = saved
-                let numeric = (up - down) / Double(2 * step)
-                largest = max(largest, abs(numeric))
-                XCTAssertEqual(Double(grad[k]), numeric, accuracy: 2e-3 + 2e-2 * abs(numeric), "token \(token) coordinate \(k)")
-            }
-            XCTAssertGreaterThan(largest, 1e-3, "token \(token): gradients large enough for the check to mean something")
+            assertGradientMatchesFiniteDifferences(row: model.idRow(token, .collaborative), gradient: grads.row(token), smallest: 1e-3,
+                                                   loss: loss, "token \(token)")
         }
     }
 

@@ -251,9 +251,7 @@ extension RecModel {
         while start < documents.count {
             let chunk = Array(documents[start..<min(documents.count, start + batch)])
             let (inputs, rows, _) = languageModelRows(chunk, head: .items, predictFirstMain: predictFirstMain)
-            let x = backbone.rowLossBuffers.inputs(inputs.map(\.count).reduce(0, +) * c)
-            var r = 0
-            for seq in inputs { embed(seq, copy: copy, into: x + r * c); r += seq.count }
+            _ = embedPrompts(inputs, copy: copy)
             _ = backbone.lossOnRows(lengths: inputs.map(\.count), rows: rows, dropout: false, seed: 0, gradient: false) { h, m, _ in
                 hidden.append(contentsOf: UnsafeBufferPointer(start: h, count: m * c))
                 return 0

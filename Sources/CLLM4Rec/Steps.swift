@@ -44,15 +44,11 @@ extension RecModel {
                                   headInput: HeadInputStandardization? = nil,
                                   dropout: Bool, seed: UInt64, grads: IDGradients?) -> StepResult {
         precondition(headInput == nil || head == .items, "a head input conditions the item head only")
-        let c = width
         let (inputs, rows, targets) = languageModelRows(docs, head: head, predictFirstMain: predictFirstMain)
         let lengths = inputs.map(\.count)
-        let n = lengths.reduce(0, +)
+        let n = embedPrompts(inputs, copy: copy)
         var result = StepResult(tokens: n)
         let m = rows.count
-        let x = backbone.rowLossBuffers.inputs(n * c)
-        var r = 0
-        for seq in inputs { embed(seq, copy: copy, into: x + r * c); r += seq.count }
         let training = grads != nil
         let headWeights: UnsafePointer<Float>, v: Int
         switch head {
@@ -200,7 +196,8 @@ extension RecModel {
 }
 
 extension RecModel {
-    /// Embeds packed prompts into the backbone's input buffer; returns the number of tokens.
+    /// Embeds packed sequences (prompts, or documents without their last token) into the backbone's
+    /// input buffer; returns the number of tokens.
     func embedPrompts(_ prompts: [[Int]], copy: IDEmbeddings.Copy) -> Int {
         let c = width, n = prompts.reduce(0) { $0 + $1.count }
         let x = backbone.rowLossBuffers.inputs(n * c)

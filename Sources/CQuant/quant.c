@@ -132,9 +132,8 @@ static inline void subblock_coefficients(int format, const uint8_t *blk, int s, 
     }
 }
 
-static void unpack_subblock(int format, const uint8_t *blk, int s, subblock_t *o) {
-    const float d = cquant_f16_to_f32(load_u16(blk + first_scale_offset(format)));
-    const float second = has_second_scale(format) ? cquant_f16_to_f32(load_u16(blk + 2)) : 0;
+// Sub-block s of a block whose scales (d, second) the caller converted once for its sub-blocks.
+static void unpack_subblock(int format, const uint8_t *blk, int s, float d, float second, subblock_t *o) {
     subblock_coefficients(format, blk, s, d, second, &o->a[0], &o->a[1], &o->c[0], &o->c[1]);
     switch (format) {
     case CQUANT_Q5_0: case CQUANT_Q5_1: {
@@ -173,8 +172,11 @@ static void matvec_subblocks_portable(int format, const uint8_t *w, int cols, in
         const uint8_t *row = w + (size_t)r * blocks * bb;
         float acc = 0;
         for (int b = 0; b < blocks; b++) {
+            const uint8_t *blk = row + (size_t)b * bb;
+            const float d = cquant_f16_to_f32(load_u16(blk + first_scale_offset(format)));
+            const float second = has_second_scale(format) ? cquant_f16_to_f32(load_u16(blk + 2)) : 0;
             for (int s = 0; s < per; s++) {
-                unpack_subblock(format, row + (size_t)b * bb, s, &sb);
+                unpack_subblock(format, blk, s, d, second, &sb);
                 const int8_t *xb = qx + 32 * (b * per + s);
                 int dot[2] = {0, 0}, sum[2] = {0, 0};
                 for (int i = 0; i < 32; i++) { dot[i / 16] += sb.u[i] * xb[i]; sum[i / 16] += xb[i]; }
@@ -240,7 +242,6 @@ static void matvec_avx2(int format, const uint8_t *w, int cols, int r0, int r1, 
         y[r - r0] = hsum_ps(acc) + tail;
     }
 }
-
 
 // F16 (F16C's conversion) and BF16 (a shift) rows, 32 weights per iteration into four float
 // accumulators (one would wait on each FMA's latency and leave the loop slower than F32's sgemv).

@@ -62,8 +62,9 @@ extension LoadedRecommender {
         let copies = IDEmbeddings.Copy.allCases.filter { model.embeddings.has($0) }
         let grown = IDEmbeddings(users: users, items: j1, width: c, copies: copies)
         grown.headInput = model.embeddings.headInput
-        let wte = manifest.initialization == "text-mean" ? UnsafePointer(model.backbone.tokenEmbeddings) : nil
-        let (fresh, _) = initialEmbeddings(users: users, items: j1, width: c, seed: options.seed, textMean: wte, corpora: newCorpora)
+        let wordRows = UnsafeBufferPointer(start: model.backbone.tokenEmbeddings, count: model.backbone.vocabSize * c)
+        let (fresh, _) = initialEmbeddings(users: users, items: j1, width: c, seed: options.seed, rows: manifest.idRows ?? .normal,
+                                           textMean: manifest.initialization == "text-mean", wordRows: wordRows, corpora: newCorpora)
         for copy in copies {
             grown.user(copy).update(from: model.embeddings.user(copy), count: users * c)
             grown.item(copy).update(from: model.embeddings.item(copy), count: j0 * c)

@@ -34,12 +34,13 @@ extension RecommenderFolder {
     }
 
     /// `extend-vocab`'s work: one new token per user and item of `dataset` after the model's
-    /// vocabulary, the tokenized corpora, the initial embeddings (N(0, 0.02²); with `textMean` the
-    /// content rows of users and items with text at their text's mean token row) and the manifest,
+    /// vocabulary, the tokenized corpora, the initial embeddings (`initialEmbeddings`: drawn as `rows`
+    /// says; with `textMean` the content rows of users and items with text at their text's mean token
+    /// row) and the manifest,
     /// written to `output` in one commit (a folder there is replaced whole: the caller checks first).
     /// `exportSplit`: the split also written as RecBole benchmark files there.
     public static func create(at output: String, dataset prepared: PreparedDataset, raw: RawDataset, model: String,
-                              textMean: Bool, seed: UInt64, exportSplit: String? = nil) throws -> CreatedRecommender {
+                              textMean: Bool, rows: IDRowInit = .normal, seed: UInt64, exportSplit: String? = nil) throws -> CreatedRecommender {
         let shape = try ArchitectureRegistry.shape(folder: model)
         let base = try BPETokenizer.load(folder: model)
         guard base.count == shape.vocabSize else {
@@ -48,20 +49,22 @@ extension RecommenderFolder {
         let tok = IDTokenizer(base: base, users: prepared.users.count, items: prepared.items.count)
         let corpora = Corpora.build(prepared, tokenizer: tok, contextLength: shape.documentLength)
 
-        var wte: [Float]? = nil
-        if textMean {
+        var wte: [Float] = []
+        if textMean || rows != .normal {
             let backbone = try ArchitectureRegistry.load(folder: model).backbone
             wte = Array(UnsafeBufferPointer(start: backbone.tokenEmbeddings, count: backbone.vocabSize * backbone.width))
         }
-        let (embeddings, textInit) = initialEmbeddings(users: prepared.users.count, items: prepared.items.count, width: shape.width,
-                                                       seed: seed, textMean: wte, corpora: corpora)
+        let (embeddings, textInit) = wte.withUnsafeBufferPointer { w in
+            initialEmbeddings(users: prepared.users.count, items: prepared.items.count, width: shape.width, seed: seed, rows: rows,
+                              textMean: textMean, wordRows: w.isEmpty ? nil : w, corpora: corpora)
+        }
 
         let folder = try StagedFolder(replacingWhole: output)
         try prepared.write(to: folder, raw: raw, corpora: corpora)
         try embeddings.save(to: folder.path("embeddings.safetensors"))
         let manifest = RecommenderManifest(backbone: model, backboneAbsolute: URL(fileURLWithPath: model).standardizedFileURL.path,
                                            architecture: shape.architecture, users: prepared.users.count, items: prepared.items.count, width: shape.width,
-                                           initialization: textMean ? "text-mean" : "normal", seed: seed)
+                                           initialization: textMean ? "text-mean" : "normal", idRows: rows, seed: seed)
         try folder.write("recommender.json", bytes: try manifest.encoded())
         if let exportSplit { try prepared.exportSplit(to: exportSplit, raw: raw) }
         try folder.commit()

@@ -17,15 +17,18 @@ public struct RecommenderManifest: Codable, Sendable {
     public var width: Int
     /// "normal" or "text-mean".
     public var initialization: String
+    /// Where the new rows were drawn; nil in folders made before it was recorded (normal).
+    public var idRows: IDRowInit?
     public var seed: UInt64
     enum CodingKeys: String, CodingKey {
         case backbone, users, items, width, seed, architecture
-        case backboneAbsolute = "backbone_absolute", initialization = "init"
+        case backboneAbsolute = "backbone_absolute", initialization = "init", idRows = "id_rows"
     }
 
-    public init(backbone: String, backboneAbsolute: String, architecture: String, users: Int, items: Int, width: Int, initialization: String, seed: UInt64) {
+    public init(backbone: String, backboneAbsolute: String, architecture: String, users: Int, items: Int, width: Int, initialization: String,
+                idRows: IDRowInit = .normal, seed: UInt64) {
         self.backbone = backbone; self.backboneAbsolute = backboneAbsolute; self.architecture = architecture; self.users = users; self.items = items
-        self.width = width; self.initialization = initialization; self.seed = seed
+        self.width = width; self.initialization = initialization; self.idRows = idRows; self.seed = seed
     }
 
     /// `recommender.json`'s bytes: pretty, keys sorted, a final newline.
@@ -59,18 +62,40 @@ public struct RecommenderFolder {
     }
 }
 
-/// Initial embeddings: N(0, 0.02²) for every table; with `textMean`, the content copy of each user
-/// and item that has text (its description, else its training reviews) starts at the mean `wte`
-/// row of that text's tokens instead (docs/CLLM4REC.md §5).
-public func initialEmbeddings(users: Int, items: Int, width: Int, seed: UInt64, textMean wte: UnsafePointer<Float>?,
-                              corpora: Corpora) -> (IDEmbeddings, textInitialised: (users: Int, items: Int)) {
+/// Where the new user and item rows start (`extend-vocab --id-rows`).
+public enum IDRowInit: String, Codable, CaseIterable, Sendable {
+    /// N(0, 0.02²): the reference code's draw.
+    case normal
+    /// The backbone's mean word row plus N(0, 0.02²). A pretrained backbone's word rows share a large
+    /// common component (SmolLM2-135M: norm 2.2 of 3.2); rows of norm 0.5 around the origin are far
+    /// from every word, and the pretrained layers turn them into attention-sink-like positions with
+    /// massive activations that lose which item they were (docs/quality-study.md §3l). The shift is
+    /// the same for every row, so the tied item head's scores change only by a constant per prompt.
+    case vocabularyMean = "vocabulary-mean"
+}
+
+/// Initial embeddings: N(0, 0.02²) for every table, shifted by the mean word row when `rows` is
+/// `.vocabularyMean`; with `textMean`, the content copy of each user and item that has text (its
+/// description, else its training reviews) starts at the mean word row of that text's tokens instead
+/// (docs/CLLM4REC.md §5). `wordRows`, the backbone's token embeddings (vocabulary × width), is needed
+/// by both and read by nothing else. The normal draws are the same for every choice.
+public func initialEmbeddings(users: Int, items: Int, width: Int, seed: UInt64, rows: IDRowInit = .normal, textMean: Bool = false,
+                              wordRows: UnsafeBufferPointer<Float>? = nil, corpora: Corpora) -> (IDEmbeddings, textInitialised: (users: Int, items: Int)) {
+    precondition(wordRows != nil || (rows == .normal && !textMean), "initialEmbeddings: vocabulary-mean rows and text-mean need the word rows")
     let e = IDEmbeddings(users: users, items: items, width: width)
     var g = SplitMix64(seed: seed)
     for c in [IDEmbeddings.Copy.collaborative, .content] {
         fillNormal(UnsafeMutableBufferPointer(start: e.user(c), count: users * width), std: 0.02, using: &g)
         fillNormal(UnsafeMutableBufferPointer(start: e.item(c), count: items * width), std: 0.02, using: &g)
     }
-    guard let wte else { return (e, (0, 0)) }
+    if rows == .vocabularyMean, let wordRows {
+        let mean = meanRow(wordRows, width: width)
+        for c in [IDEmbeddings.Copy.collaborative, .content] {
+            for u in 0..<users { axpy(1, mean, e.user(c) + u * width, width) }
+            for j in 0..<items { axpy(1, mean, e.item(c) + j * width, width) }
+        }
+    }
+    guard textMean, let wte = wordRows?.baseAddress else { return (e, (0, 0)) }
     func tokens(of corpora: [Corpus], users isUser: Bool, count: Int) -> [[Int32]] {
         var out = [[Int32]](repeating: [], count: count)
         var described = Set<Int>()
@@ -99,4 +124,12 @@ public func initialEmbeddings(users: Int, items: Int, width: Int, seed: UInt64, 
         }
     }
     return (e, counts)
+}
+
+/// The mean of `rows` (count/width rows of `width`), summed in double precision.
+func meanRow(_ rows: UnsafeBufferPointer<Float>, width: Int) -> [Float] {
+    let n = rows.count / width
+    var sum = [Double](repeating: 0, count: width)
+    for r in 0..<n { for c in 0..<width { sum[c] += Double(rows[r * width + c]) } }
+    return sum.map { Float($0 / Double(max(1, n))) }
 }

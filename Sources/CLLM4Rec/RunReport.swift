@@ -45,7 +45,7 @@ public struct RunReport {
         epochs = try RunReport.parseMetrics(text, path: metricsPath)
         settings = [("backbone", manifest.backbone + (manifest.architecture.map { " (\($0))" } ?? "")),
                     ("users, items", "\(manifest.users), \(manifest.items)"), ("width", "\(manifest.width)"),
-                    ("init", manifest.initialization)]
+                    ("init", manifest.initialization), ("id rows", (manifest.idRows ?? .normal).rawValue)]
         for stage in ["pretrain", "finetune"] {
             guard let data = FileManager.default.contents(atPath: f.file("training-\(stage).json")),
                   let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],

@@ -75,6 +75,10 @@ struct ExtendVocab: ParsableCommand {
     @Option(help: "normal: N(0, 0.02²); text-mean: content embeddings from the mean word embedding of each entity's text.")
     var `init`: EmbeddingInit = .normal
 
+    @Option(help: ArgumentHelp("Where the new user and item rows are drawn: normal: N(0, 0.02²), the reference code's draw; vocabulary-mean: the backbone's mean word row plus N(0, 0.02²), among the words a pretrained backbone knows (far from them it turns the rows into attention-sink positions that forget which item they were: docs/quality-study.md §3l).",
+                                valueName: "rows"))
+    var idRows: IDRowInit = .normal
+
     @Option(help: "CSV: user column.") var userColumn: String = "user_id"
     @Option(help: "CSV: item column.") var itemColumn: String = "item_id"
     @Option(help: "CSV: rating column ('' for none).") var ratingColumn: String = "rating"
@@ -112,7 +116,7 @@ struct ExtendVocab: ParsableCommand {
         }
 
         let made = try RecommenderFolder.create(at: output, dataset: prepared, raw: raw, model: model, textMean: `init` == .textMean,
-                                                seed: seed, exportSplit: exportSplit)
+                                                rows: idRows, seed: seed, exportSplit: exportSplit)
         let (shape, corpora, textInit) = (made.shape, made.corpora, made.textInitialised)
 
         let s = prepared.statistics
@@ -123,7 +127,7 @@ struct ExtendVocab: ParsableCommand {
             print("  dropped: \(s.duplicatesDropped) duplicate pairs, \(s.droppedByRating) rated <= \(implicit ? "-" : String(minRating)), \(s.droppedByKCore) by the \(kcore)-core")
         }
         print("  users \(s.users), items \(s.items), interactions \(s.train + s.validation + s.test) (train \(s.train) / validation \(s.validation) / test \(s.test)), sparsity \(String(format: "%.4f", s.sparsity))")
-        print("  vocabulary \(made.baseVocabulary) + \(s.users) users + \(s.items) items = \(made.vocabulary) tokens; \(shape.architecture) backbone, embeddings width \(shape.width), init \(`init`.rawValue)" +
+        print("  vocabulary \(made.baseVocabulary) + \(s.users) users + \(s.items) items = \(made.vocabulary) tokens; \(shape.architecture) backbone, embeddings width \(shape.width), init \(`init`.rawValue), rows \(idRows.rawValue)" +
               (`init` == .textMean ? " (\(textInit.users) users, \(textInit.items) items from text)" : ""))
         for c in corpora.all {
             print("  corpus \(c.name.padding(toLength: 13, withPad: " ", startingAt: 0)) \(String(c.count).leftPad(7)) documents \(String(c.tokenCount).leftPad(10)) tokens")
@@ -142,6 +146,7 @@ struct ExtendVocab: ParsableCommand {
 
 /// Dataset file formats `extend-vocab` reads.
 extension DatasetFormat: ExpressibleByArgument {}
+extension IDRowInit: ExpressibleByArgument {}
 
 /// How `extend-vocab` initialises the new embeddings.
 enum EmbeddingInit: String, ExpressibleByArgument, CaseIterable {

@@ -14,7 +14,7 @@ func tinyLlamaRecModel(_ d: PreparedDataset, _ c: Corpora) -> RecModel {
     let params = LlamaParameters(config: config)
     var g = SplitMix64(seed: 21)
     params.initializeRandomly(using: &g)
-    let (e, _) = initialEmbeddings(users: d.users.count, items: d.items.count, width: 32, seed: 1, textMean: nil, corpora: c)
+    let (e, _) = initialEmbeddings(users: d.users.count, items: d.items.count, width: 32, seed: 1, corpora: c)
     return RecModel(backbone: LlamaModel(params: params), embeddings: e)
 }
 

@@ -45,7 +45,7 @@ func tinyRawDataset() -> RawDataset {
 /// The tiny GPT-2 fixture with fresh embeddings (width 32) for `tinySetup`'s dataset.
 func tinyRecModel(_ d: PreparedDataset, _ c: Corpora) throws -> RecModel {
     let backbone = GPT2Model(params: try GPT2Checkpoint.load(path: TestFixtures.tinyGPT2).0)
-    let (e, _) = initialEmbeddings(users: d.users.count, items: d.items.count, width: 32, seed: 1, textMean: nil, corpora: c)
+    let (e, _) = initialEmbeddings(users: d.users.count, items: d.items.count, width: 32, seed: 1, corpora: c)
     return RecModel(backbone: backbone, embeddings: e)
 }
 

@@ -19,6 +19,8 @@
 #        pretraining folder, `...-rounds<R>-contentevery<K>`) VALIDATE_EVERY=2 THREADS=2
 #        SEED=98765 (extend-vocab's row initialisation and every training seed; another seed gets its
 #        own folders, `...-seed<N>`, for the seed spread)
+#        ROWS=normal (`extend-vocab --id-rows`: where the new rows are drawn; vocabulary-mean names the
+#        pretraining folder `...-rowsvocabulary-mean`)
 #        COLD=0 (a fraction: `extend-vocab --cold-items COLD`, folders `...-cold<COLD>`, for
 #        `cllm4rec evaluate RUN --split cold-items-val|cold-items`)
 # Each run leaves OUT/<pretrain>/<finetune>/ (metrics.jsonl, training-finetune.json, finetune.log);
@@ -32,6 +34,7 @@ VALIDATE_EVERY=${VALIDATE_EVERY:-2}; THREADS=${THREADS:-2}; SEED=${SEED:-98765};
 seed_suffix=""; [ "$SEED" = 98765 ] || seed_suffix="-seed$SEED"
 [ "$CONTENT_EVERY" = 1 ] || seed_suffix="-contentevery$CONTENT_EVERY$seed_suffix"
 [ "$ROUNDS" = 1 ] || seed_suffix="-rounds$ROUNDS$seed_suffix"
+ROWS=${ROWS:-normal}; [ "$ROWS" = normal ] || seed_suffix="-rows$ROWS$seed_suffix"
 COLD=${COLD:-0}; cold_flags=(); [ "$COLD" = 0 ] || { seed_suffix="$seed_suffix-cold$COLD"; cold_flags=(--cold-items "$COLD"); }
 # The study runs a copy of the binary, so that rebuilding the package meanwhile cannot touch it.
 bin=${BIN:-}
@@ -57,7 +60,7 @@ if [ ! -f "$pre/base/training-pretrain.json" ]; then
   rm -rf "$pre"; mkdir -p "$pre"
   echo "== pretraining $pre"
   t0=$(date +%s)
-  "$bin" extend-vocab "$data" --split-from "$SPLIT" --model "$model" --init "$init" --seed "$SEED" "${cold_flags[@]}" --output "$pre/base" > "$pre/pretrain.log" 2>&1
+  "$bin" extend-vocab "$data" --split-from "$SPLIT" --model "$model" --init "$init" --id-rows "$ROWS" --seed "$SEED" "${cold_flags[@]}" --output "$pre/base" > "$pre/pretrain.log" 2>&1
   "$bin" pretrain "$pre/base" --warmup-epochs "$warmup" --rounds "$ROUNDS" --content-every "$CONTENT_EVERY" --head-input "$phead" --accumulate 1 --max-main-tokens 64 \
     --lambda "$plambda" --seed "$SEED" --threads "$THREADS" >> "$pre/pretrain.log" 2>&1
   echo "$(( $(date +%s) - t0 )) s" > "$pre/pretrain.seconds"

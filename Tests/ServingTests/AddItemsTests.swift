@@ -75,6 +75,36 @@ final class AddItemsTests: XCTestCase {
         await s.stop()
     }
 
+    /// A folder made with `--id-rows vocabulary-mean` gets its new items' rows drawn the same way:
+    /// with no content epochs, each new content row is extend-vocab's normal draw plus the backbone's
+    /// mean word row.
+    func testNewRowsFollowTheFoldersDraw() throws {
+        let rec = try copyOfTinyRecommender()
+        let manifestPath = rec + "/recommender.json"
+        var manifest = try JSONDecoder().decode(RecommenderManifest.self, from: Data(contentsOf: URL(fileURLWithPath: manifestPath)))
+        XCTAssertEqual(manifest.idRows, .normal, "extend-vocab records its draw")
+        manifest.idRows = .vocabularyMean
+        try Data(try manifest.encoded()).write(to: URL(fileURLWithPath: manifestPath))
+        let file = try write("item_id,text\nnew-1,Space Llamas (2026).\n", "new.csv", in: rec)
+        let r = try CLI.run(["add-items", rec, file, "--content-epochs", "0", "--seed", "11", "--threads", "1"], in: (rec as NSString).deletingLastPathComponent)
+        XCTAssertEqual(r.status, 0, r.all)
+
+        let after = try LoadedRecommender(path: rec)
+        let (users, j1, w) = (after.dataset.users.count, after.dataset.items.count, after.model.width)
+        let (normal, _) = initialEmbeddings(users: users, items: j1, width: w, seed: 11, corpora: after.corpora)
+        let words = after.model.backbone.tokenEmbeddings, vocabulary = after.model.backbone.vocabSize
+        let row = after.model.embeddings.item(.content) + (j1 - 1) * w, drawn = normal.item(.content) + (j1 - 1) * w
+        var shifted = 0
+        for c in 0..<w {
+            var mean = 0.0
+            for v in 0..<vocabulary { mean += Double(words[v * w + c]) }
+            mean /= Double(vocabulary)
+            XCTAssertEqual(Double(row[c]), Double(drawn[c]) + mean, accuracy: 1e-6, "channel \(c)")
+            if abs(mean) > 1e-5 { shifted += 1 }
+        }
+        XCTAssertGreaterThan(shifted, w / 2, "the tiny backbone's mean word row is not zero, so the shift shows")
+    }
+
     /// An id the folder has, an id twice in the file, an empty text, a line with too many fields,
     /// a missing column: a message naming the file and line (or column), exit 1, nothing written.
     func testABadFileChangesNothing() throws {

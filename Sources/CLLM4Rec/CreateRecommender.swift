@@ -14,6 +14,8 @@ public struct CreatedRecommender {
     public var corpora: Corpora
     /// Users and items whose content rows started at the mean of their text's token rows.
     public var textInitialised: (users: Int, items: Int)
+    /// Where the new rows were drawn.
+    public var rows: IDRowInit
 }
 
 extension RecommenderFolder {
@@ -35,13 +37,14 @@ extension RecommenderFolder {
 
     /// `extend-vocab`'s work: one new token per user and item of `dataset` after the model's
     /// vocabulary, the tokenized corpora, the initial embeddings (`initialEmbeddings`: drawn as `rows`
-    /// says; with `textMean` the content rows of users and items with text at their text's mean token
+    /// says, nil: `IDRowInit.measured` for the backbone's architecture; with `textMean` the content rows of users and items with text at their text's mean token
     /// row) and the manifest,
     /// written to `output` in one commit (a folder there is replaced whole: the caller checks first).
     /// `exportSplit`: the split also written as RecBole benchmark files there.
     public static func create(at output: String, dataset prepared: PreparedDataset, raw: RawDataset, model: String,
-                              textMean: Bool, rows: IDRowInit = .normal, seed: UInt64, exportSplit: String? = nil) throws -> CreatedRecommender {
+                              textMean: Bool, rows asked: IDRowInit? = nil, seed: UInt64, exportSplit: String? = nil) throws -> CreatedRecommender {
         let shape = try ArchitectureRegistry.shape(folder: model)
+        let rows = asked ?? IDRowInit.measured(architecture: shape.architecture).rows
         let base = try BPETokenizer.load(folder: model)
         guard base.count == shape.vocabSize else {
             throw RecommenderError("\(model): the tokenizer has \(base.count) tokens but the model's vocabulary is \(shape.vocabSize) (user and item tokens must follow the last word)")
@@ -68,6 +71,6 @@ extension RecommenderFolder {
         try folder.write("recommender.json", bytes: try manifest.encoded())
         if let exportSplit { try prepared.exportSplit(to: exportSplit, raw: raw) }
         try folder.commit()
-        return CreatedRecommender(shape: shape, baseVocabulary: base.count, vocabulary: tok.count, corpora: corpora, textInitialised: textInit)
+        return CreatedRecommender(shape: shape, baseVocabulary: base.count, vocabulary: tok.count, corpora: corpora, textInitialised: textInit, rows: rows)
     }
 }

@@ -72,6 +72,20 @@ public enum IDRowInit: String, Codable, CaseIterable, Sendable {
     /// massive activations that lose which item they were (docs/quality-study.md §3l). The shift is
     /// the same for every row, so the tied item head's scores change only by a constant per prompt.
     case vocabularyMean = "vocabulary-mean"
+
+    /// The draw `extend-vocab` makes for an architecture (`ArchitectureRegistry.modelTypes`) when
+    /// none is asked, with the reason for its log line. Llama family: vocabulary-mean, measured on
+    /// SmolLM2-135M (docs/quality-study.md §3l: its collaborative loss falls to 6.16 in six epochs
+    /// instead of staying at 6.43, the popularity entropy being 6.39; for its random twin the two
+    /// draws differ by a shift of norm 0.002). Other families: the paper's, until measured.
+    public static func measured(architecture: String) -> (rows: IDRowInit, basis: String) {
+        switch architecture {
+        case "llama", "qwen2":
+            return (.vocabularyMean, "measured for llama-family backbones; the paper's: --id-rows normal")
+        default:
+            return (.normal, "the paper's; none measured for \(architecture) backbones yet")
+        }
+    }
 }
 
 /// Initial embeddings: N(0, 0.02²) for every table, shifted by the mean word row when `rows` is

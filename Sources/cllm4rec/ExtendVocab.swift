@@ -75,9 +75,9 @@ struct ExtendVocab: ParsableCommand {
     @Option(help: "normal: N(0, 0.02²); text-mean: content embeddings from the mean word embedding of each entity's text.")
     var `init`: EmbeddingInit = .normal
 
-    @Option(help: ArgumentHelp("Where the new user and item rows are drawn: normal: N(0, 0.02²), the reference code's draw; vocabulary-mean: the backbone's mean word row plus N(0, 0.02²), among the words a pretrained backbone knows (far from them it turns the rows into attention-sink positions that forget which item they were: docs/quality-study.md §3l).",
+    @Option(help: ArgumentHelp("Where the new user and item rows are drawn: normal: N(0, 0.02²), the reference code's draw; vocabulary-mean: the backbone's mean word row plus N(0, 0.02²), among the words a pretrained backbone knows (far from them it turns the rows into attention-sink positions that forget which item they were: docs/quality-study.md §3l). Default: vocabulary-mean for llama-family backbones (measured), normal for GPT-2 (the paper's).",
                                 valueName: "rows"))
-    var idRows: IDRowInit = .normal
+    var idRows: IDRowInit?
 
     @Option(help: "CSV: user column.") var userColumn: String = "user_id"
     @Option(help: "CSV: item column.") var itemColumn: String = "item_id"
@@ -127,7 +127,7 @@ struct ExtendVocab: ParsableCommand {
             print("  dropped: \(s.duplicatesDropped) duplicate pairs, \(s.droppedByRating) rated <= \(implicit ? "-" : String(minRating)), \(s.droppedByKCore) by the \(kcore)-core")
         }
         print("  users \(s.users), items \(s.items), interactions \(s.train + s.validation + s.test) (train \(s.train) / validation \(s.validation) / test \(s.test)), sparsity \(String(format: "%.4f", s.sparsity))")
-        print("  vocabulary \(made.baseVocabulary) + \(s.users) users + \(s.items) items = \(made.vocabulary) tokens; \(shape.architecture) backbone, embeddings width \(shape.width), init \(`init`.rawValue), rows \(idRows.rawValue)" +
+        print("  vocabulary \(made.baseVocabulary) + \(s.users) users + \(s.items) items = \(made.vocabulary) tokens; \(shape.architecture) backbone, embeddings width \(shape.width), init \(`init`.rawValue), rows \(made.rows.rawValue)" + (idRows == nil ? " (\(IDRowInit.measured(architecture: shape.architecture).basis))" : "") +
               (`init` == .textMean ? " (\(textInit.users) users, \(textInit.items) items from text)" : ""))
         for c in corpora.all {
             print("  corpus \(c.name.padding(toLength: 13, withPad: " ", startingAt: 0)) \(String(c.count).leftPad(7)) documents \(String(c.tokenCount).leftPad(10)) tokens")

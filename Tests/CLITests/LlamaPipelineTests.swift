@@ -66,14 +66,24 @@ final class LlamaPipelineTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: work + "/bad"))
     }
 
-    /// Finetuning a llama-family backbone without --head-input or --lora-rank follows the measured
-    /// recipe (standardized head input, a rank-8 adapter on q_proj/v_proj) and says so; the
-    /// paper's recipe is the two flags away; a GPT-2 backbone keeps the paper's.
+    /// Extending and finetuning a llama-family backbone without --id-rows, --head-input or
+    /// --lora-rank follow the measured recipe (vocabulary-mean rows, standardized head input, a
+    /// rank-8 adapter on q_proj/v_proj) and say so; the paper's recipe is the flags away; a GPT-2
+    /// backbone keeps the paper's.
     func testFinetuneDefaultsFollowTheFamilyRecipe() throws {
         let tok = TestFixtures.smollmTokenizer
         try cli("init-model", "--config", "tiny-llama", "--tokenizer", tok, "--seed", "2", "--output", "model")
         try writeTinyDataset(to: work + "/data")
-        try cli("extend-vocab", "data", "--model", "model", "--output", "rec", "--kcore", "0")
+        let extended = try cli("extend-vocab", "data", "--model", "model", "--output", "rec", "--kcore", "0")
+        XCTAssertTrue(extended.out.contains("rows vocabulary-mean (measured for llama-family backbones; the paper's: --id-rows normal)"), extended.out)
+        func idRows(_ folder: String) throws -> String? {
+            let m = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: work + "/\(folder)/recommender.json"))) as! [String: Any]
+            return m["id_rows"] as? String
+        }
+        XCTAssertEqual(try idRows("rec"), "vocabulary-mean")
+        let asked = try cli("extend-vocab", "data", "--model", "model", "--output", "asked", "--kcore", "0", "--id-rows", "normal")
+        XCTAssertTrue(asked.out.contains("rows normal\n"), asked.out)
+        XCTAssertEqual(try idRows("asked"), "normal")
         try cli("pretrain", "rec", "--warmup-epochs", "0", "--rounds", "1", "--batch", "4", "--accumulate", "1", "--threads", "1")
         try FileManager.default.copyItem(atPath: work + "/rec", toPath: work + "/paper")
         let measured = try cli("finetune", "rec", "--epochs", "1", "--batch", "4", "--accumulate", "1", "--content-every", "0", "--threads", "1")
@@ -101,7 +111,9 @@ final class LlamaPipelineTests: XCTestCase {
 
         // GPT-2: the paper's recipe, said as such.
         try cli("init-gpt2", "--config", "tiny", "--seed", "1", "--output", "gpt2")
-        try cli("extend-vocab", "data", "--model", "gpt2", "--output", "g", "--kcore", "0")
+        let gExtended = try cli("extend-vocab", "data", "--model", "gpt2", "--output", "g", "--kcore", "0")
+        XCTAssertTrue(gExtended.out.contains("rows normal (the paper's; none measured for gpt2 backbones yet)"), gExtended.out)
+        XCTAssertEqual(try idRows("g"), "normal")
         try cli("pretrain", "g", "--warmup-epochs", "0", "--rounds", "1", "--batch", "4", "--accumulate", "1", "--threads", "1")
         let g = try cli("finetune", "g", "--epochs", "1", "--batch", "4", "--accumulate", "1", "--content-every", "0", "--threads", "1")
         XCTAssertTrue(g.out.contains("finetune: --head-input raw --lora-rank 0, the paper's recipe (none measured for gpt2 backbones yet)"), g.out)

@@ -37,9 +37,9 @@ extension RecommenderFolder {
 
     /// `extend-vocab`'s work: one new token per user and item of `dataset` after the model's
     /// vocabulary, the tokenized corpora, the initial embeddings (`initialEmbeddings`: drawn as `rows`
-    /// says, nil: `IDRowInit.measured` for the backbone's architecture; with `textMean` the content rows of users and items with text at their text's mean token
-    /// row) and the manifest,
-    /// written to `output` in one commit (a folder there is replaced whole: the caller checks first).
+    /// says, nil: `IDRowInit.measured` for the backbone's architecture; with `textMean` the content
+    /// rows of users and items with text at their text's mean token row) and the manifest, written
+    /// to `output` in one commit (a folder there is replaced whole: the caller checks first).
     /// `exportSplit`: the split also written as RecBole benchmark files there.
     public static func create(at output: String, dataset prepared: PreparedDataset, raw: RawDataset, model: String,
                               textMean: Bool, rows asked: IDRowInit? = nil, seed: UInt64, exportSplit: String? = nil) throws -> CreatedRecommender {

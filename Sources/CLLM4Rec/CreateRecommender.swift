@@ -52,14 +52,13 @@ extension RecommenderFolder {
         let tok = IDTokenizer(base: base, users: prepared.users.count, items: prepared.items.count)
         let corpora = Corpora.build(prepared, tokenizer: tok, contextLength: shape.documentLength)
 
-        var wte: [Float] = []
-        if textMean || rows != .normal {
-            let backbone = try ArchitectureRegistry.load(folder: model).backbone
-            wte = Array(UnsafeBufferPointer(start: backbone.tokenEmbeddings, count: backbone.vocabSize * backbone.width))
-        }
-        let (embeddings, textInit) = wte.withUnsafeBufferPointer { w in
+        // The word rows are read in place from the loaded backbone (no copy of the table).
+        let backbone = textMean || rows != .normal ? try ArchitectureRegistry.load(folder: model).backbone : nil
+        let (embeddings, textInit) = withExtendedLifetime(backbone) {
             initialEmbeddings(users: prepared.users.count, items: prepared.items.count, width: shape.width, seed: seed, rows: rows,
-                              textMean: textMean, wordRows: w.isEmpty ? nil : w, corpora: corpora)
+                              textMean: textMean,
+                              wordRows: backbone.map { UnsafeBufferPointer(start: $0.tokenEmbeddings, count: $0.vocabSize * $0.width) },
+                              corpora: corpora)
         }
 
         let folder = try StagedFolder(replacingWhole: output)
